@@ -1,0 +1,95 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+// The API4AI Face Analyzer protocol: endpoints and authentication, the
+// request, the reply's envelope and its error bodies. This is the only module
+// that parses remote JSON. Protocol reference: docs/api4ai-protocol.md.
+//
+//   POST {base}{path}?embeddings=true   multipart: image=<bytes> | url=<text>
+//   200 {"results":[{"status":{"code":"ok"|"failure","message":..},"name":..,"md5":..,
+//        "entities":[{"kind":"objects","name":"face-detector","objects":[
+//          {"box":[x,y,w,h],"entities":[{"kind":"classes","name":"face",...},
+//            {"kind":"namedpoints","name":"face-landmarks",...},
+//            {"kind":"vector","name":"face-embeddings","vector":[512 numbers]}]}]}]}]}
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "faceverify/error.hpp"
+#include "faceverify/face.hpp"
+#include "faceverify/http_client.hpp"
+#include "faceverify/image.hpp"
+#include "faceverify/retry.hpp"
+
+namespace faceverify::api4ai {
+
+enum class Mode { demo, api4ai, rapidapi };
+
+/// "demo", "api4ai", "rapidapi"
+std::string_view mode_name(Mode mode) noexcept;
+
+/// The environment variable holding the key for `mode` (empty for demo).
+std::string_view key_variable(Mode mode) noexcept;
+
+/// Default results URL of each mode, e.g.
+/// https://demo.api4ai.cloud/face-analyzer/v1/results.
+std::string_view default_results_url(Mode mode) noexcept;
+
+struct Endpoint {
+  Mode mode = Mode::demo;
+  std::string results_url;            // without query string
+  std::optional<std::string> api_key;  // never printed; redacted from messages
+};
+
+/// Builds the endpoint of `mode`. `base_url` (from --api-url) replaces the
+/// scheme://host[:port] and keeps the mode's path (a path in `base_url` is
+/// prepended to it). Usage errors: bad URL, non-http(s) scheme, a key
+/// required by the mode but missing, a key with control characters.
+Expected<Endpoint> make_endpoint(Mode mode, const std::optional<std::string>& base_url,
+                                 std::optional<std::string> api_key);
+
+/// The request for one image (multipart `image` or `url` field).
+HttpRequest build_request(const Endpoint& endpoint, const Image& image);
+
+/// Parses a 200 body into every face. Errors (ErrorKind::api_response) say
+/// precisely what is wrong; a `failure` status carries the service's message
+/// and is retryable only for "Processing failed".
+Expected<Analysis> parse_response(std::string_view body);
+
+/// One short line describing an error body: JSON `message`, FastAPI
+/// `detail[*].msg`, an HTML page's title or text, or a plain-text excerpt.
+/// Never markup, never more than about 200 characters. Empty if no body.
+std::string summarize_error_body(std::string_view body, std::string_view content_type);
+
+/// The Error for a non-200 answer: kind http, the status, the summarised
+/// body, a hint for 401/403/413/429, retryable for 429/500/502/503/504, and
+/// Retry-After when present.
+Error error_from_response(const HttpResponse& response, std::chrono::system_clock::time_point now);
+
+/// Replaces every occurrence of `secret` in `text` with "[redacted]".
+std::string redact(std::string text, std::string_view secret);
+
+/// The analyzer: one request per image with retries within a deadline.
+class Analyzer final : public FaceAnalyzer {
+ public:
+  using AttemptObserver = std::function<void(const Image&, const AttemptReport&)>;
+
+  Analyzer(Endpoint endpoint, HttpClient& client, RetryPolicy policy,
+           std::chrono::steady_clock::time_point deadline, Clock& clock, AttemptObserver observer = {});
+
+  Expected<Analysis> analyze(const Image& image) override;
+
+ private:
+  Expected<Analysis> attempt(const Image& image, Millis remaining);
+
+  Endpoint m_endpoint;
+  HttpClient& m_client;
+  RetryPolicy m_policy;
+  std::chrono::steady_clock::time_point m_deadline;
+  Clock& m_clock;
+  AttemptObserver m_observer;
+};
+
+}  // namespace faceverify::api4ai

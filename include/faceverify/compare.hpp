@@ -1,0 +1,45 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+// Face choice and scoring: which face of each image to compare (--face) and
+// the resulting distance, similarity, cosine and verdict.
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "faceverify/error.hpp"
+#include "faceverify/face.hpp"
+
+namespace faceverify {
+
+enum class FacePolicy { largest, first, best };
+
+/// "largest", "first", "best"
+std::string_view policy_name(FacePolicy policy) noexcept;
+
+struct ScoreOptions {
+  double threshold = 0.8;      // in [0, 1]
+  double half_distance = 1.23;  // > 0; the distance that scores 50 %
+};
+
+struct Comparison {
+  std::size_t face1 = 0;  // index into the first analysis' faces
+  std::size_t face2 = 0;
+  double distance = 0.0;
+  double similarity = 0.0;
+  double cosine = 0.0;
+  bool same = false;  // similarity >= threshold
+};
+
+/// Picks the faces to compare and scores them. Errors: ErrorKind::no_face
+/// naming the image without a face; ErrorKind::api_response when embedding
+/// lengths differ. `label1`/`label2` name the images in messages.
+Expected<Comparison> compare(const Analysis& a, std::string_view label1, const Analysis& b, std::string_view label2,
+                             FacePolicy policy, const ScoreOptions& options);
+
+/// The index of the face `policy` picks in one image (largest box area, or
+/// the first); nullopt when there is no face. Not meaningful for `best`.
+std::optional<std::size_t> pick_face(const Analysis& analysis, FacePolicy policy) noexcept;
+
+}  // namespace faceverify

@@ -1,0 +1,23 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+// Where an API key comes from: --api-key-file or the mode's environment
+// variable. Keys are never printed; callers redact them from every message.
+
+#include <optional>
+#include <string>
+
+#include "faceverify/error.hpp"
+
+namespace faceverify {
+
+/// Reads a key file: the first line, surrounding whitespace removed. Refuses
+/// (ErrorKind::usage) a missing or empty file and, like ssh, one that group
+/// or others can read, telling how to fix its mode.
+Expected<std::string> read_key_file(const std::string& path);
+
+/// The key: from `key_file` when given, else from environment variable
+/// `env_var` (nullopt when unset or empty, or when `env_var` is empty).
+Expected<std::optional<std::string>> resolve_key(const std::optional<std::string>& key_file,
+                                                 const std::string& env_var);
+
+}  // namespace faceverify

@@ -1,0 +1,56 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+// Image input: turns a command-line IMAGE argument (a path, an http(s) URL or
+// "-" for stdin) into bytes ready to upload, refusing anything that cannot be
+// an image before any network traffic.
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "faceverify/error.hpp"
+
+namespace faceverify {
+
+/// The service refuses larger uploads (HTTP 413); we refuse them first.
+inline constexpr std::size_t k_max_image_bytes = 16u * 1024u * 1024u;
+
+enum class ImageFormat { jpeg, png, webp, bmp, gif, tiff };
+
+/// Detects the format from magic bytes (never from a file name).
+std::optional<ImageFormat> sniff_format(std::string_view bytes) noexcept;
+
+/// "JPEG", "PNG", ...
+std::string_view format_name(ImageFormat format) noexcept;
+
+/// "jpg", "png", ... (used to name an upload read from stdin)
+std::string_view format_extension(ImageFormat format) noexcept;
+
+enum class SourceKind { file, stdin_stream, url };
+
+struct ImageSource {
+  SourceKind kind = SourceKind::file;
+  std::string spec;  // the argument exactly as given
+};
+
+/// Classifies an IMAGE argument. "-" is stdin; "scheme://..." is a URL and
+/// only http and https are accepted (usage error otherwise).
+Expected<ImageSource> classify_image_argument(std::string_view arg);
+
+/// A loaded input. URL inputs carry no bytes: the service downloads them.
+struct Image {
+  ImageSource source;
+  std::string label;        // how messages name it: the path, the URL or "stdin"
+  std::string upload_name;  // multipart filename: basename, or "stdin.<ext>"
+  std::string bytes;        // empty for URLs
+  std::optional<ImageFormat> format;
+  std::string sha256;  // of the bytes; empty for URLs
+};
+
+/// Reads a file or stdin (`stdin_fd`) fully and checks it. Errors
+/// (ErrorKind::input) name the input: missing, unreadable, directory, empty,
+/// over k_max_image_bytes, not an image. A URL is returned without I/O.
+Expected<Image> load_image(const ImageSource& source, int stdin_fd = 0);
+
+}  // namespace faceverify

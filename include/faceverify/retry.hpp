@@ -1,0 +1,115 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+// Retry policy: exponential backoff with jitter, Retry-After, and an overall
+// deadline. The clock and the sleep are injected so tests never really wait.
+
+#include <algorithm>
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "faceverify/error.hpp"
+
+namespace faceverify {
+
+using Millis = std::chrono::milliseconds;
+
+struct RetryPolicy {
+  int retries = 4;              // attempts after the first
+  Millis base_delay{500};       // first backoff (before jitter)
+  Millis max_delay{8000};       // backoff cap (before jitter)
+  Millis max_retry_after{120000};  // a longer Retry-After is treated as "give up"
+};
+
+/// Parses a Retry-After value: delta-seconds ("120") or an HTTP date
+/// (IMF-fixdate, RFC 850 or asctime), relative to `now`. A date in the past
+/// gives 0. Returns nullopt when the value is neither.
+std::optional<Millis> parse_retry_after(std::string_view value, std::chrono::system_clock::time_point now);
+
+/// Backoff before retry number `retry` (1 = the first retry):
+/// min(max, base * 2^(retry-1)) scaled by a jitter factor in [0.5, 1.0)
+/// derived from `unit_random` in [0, 1).
+Millis backoff_delay(const RetryPolicy& policy, int retry, double unit_random) noexcept;
+
+/// The time source and sleeper behind the retry loop.
+class Clock {
+ public:
+  virtual ~Clock() = default;
+  virtual std::chrono::steady_clock::time_point now() = 0;
+  virtual void sleep_for(Millis duration) = 0;
+};
+
+/// The real steady clock and std::this_thread::sleep_for.
+Clock& system_clock_source();
+
+/// What the loop reports after every attempt (for --verbose).
+struct AttemptReport {
+  int attempt = 0;       // 1-based
+  int max_attempts = 0;
+  Millis duration{0};
+  const Error* error = nullptr;     // null when the attempt succeeded
+  std::optional<Millis> next_delay;  // set when another attempt follows
+};
+
+/// Runs `attempt(remaining)` until it succeeds, fails permanently, the
+/// policy's retries are used, or `deadline` would pass. Never sleeps after the
+/// last attempt. When it gives up on a retryable error the message says how
+/// many attempts were made and why it stopped.
+template <typename T>
+Expected<T> run_with_retries(const RetryPolicy& policy, std::chrono::steady_clock::time_point deadline,
+                             Clock& clock, const std::function<double()>& unit_random,
+                             const std::function<Expected<T>(Millis remaining)>& attempt,
+                             const std::function<void(const AttemptReport&)>& on_attempt = {}) {
+  const int max_attempts = 1 + std::max(0, policy.retries);
+  for (int n = 1;; ++n) {
+    const auto start = clock.now();
+    const auto remaining = std::chrono::duration_cast<Millis>(deadline - start);
+    Expected<T> result = remaining.count() > 0
+                             ? attempt(remaining)
+                             : std::unexpected(Error{ErrorKind::timeout, "no time left for a request", {}, false, {}});
+    AttemptReport report{n, max_attempts, std::chrono::duration_cast<Millis>(clock.now() - start), nullptr, {}};
+    if (result) {
+      if (on_attempt) on_attempt(report);
+      return result;
+    }
+    Error& err = result.error();
+    report.error = &err;
+    if (!err.retryable) {
+      if (on_attempt) on_attempt(report);
+      return result;
+    }
+    const auto attempts_text = std::to_string(n) + (n == 1 ? " attempt" : " attempts");
+    if (n >= max_attempts) {
+      if (on_attempt) on_attempt(report);
+      if (n > 1) err.message = "gave up after " + attempts_text + ": " + err.message;
+      err.retryable = false;
+      return result;
+    }
+    Millis delay = backoff_delay(policy, n, unit_random());
+    if (err.retry_after) {
+      if (*err.retry_after > policy.max_retry_after) {
+        if (on_attempt) on_attempt(report);
+        err.message += " (the service asks to wait " + std::to_string(err.retry_after->count() / 1000) +
+                       " s; try again later)";
+        err.retryable = false;
+        return result;
+      }
+      delay = std::max(delay, *err.retry_after);
+    }
+    const auto now = clock.now();
+    if (now + delay >= deadline) {
+      if (on_attempt) on_attempt(report);
+      err.message = "gave up after " + attempts_text + " (--timeout reached): " + err.message;
+      err.kind = ErrorKind::timeout;
+      err.retryable = false;
+      return result;
+    }
+    report.next_delay = delay;
+    if (on_attempt) on_attempt(report);
+    clock.sleep_for(delay);
+  }
+}
+
+}  // namespace faceverify

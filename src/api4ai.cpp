@@ -1,0 +1,571 @@
+// SPDX-License-Identifier: MIT
+// API4AI protocol: see docs/api4ai-protocol.md for the envelope and the error
+// shapes this code accepts. nlohmann/json exceptions never leave this file.
+#include "faceverify/api4ai.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <cstdio>
+#include <random>
+
+#define JSON_DIAGNOSTICS 1
+#include <nlohmann/json.hpp>
+
+namespace faceverify::api4ai {
+namespace {
+
+using nlohmann::json;
+
+constexpr int k_max_json_depth = 64;              // deeper replies are refused, not parsed
+constexpr std::size_t k_max_embedding_size = 65536;
+constexpr std::size_t k_max_faces = 10000;
+constexpr std::size_t k_excerpt_chars = 200;
+constexpr std::string_view k_rapidapi_host = "face-detection14.p.rapidapi.com";
+
+// A reply nested deeper than k_max_json_depth would make the recursive parser
+// use unbounded stack; this scan is linear and allocation-free.
+bool nested_too_deep(std::string_view text) {
+  int depth = 0;
+  bool in_string = false;
+  bool escaped = false;
+  for (char c : text) {
+    if (in_string) {
+      if (escaped) escaped = false;
+      else if (c == '\\') escaped = true;
+      else if (c == '"') in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > k_max_json_depth) return true;
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return false;
+}
+
+std::optional<json> parse_json(std::string_view text) {
+  if (nested_too_deep(text)) return std::nullopt;
+  json j = json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) return std::nullopt;
+  return j;
+}
+
+std::unexpected<Error> malformed(const std::string& what) {
+  return fail(ErrorKind::api_response, "malformed response: " + what);
+}
+
+const json* member(const json& obj, const char* key) {
+  if (!obj.is_object()) return nullptr;
+  const auto it = obj.find(key);
+  return it == obj.end() ? nullptr : &*it;
+}
+
+bool is_finite_number(const json& j) { return j.is_number() && std::isfinite(j.get<double>()); }
+
+std::string kind_of(const json& entity) {
+  const json* k = member(entity, "kind");
+  return k && k->is_string() ? k->get<std::string>() : std::string();
+}
+
+std::string name_of(const json& entity) {
+  const json* n = member(entity, "name");
+  return n && n->is_string() ? n->get<std::string>() : std::string();
+}
+
+Expected<std::vector<double>> read_vector(const json& v, const std::string& path) {
+  if (!v.is_array()) return malformed(path + " is not an array of numbers");
+  if (v.empty()) return malformed(path + " is an empty embedding");
+  if (v.size() > k_max_embedding_size) {
+    return malformed(path + " has " + std::to_string(v.size()) + " values (more than " +
+                     std::to_string(k_max_embedding_size) + ")");
+  }
+  std::vector<double> out;
+  out.reserve(v.size());
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    if (!v[i].is_number()) return malformed(path + "[" + std::to_string(i) + "] is not a number");
+    const double x = v[i].get<double>();
+    if (!std::isfinite(x)) return malformed(path + "[" + std::to_string(i) + "] is not a finite number");
+    out.push_back(x);
+  }
+  return out;
+}
+
+Expected<std::array<double, 4>> read_box(const json& b, const std::string& path) {
+  if (!b.is_array() || b.size() != 4 || !std::all_of(b.begin(), b.end(), is_finite_number)) {
+    return malformed(path + " is not [x, y, width, height] (4 finite numbers)");
+  }
+  std::array<double, 4> box{b[0].get<double>(), b[1].get<double>(), b[2].get<double>(), b[3].get<double>()};
+  if (box[2] <= 0.0 || box[3] <= 0.0) return malformed(path + " has a width or height that is not positive");
+  // Clip to the image, as the service does for other detectors; a box wholly
+  // outside the image is nonsense.
+  const double x0 = std::clamp(box[0], 0.0, 1.0), y0 = std::clamp(box[1], 0.0, 1.0);
+  const double x1 = std::clamp(box[0] + box[2], 0.0, 1.0), y1 = std::clamp(box[1] + box[3], 0.0, 1.0);
+  if (x1 <= x0 || y1 <= y0) return malformed(path + " lies outside the image");
+  return std::array<double, 4>{x0, y0, x1 - x0, y1 - y0};
+}
+
+Expected<Face> read_face(const json& obj, const std::string& path) {
+  if (!obj.is_object()) return malformed(path + " is not an object");
+  Face face;
+  if (const json* b = member(obj, "box")) {
+    auto box = read_box(*b, path + ".box");
+    if (!box) return std::unexpected(box.error());
+    face.box = *box;
+  } else {
+    return malformed(path + " has no box");
+  }
+  const json* entities = member(obj, "entities");
+  if (entities && !entities->is_array()) return malformed(path + ".entities is not an array");
+  bool has_embedding = false;
+  if (entities) {
+    for (std::size_t i = 0; i < entities->size(); ++i) {
+      const json& e = (*entities)[i];
+      const std::string epath = path + ".entities[" + std::to_string(i) + "]";
+      const std::string kind = kind_of(e), name = name_of(e);
+      if (kind == "classes" && name == "face") {
+        const json* classes = member(e, "classes");
+        const json* p = classes ? member(*classes, "face") : nullptr;
+        if (!p || !is_finite_number(*p)) return malformed(epath + ".classes.face is not a number");
+        face.confidence = p->get<double>();
+      } else if (kind == "namedpoints" && name == "face-landmarks") {
+        const json* points = member(e, "namedpoints");
+        if (!points || !points->is_object()) return malformed(epath + ".namedpoints is not an object");
+        for (const auto& [pname, xy] : points->items()) {
+          if (!xy.is_array() || xy.size() != 2 || !is_finite_number(xy[0]) || !is_finite_number(xy[1])) {
+            return malformed(epath + ".namedpoints." + pname + " is not [x, y]");
+          }
+          face.landmarks.emplace_back(pname, Point{xy[0].get<double>(), xy[1].get<double>()});
+        }
+      } else if (kind == "vector" && name == "face-embeddings") {
+        const json* v = member(e, "vector");
+        if (!v) return malformed(epath + " has no vector");
+        auto vec = read_vector(*v, epath + ".vector");
+        if (!vec) return std::unexpected(vec.error());
+        face.embedding = std::move(*vec);
+        has_embedding = true;
+      }
+    }
+  }
+  if (!has_embedding) {
+    return malformed(path + " has no face-embeddings vector (the request must ask for embeddings=true)");
+  }
+  return face;
+}
+
+std::string lowercase(std::string_view s) {
+  std::string out(s);
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return out;
+}
+
+// Keeps printable text on one line: control characters become spaces, runs of
+// whitespace collapse, invalid UTF-8 becomes '?'.
+std::string one_line(std::string_view text) {
+  std::string out;
+  bool space = false;
+  for (std::size_t i = 0; i < text.size();) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    std::size_t len = 1;
+    if (c >= 0x80) {
+      len = (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+      bool valid = len > 0 && i + len <= text.size();
+      for (std::size_t k = 1; valid && k < len; ++k) {
+        valid = (static_cast<unsigned char>(text[i + k]) & 0xC0) == 0x80;
+      }
+      if (!valid) {
+        out.push_back('?');
+        space = false;
+        ++i;
+        continue;
+      }
+      out.append(text.substr(i, len));
+      space = false;
+      i += len;
+      continue;
+    }
+    if (c < 0x20 || c == 0x7F || c == ' ') {
+      if (!space && !out.empty()) out.push_back(' ');
+      space = true;
+    } else {
+      out.push_back(static_cast<char>(c));
+      space = false;
+    }
+    ++i;
+  }
+  while (!out.empty() && out.back() == ' ') out.pop_back();
+  return out;
+}
+
+std::string excerpt(std::string text) {
+  if (text.size() <= k_excerpt_chars) return text;
+  std::size_t cut = k_excerpt_chars;
+  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;  // not inside a UTF-8 sequence
+  text.resize(cut);
+  return text + "...";
+}
+
+std::string decode_entities(std::string_view s) {
+  static constexpr std::pair<std::string_view, std::string_view> k_entities[] = {
+      {"&amp;", "&"}, {"&lt;", "<"}, {"&gt;", ">"}, {"&quot;", "\""}, {"&#39;", "'"}, {"&apos;", "'"}, {"&nbsp;", " "}};
+  std::string out;
+  for (std::size_t i = 0; i < s.size();) {
+    bool replaced = false;
+    if (s[i] == '&') {
+      for (const auto& [from, to] : k_entities) {
+        if (s.substr(i, from.size()) == from) {
+          out.append(to);
+          i += from.size();
+          replaced = true;
+          break;
+        }
+      }
+    }
+    if (!replaced) out.push_back(s[i++]);
+  }
+  return out;
+}
+
+std::string html_text(std::string_view html) {
+  const std::string lower = lowercase(html);
+  if (const auto t = lower.find("<title"); t != std::string::npos) {
+    const auto open_end = lower.find('>', t);
+    const auto close = lower.find("</title", t);
+    if (open_end != std::string::npos && close != std::string::npos && close > open_end) {
+      std::string title = one_line(decode_entities(html.substr(open_end + 1, close - open_end - 1)));
+      if (!title.empty()) return title;
+    }
+  }
+  // No usable title: the visible text, tags and script/style content removed.
+  std::string text;
+  for (std::size_t i = 0; i < html.size();) {
+    if (html[i] == '<') {
+      for (std::string_view skip : {"<script", "<style"}) {
+        if (lower.compare(i, skip.size(), skip) == 0) {
+          const auto end = lower.find(std::string("</") + std::string(skip.substr(1)), i);
+          i = end == std::string::npos ? html.size() : end;
+          break;
+        }
+      }
+      const auto close = html.find('>', i);
+      i = close == std::string_view::npos ? html.size() : close + 1;
+      text.push_back(' ');
+    } else {
+      text.push_back(html[i++]);
+    }
+  }
+  return one_line(decode_entities(text));
+}
+
+std::string json_error_text(const json& j) {
+  if (!j.is_object()) return {};
+  if (const json* m = member(j, "message"); m && m->is_string()) return m->get<std::string>();
+  if (const json* d = member(j, "detail")) {
+    if (d->is_string()) return d->get<std::string>();
+    if (d->is_array()) {
+      std::string out;
+      for (const json& item : *d) {
+        const json* msg = member(item, "msg");
+        if (!msg || !msg->is_string()) continue;
+        if (!out.empty()) out += "; ";
+        out += msg->get<std::string>();
+        if (const json* loc = member(item, "loc"); loc && loc->is_array() && !loc->empty()) {
+          std::string where;
+          for (const json& part : *loc) {
+            if (!where.empty()) where += ".";
+            where += part.is_string() ? part.get<std::string>() : part.dump();
+          }
+          out += " (" + where + ")";
+        }
+      }
+      return out;
+    }
+  }
+  for (const char* key : {"error", "title"}) {
+    if (const json* m = member(j, key); m && m->is_string()) return m->get<std::string>();
+  }
+  return {};
+}
+
+std::string hint_for(Mode mode, int status) {
+  switch (status) {
+    case 401:
+    case 403:
+      if (mode == Mode::demo) return "the demo endpoint needs no key; check --api-url, or use --api api4ai";
+      return "check the key in " + std::string(key_variable(mode)) + " or --api-key-file, and the subscription";
+    case 413: return "the service refused the upload as too large; send a smaller image";
+    case 429: return "rate limited; wait and retry, or use your own key with --api api4ai or --api rapidapi";
+    default: return {};
+  }
+}
+
+double thread_random() {
+  thread_local std::mt19937_64 engine{std::random_device{}()};
+  return std::uniform_real_distribution<double>(0.0, 1.0)(engine);
+}
+
+}  // namespace
+
+std::string_view mode_name(Mode mode) noexcept {
+  switch (mode) {
+    case Mode::demo: return "demo";
+    case Mode::api4ai: return "api4ai";
+    case Mode::rapidapi: return "rapidapi";
+  }
+  return "demo";
+}
+
+std::string_view key_variable(Mode mode) noexcept {
+  switch (mode) {
+    case Mode::demo: return "";
+    case Mode::api4ai: return "API4AI_KEY";
+    case Mode::rapidapi: return "RAPIDAPI_KEY";
+  }
+  return "";
+}
+
+std::string_view default_results_url(Mode mode) noexcept {
+  switch (mode) {
+    case Mode::demo: return "https://demo.api4ai.cloud/face-analyzer/v1/results";
+    case Mode::api4ai: return "https://api4ai.cloud/face-analyzer/v1/results";
+    case Mode::rapidapi: return "https://face-detection14.p.rapidapi.com/v1/results";
+  }
+  return "";
+}
+
+Expected<Endpoint> make_endpoint(Mode mode, const std::optional<std::string>& base_url,
+                                 std::optional<std::string> api_key) {
+  Endpoint endpoint;
+  endpoint.mode = mode;
+  const std::string_view def = default_results_url(mode);
+  const std::string_view def_path = def.substr(def.find('/', def.find("://") + 3));
+  if (!base_url) {
+    endpoint.results_url = std::string(def);
+  } else {
+    const std::string& base = *base_url;
+    const std::string bad = "--api-url " + base + ": ";
+    const auto sep = base.find("://");
+    if (sep == std::string::npos) return fail(ErrorKind::usage, bad + "expected http://HOST[:PORT] or https://HOST[:PORT]");
+    const std::string scheme = lowercase(std::string_view(base).substr(0, sep));
+    if (scheme != "http" && scheme != "https") {
+      return fail(ErrorKind::usage, bad + "only http and https are supported");
+    }
+    const std::string rest = base.substr(sep + 3);
+    const auto path_at = rest.find('/');
+    const std::string authority = rest.substr(0, path_at);
+    std::string path = path_at == std::string::npos ? std::string() : rest.substr(path_at);
+    if (authority.empty()) return fail(ErrorKind::usage, bad + "no host");
+    if (authority.find('@') != std::string::npos) {
+      return fail(ErrorKind::usage, "--api-url must not contain credentials; pass keys with --api-key-file or the environment");
+    }
+    if (base.find_first_of("?# \t\r\n") != std::string::npos) {
+      return fail(ErrorKind::usage, bad + "must not contain a query, fragment or whitespace");
+    }
+    while (!path.empty() && path.back() == '/') path.pop_back();
+    endpoint.results_url = scheme + "://" + authority + path + std::string(def_path);
+  }
+  if (mode != Mode::demo) {
+    if (!api_key || api_key->empty()) {
+      return fail(ErrorKind::usage, "--api " + std::string(mode_name(mode)) + " needs an API key: set " +
+                                        std::string(key_variable(mode)) + " or pass --api-key-file FILE");
+    }
+    if (std::any_of(api_key->begin(), api_key->end(),
+                    [](unsigned char c) { return c < 0x20 || c == 0x7F; })) {
+      return fail(ErrorKind::usage, "the API key contains control characters; check how it was stored");
+    }
+    endpoint.api_key = std::move(api_key);
+  }
+  return endpoint;
+}
+
+HttpRequest build_request(const Endpoint& endpoint, const Image& image) {
+  HttpRequest req;
+  req.url = endpoint.results_url + "?embeddings=true";
+  req.headers.emplace_back("Accept", "application/json");
+  if (endpoint.api_key) {
+    if (endpoint.mode == Mode::api4ai) req.headers.emplace_back("X-API-KEY", *endpoint.api_key);
+    if (endpoint.mode == Mode::rapidapi) {
+      req.headers.emplace_back("X-RapidAPI-Key", *endpoint.api_key);
+      req.headers.emplace_back("X-RapidAPI-Host", std::string(k_rapidapi_host));
+    }
+  }
+  if (image.source.kind == SourceKind::url) {
+    req.form.push_back(FormPart{"url", image.source.spec, std::nullopt, std::nullopt});
+  } else {
+    std::optional<std::string> type;
+    if (image.format) type = "image/" + lowercase(format_extension(*image.format) == "jpg" ? "jpeg" : format_extension(*image.format));
+    req.form.push_back(FormPart{"image", image.bytes, image.upload_name, type});
+  }
+  return req;
+}
+
+Expected<Analysis> parse_response(std::string_view body) {
+  if (nested_too_deep(body)) return malformed("JSON nested deeper than " + std::to_string(k_max_json_depth) + " levels");
+  const auto parsed = parse_json(body);
+  if (!parsed) {
+    const std::string text = excerpt(one_line(body));
+    return malformed(text.empty() ? std::string("empty body") : "not JSON: \"" + text + "\"");
+  }
+  const json& root = *parsed;
+  if (!root.is_object()) return malformed("top level is not a JSON object");
+  const json* results = member(root, "results");
+  if (!results) return malformed("no \"results\"");
+  if (!results->is_array()) return malformed("\"results\" is not an array");
+  if (results->empty()) return malformed("\"results\" is empty");
+  const json& result = (*results)[0];
+  if (!result.is_object()) return malformed("results[0] is not an object");
+
+  const json* status = member(result, "status");
+  if (!status || !status->is_object()) return malformed("results[0] has no status");
+  const json* code = member(*status, "code");
+  if (!code || !code->is_string()) return malformed("results[0].status.code is not a string");
+  const json* message = member(*status, "message");
+  const std::string msg = message && message->is_string() ? excerpt(one_line(message->get<std::string>())) : "";
+  if (code->get<std::string>() == "failure") {
+    Error e{ErrorKind::api_response,
+            "the service could not analyse it: " + (msg.empty() ? std::string("no reason given") : msg), {}, false, {}};
+    e.retryable = msg == "Processing failed";  // the one failure documented as transient
+    return std::unexpected(e);
+  }
+  if (code->get<std::string>() != "ok") {
+    return malformed("unknown status \"" + excerpt(one_line(code->get<std::string>())) + "\"" +
+                     (msg.empty() ? "" : ": " + msg));
+  }
+
+  Analysis analysis;
+  if (const json* n = member(result, "name"); n && n->is_string()) analysis.name = n->get<std::string>();
+  if (const json* m = member(result, "md5"); m && m->is_string()) analysis.md5 = m->get<std::string>();
+  for (const char* key : {"width", "height"}) {
+    const json* v = member(result, key);
+    if (v && v->is_number_integer() && v->get<long long>() > 0 && v->get<long long>() < 1000000) {
+      (std::string_view(key) == "width" ? analysis.width : analysis.height) = static_cast<int>(v->get<long long>());
+    }
+  }
+
+  const json* entities = member(result, "entities");
+  if (!entities) return malformed("results[0] has no \"entities\"");
+  if (!entities->is_array()) return malformed("results[0].entities is not an array");
+  for (std::size_t i = 0; i < entities->size(); ++i) {
+    const json& e = (*entities)[i];
+    const std::string path = "results[0].entities[" + std::to_string(i) + "]";
+    if (!e.is_object()) return malformed(path + " is not an object");
+    const std::string kind = kind_of(e), name = name_of(e);
+    if (kind == "objects" && name == "face-detector") {
+      const json* objects = member(e, "objects");
+      if (!objects || !objects->is_array()) return malformed(path + ".objects is not an array");
+      if (objects->size() > k_max_faces) return malformed(path + ".objects has too many faces");
+      for (std::size_t k = 0; k < objects->size(); ++k) {
+        auto face = read_face((*objects)[k], path + ".objects[" + std::to_string(k) + "]");
+        if (!face) return std::unexpected(face.error());
+        analysis.faces.push_back(std::move(*face));
+      }
+    } else if (kind == "vector" && name == "face-embeddings") {
+      // Whole-image embedding (detection off): one face covering the image.
+      const json* v = member(e, "vector");
+      if (!v) return malformed(path + " has no vector");
+      auto vec = read_vector(*v, path + ".vector");
+      if (!vec) return std::unexpected(vec.error());
+      Face face;
+      face.box = {0.0, 0.0, 1.0, 1.0};
+      face.embedding = std::move(*vec);
+      analysis.faces.push_back(std::move(face));
+    }
+  }
+  return analysis;
+}
+
+std::string summarize_error_body(std::string_view body, std::string_view content_type) {
+  std::string_view trimmed = body;
+  while (!trimmed.empty() && std::isspace(static_cast<unsigned char>(trimmed.front()))) trimmed.remove_prefix(1);
+  if (trimmed.empty()) return {};
+  const std::string type = lowercase(content_type);
+  if (trimmed.front() == '{' || trimmed.front() == '[') {
+    if (const auto j = parse_json(trimmed)) {
+      const std::string text = excerpt(one_line(json_error_text(*j)));
+      if (!text.empty()) return text;
+    }
+  }
+  if (type.find("html") != std::string::npos || trimmed.front() == '<') return excerpt(html_text(trimmed));
+  return excerpt(one_line(trimmed));
+}
+
+Error error_from_response(const HttpResponse& response, std::chrono::system_clock::time_point now) {
+  Error e{ErrorKind::http, {}, response.status, false, {}};
+  const std::string summary = summarize_error_body(response.body, response.header("content-type").value_or(""));
+  e.message = "HTTP " + std::to_string(response.status) + (summary.empty() ? std::string() : ": " + summary);
+  switch (response.status) {
+    case 429:
+      // RapidAPI's quota message: retrying cannot help before the period ends.
+      e.retryable = summary.find("MONTHLY quota") == std::string::npos && summary.find("DAILY quota") == std::string::npos;
+      break;
+    case 500:
+    case 502:
+    case 503:
+    case 504:
+      e.retryable = true;
+      break;
+    default:
+      break;
+  }
+  if (const auto ra = response.header("retry-after")) e.retry_after = parse_retry_after(*ra, now);
+  return e;
+}
+
+std::string redact(std::string text, std::string_view secret) {
+  if (secret.empty()) return text;
+  for (auto pos = text.find(secret); pos != std::string::npos; pos = text.find(secret, pos)) {
+    text.replace(pos, secret.size(), "[redacted]");
+    pos += 10;
+  }
+  return text;
+}
+
+Analyzer::Analyzer(Endpoint endpoint, HttpClient& client, RetryPolicy policy,
+                   std::chrono::steady_clock::time_point deadline, Clock& clock, AttemptObserver observer)
+    : m_endpoint(std::move(endpoint)),
+      m_client(client),
+      m_policy(policy),
+      m_deadline(deadline),
+      m_clock(clock),
+      m_observer(std::move(observer)) {}
+
+Expected<Analysis> Analyzer::attempt(const Image& image, Millis remaining) {
+  HttpRequest req = build_request(m_endpoint, image);
+  req.timeout = remaining;
+  auto response = m_client.send(req);
+  if (!response) return std::unexpected(response.error());
+  if (response->status >= 200 && response->status < 300) return parse_response(response->body);
+  Error e = error_from_response(*response, std::chrono::system_clock::now());
+  if (const std::string hint = hint_for(m_endpoint.mode, response->status); !hint.empty()) {
+    e.message += " (" + hint + ")";
+  }
+  return std::unexpected(e);
+}
+
+Expected<Analysis> Analyzer::analyze(const Image& image) {
+  const std::string key = m_endpoint.api_key.value_or("");
+  std::function<Expected<Analysis>(Millis)> fn = [&](Millis remaining) { return attempt(image, remaining); };
+  std::function<void(const AttemptReport&)> report;
+  if (m_observer) {
+    report = [&](const AttemptReport& r) {
+      if (!r.error) return m_observer(image, r);
+      Error redacted = *r.error;
+      redacted.message = redact(redacted.message, key);
+      AttemptReport copy = r;
+      copy.error = &redacted;
+      m_observer(image, copy);
+    };
+  }
+  auto result = run_with_retries<Analysis>(m_policy, m_deadline, m_clock, thread_random, fn, report);
+  if (!result) {
+    // The service may echo what it was sent; no key ever reaches a message.
+    Error e = std::move(result.error());
+    e.message = redact(image.label + ": " + e.message, key);
+    return std::unexpected(e);
+  }
+  return result;
+}
+
+}  // namespace faceverify::api4ai

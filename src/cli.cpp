@@ -1,0 +1,169 @@
+// SPDX-License-Identifier: MIT
+#include "faceverify/cli.hpp"
+
+#include <CLI/CLI.hpp>
+#include <cmath>
+#include <map>
+#include <string>
+
+#include "faceverify/version.hpp"
+
+namespace faceverify {
+namespace {
+
+constexpr const char* k_description =
+    "faceverify: are these two photos the same person?\n"
+    "Sends each image to the API4AI Face Analyzer, compares the two face embeddings and\n"
+    "says whether they show the same person. IMAGE is a local file (JPEG, PNG, WebP, BMP,\n"
+    "GIF or TIFF, at most 16 MiB), an http:// or https:// URL (the service downloads it),\n"
+    "or - for standard input (at most one). Photos are uploaded to the chosen service.";
+
+constexpr const char* k_footer = R"(Output:
+  Text:  "Similarity is 99.2%." then "It's the same person." or
+         "There are different people on the images."
+  --json prints one JSON object (verified, similarity, distance, cosine, threshold, images...).
+  Similarity = exp(d^7 * ln 0.5 / a^7) for the L2 distance d of the two embeddings;
+  it is 50% at d = a (--half-distance). Same person when similarity >= --threshold.
+
+Exit codes:
+  0  same person
+  1  different people
+  2  usage or input error (bad option, unreadable or non-image file, unsafe key file)
+  3  no face found in an image
+  4  service error: network, TLS, HTTP status, malformed or failed response (after retries)
+
+Environment:
+  API4AI_KEY       key for --api api4ai (sent as X-API-KEY)
+  RAPIDAPI_KEY     key for --api rapidapi (sent as X-RapidAPI-Key)
+  https_proxy, http_proxy, no_proxy   proxies, as for curl
+  Keys are never printed, not even with --verbose.
+
+Examples:
+  faceverify alice1.jpg alice2.jpg
+  faceverify --json id-photo.png https://example.com/selfie.jpg | jq .similarity
+  curl -s https://example.com/a.jpg | faceverify - b.jpg && echo same
+  API4AI_KEY=... faceverify --api api4ai --threshold 0.9 a.jpg b.jpg
+  faceverify --api-url http://127.0.0.1:8080 a.jpg b.jpg   # a compatible server
+)";
+
+template <typename T>
+CLI::Validator one_of(const std::map<std::string, T>& choices) {
+  std::string names;
+  for (const auto& [name, value] : choices) names += (names.empty() ? "" : ", ") + name;
+  return CLI::Validator(
+      [&choices, names](std::string& value) -> std::string {
+        if (choices.count(value)) return {};
+        return "'" + value + "' is not one of " + names;
+      },
+      "");
+}
+
+// Range check with a message that says what is expected; `inclusive_low`
+// false means the value must be strictly greater than `low`.
+CLI::Validator number_in(std::string what, double low, double high, bool inclusive_low, bool whole = false) {
+  return CLI::Validator(
+      [=](std::string& value) -> std::string {
+        double x = 0.0;
+        std::size_t used = 0;
+        try {
+          x = std::stod(value, &used);
+        } catch (const std::exception&) {
+          used = 0;
+        }
+        const bool ok = used == value.size() && used > 0 && std::isfinite(x) && x <= high &&
+                        (inclusive_low ? x >= low : x > low) && (!whole || x == std::floor(x));
+        return ok ? std::string() : "'" + value + "' is not " + what;
+      },
+      "");
+}
+
+}  // namespace
+
+Expected<Command> parse_command_line(int argc, const char* const* argv) {
+  Command cmd;
+  VerifyOptions& o = cmd.verify;
+  CLI::App app{k_description, "faceverify"};
+  app.footer(k_footer);
+  app.get_formatter()->column_width(34);
+  app.set_version_flag("--version", std::string("faceverify ") + k_version, "Print the version and exit");
+
+  static const std::map<std::string, api4ai::Mode> k_modes = {
+      {"demo", api4ai::Mode::demo}, {"api4ai", api4ai::Mode::api4ai}, {"rapidapi", api4ai::Mode::rapidapi}};
+  static const std::map<std::string, FacePolicy> k_policies = {
+      {"largest", FacePolicy::largest}, {"first", FacePolicy::first}, {"best", FacePolicy::best}};
+
+  app.add_option("IMAGE", o.images, "The two images: paths, http(s) URLs, or - for stdin (one of them)")
+      ->required()
+      ->type_name("");
+  std::string api_name = "demo";
+  std::string face_name = "largest";
+  app.add_option("--api", api_name,
+                 "Which service: demo (default; free, rate limited, no key), api4ai (API4AI_KEY), "
+                 "rapidapi (RAPIDAPI_KEY)")
+      ->check(one_of(k_modes))
+      ->type_name("MODE");
+  app.add_option("--api-url", o.api_url,
+                 "Replace scheme://host[:port] of the service, keeping its path "
+                 "(e.g. http://127.0.0.1:8080 posts to http://127.0.0.1:8080/face-analyzer/v1/results)")
+      ->type_name("BASE");
+  app.add_option("--api-key-file", o.api_key_file,
+                 "Read the API key from the first line of FILE (mode 600) instead of the environment")
+      ->type_name("FILE");
+  app.add_option("--cacert", o.cacert, "Trust the CA certificates in FILE (PEM) for https")->type_name("FILE");
+  auto* threshold = app.add_option("-t,--threshold", o.threshold,
+                                   "Similarity at or above which the faces are the same person, in [0, 1] "
+                                   "(default 0.8)")
+                        ->check(number_in("a number from 0 to 1", 0.0, 1.0, true))
+                        ->type_name("S");
+  app.add_option("--half-distance", o.half_distance,
+                 "The embedding distance a that scores 50% similarity, > 0 (default 1.23)")
+      ->check(number_in("a number greater than 0", 0.0, 1e9, false))
+      ->type_name("A");
+  app.add_option("--face", face_name,
+                 "Which face when an image has several: largest (default), first, or best "
+                 "(the most similar pair)")
+      ->check(one_of(k_policies))
+      ->type_name("POLICY");
+  app.add_option("--retries", o.retries,
+                 "Attempts after the first on network errors and HTTP 429/5xx (default 4)")
+      ->check(number_in("a whole number from 0 to 100", 0.0, 100.0, true, true))
+      ->type_name("N");
+  app.add_option("--timeout", o.timeout_seconds,
+                 "Give up after SECONDS in all, retries and waits included (default 60)")
+      ->check(number_in("a number of seconds greater than 0", 0.0, 1e6, false))
+      ->type_name("SECONDS");
+  app.add_flag("--json", o.json, "Print one JSON object instead of text");
+  app.add_flag("-q,--quiet", o.quiet, "Print nothing on success; the exit code tells the verdict");
+  app.add_flag("-v,--verbose", o.verbose, "Log each HTTP attempt (status, duration, retry) on stderr");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp&) {
+    cmd.action = Command::Action::print_help;
+    cmd.text = app.help();
+    return cmd;
+  } catch (const CLI::CallForAllHelp&) {
+    cmd.action = Command::Action::print_help;
+    cmd.text = app.help();
+    return cmd;
+  } catch (const CLI::CallForVersion&) {
+    cmd.action = Command::Action::print_version;
+    cmd.text = std::string("faceverify ") + k_version + "\n";
+    return cmd;
+  } catch (const CLI::ParseError& e) {
+    std::string what = e.what();
+    if (const auto nl = what.find('\n'); nl != std::string::npos) what.resize(nl);
+    return fail(ErrorKind::usage, what + " (see faceverify --help)");
+  }
+  if (o.images.size() != 2) {
+    return fail(ErrorKind::usage, "expected two images, got " + std::to_string(o.images.size()) +
+                                      " (usage: faceverify [OPTIONS] IMAGE1 IMAGE2)");
+  }
+  o.threshold_given = threshold->count() > 0;
+  o.api = k_modes.at(api_name);
+  o.face = k_policies.at(face_name);
+  if (o.quiet && o.verbose) return fail(ErrorKind::usage, "--quiet and --verbose contradict each other");
+  return cmd;
+}
+
+}  // namespace faceverify

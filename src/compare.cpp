@@ -1,0 +1,79 @@
+// SPDX-License-Identifier: MIT
+#include "faceverify/compare.hpp"
+
+#include "faceverify/similarity.hpp"
+
+namespace faceverify {
+namespace {
+
+std::optional<Error> check_lengths(const Analysis& a, std::string_view label1, const Analysis& b,
+                                   std::string_view label2) {
+  const std::size_t n = a.faces.front().embedding.size();
+  auto mismatch = [&](std::string_view label, std::size_t got) {
+    return Error{ErrorKind::api_response,
+                 "embeddings differ in length (" + std::string(label1) + ": " + std::to_string(n) + " values, " +
+                     std::string(label) + ": " + std::to_string(got) + "); they cannot be compared",
+                 {}, false, {}};
+  };
+  for (const Face& f : a.faces) {
+    if (f.embedding.size() != n) return mismatch(label1, f.embedding.size());
+  }
+  for (const Face& f : b.faces) {
+    if (f.embedding.size() != n) return mismatch(label2, f.embedding.size());
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::string_view policy_name(FacePolicy policy) noexcept {
+  switch (policy) {
+    case FacePolicy::largest: return "largest";
+    case FacePolicy::first: return "first";
+    case FacePolicy::best: return "best";
+  }
+  return "largest";
+}
+
+std::optional<std::size_t> pick_face(const Analysis& analysis, FacePolicy policy) noexcept {
+  if (analysis.faces.empty()) return std::nullopt;
+  if (policy == FacePolicy::first) return 0;
+  std::size_t best = 0;
+  for (std::size_t i = 1; i < analysis.faces.size(); ++i) {
+    if (analysis.faces[i].area() > analysis.faces[best].area()) best = i;  // ties keep the earlier face
+  }
+  return best;
+}
+
+Expected<Comparison> compare(const Analysis& a, std::string_view label1, const Analysis& b, std::string_view label2,
+                             FacePolicy policy, const ScoreOptions& options) {
+  if (a.faces.empty()) return fail(ErrorKind::no_face, std::string(label1) + ": no face found in the image");
+  if (b.faces.empty()) return fail(ErrorKind::no_face, std::string(label2) + ": no face found in the image");
+  if (auto err = check_lengths(a, label1, b, label2)) return std::unexpected(*err);
+
+  Comparison c;
+  if (policy == FacePolicy::best) {
+    bool first = true;
+    for (std::size_t i = 0; i < a.faces.size(); ++i) {
+      for (std::size_t k = 0; k < b.faces.size(); ++k) {
+        const double d = l2_distance(a.faces[i].embedding, b.faces[k].embedding);
+        if (first || d < c.distance) {
+          c.face1 = i;
+          c.face2 = k;
+          c.distance = d;
+          first = false;
+        }
+      }
+    }
+  } else {
+    c.face1 = *pick_face(a, policy);
+    c.face2 = *pick_face(b, policy);
+    c.distance = l2_distance(a.faces[c.face1].embedding, b.faces[c.face2].embedding);
+  }
+  c.similarity = similarity_from_distance(c.distance, options.half_distance);
+  c.cosine = cosine_similarity(a.faces[c.face1].embedding, b.faces[c.face2].embedding);
+  c.same = c.similarity >= options.threshold;
+  return c;
+}
+
+}  // namespace faceverify

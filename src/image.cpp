@@ -1,0 +1,210 @@
+// SPDX-License-Identifier: MIT
+#include "faceverify/image.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+#include "faceverify/sha256.hpp"
+
+namespace faceverify {
+namespace {
+
+bool starts_with_bytes(std::string_view data, std::string_view magic) {
+  return data.size() >= magic.size() && data.substr(0, magic.size()) == magic;
+}
+
+std::uint32_t read_le32(std::string_view data, std::size_t at) {
+  std::uint32_t value = 0;
+  for (std::size_t i = 0; i < 4; ++i) {
+    value |= std::uint32_t{static_cast<unsigned char>(data[at + i])} << (8 * i);
+  }
+  return value;
+}
+
+std::string describe_errno(int err) {
+  switch (err) {
+    case ENOENT: return "no such file";
+    case EACCES: return "permission denied (check the file's mode)";
+    case ELOOP: return "too many levels of symbolic links";
+    case ENAMETOOLONG: return "path too long";
+    case ENOTDIR: return "a component of the path is not a directory";
+    default: return std::strerror(err);
+  }
+}
+
+std::string mib(std::size_t bytes) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f MiB", static_cast<double>(bytes) / (1024.0 * 1024.0));
+  return buf;
+}
+
+std::string basename_of(std::string_view path) {
+  while (path.size() > 1 && path.back() == '/') path.remove_suffix(1);
+  const auto slash = path.rfind('/');
+  std::string name(slash == std::string_view::npos ? path : path.substr(slash + 1));
+  return name.empty() ? std::string("image") : name;
+}
+
+class FdGuard {
+ public:
+  explicit FdGuard(int fd) : m_fd(fd) {}
+  FdGuard(const FdGuard&) = delete;
+  FdGuard& operator=(const FdGuard&) = delete;
+  ~FdGuard() {
+    if (m_fd >= 0) ::close(m_fd);
+  }
+
+ private:
+  int m_fd;
+};
+
+// Reads at most limit + 1 bytes so an oversized stream is detected without
+// holding more than that in memory.
+Expected<std::string> read_bounded(int fd, const std::string& label) {
+  std::string data;
+  char buf[65536];
+  while (data.size() <= k_max_image_bytes) {
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EISDIR) return fail(ErrorKind::input, label + ": is a directory (expected an image file)");
+      return fail(ErrorKind::input, label + ": cannot read: " + describe_errno(errno));
+    }
+    if (n == 0) break;
+    data.append(buf, static_cast<std::size_t>(n));
+  }
+  return data;
+}
+
+Expected<Image> check_bytes(Image image) {
+  if (image.bytes.empty()) {
+    return fail(ErrorKind::input, image.label + ": empty " +
+                                      (image.source.kind == SourceKind::stdin_stream ? "input" : "file") +
+                                      " (expected an image)");
+  }
+  if (image.bytes.size() > k_max_image_bytes) {
+    return fail(ErrorKind::input, image.label + ": larger than the 16 MiB upload limit; shrink or recompress it");
+  }
+  image.format = sniff_format(image.bytes);
+  if (!image.format) {
+    return fail(ErrorKind::input, image.label + ": not an image (expected JPEG, PNG, WebP, BMP, GIF or TIFF)");
+  }
+  image.sha256 = sha256_hex(image.bytes);
+  return image;
+}
+
+}  // namespace
+
+std::optional<ImageFormat> sniff_format(std::string_view b) noexcept {
+  if (starts_with_bytes(b, "\xFF\xD8\xFF")) return ImageFormat::jpeg;
+  if (starts_with_bytes(b, "\x89PNG\r\n\x1A\n")) return ImageFormat::png;
+  if (starts_with_bytes(b, "GIF87a") || starts_with_bytes(b, "GIF89a")) return ImageFormat::gif;
+  if (b.size() >= 12 && starts_with_bytes(b, "RIFF") && b.substr(8, 4) == "WEBP") return ImageFormat::webp;
+  if (starts_with_bytes(b, std::string_view("II*\0", 4)) || starts_with_bytes(b, std::string_view("MM\0*", 4))) {
+    return ImageFormat::tiff;
+  }
+  // "BM" alone is too weak a signature (plenty of text starts with it), so
+  // also require a known DIB header size at offset 14.
+  if (b.size() >= 26 && starts_with_bytes(b, "BM")) {
+    const std::uint32_t dib = read_le32(b, 14);
+    if (dib == 12 || dib == 40 || dib == 52 || dib == 56 || dib == 64 || dib == 108 || dib == 124) {
+      return ImageFormat::bmp;
+    }
+  }
+  return std::nullopt;
+}
+
+std::string_view format_name(ImageFormat format) noexcept {
+  switch (format) {
+    case ImageFormat::jpeg: return "JPEG";
+    case ImageFormat::png: return "PNG";
+    case ImageFormat::webp: return "WebP";
+    case ImageFormat::bmp: return "BMP";
+    case ImageFormat::gif: return "GIF";
+    case ImageFormat::tiff: return "TIFF";
+  }
+  return "image";
+}
+
+std::string_view format_extension(ImageFormat format) noexcept {
+  switch (format) {
+    case ImageFormat::jpeg: return "jpg";
+    case ImageFormat::png: return "png";
+    case ImageFormat::webp: return "webp";
+    case ImageFormat::bmp: return "bmp";
+    case ImageFormat::gif: return "gif";
+    case ImageFormat::tiff: return "tiff";
+  }
+  return "img";
+}
+
+Expected<ImageSource> classify_image_argument(std::string_view arg) {
+  if (arg.empty()) return fail(ErrorKind::usage, "an IMAGE argument is empty");
+  if (arg == "-") return ImageSource{SourceKind::stdin_stream, std::string(arg)};
+  const auto sep = arg.find("://");
+  const bool scheme_like =
+      sep != std::string_view::npos && sep > 0 &&
+      std::all_of(arg.begin(), arg.begin() + static_cast<std::ptrdiff_t>(sep), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '-' || c == '.';
+      });
+  if (!scheme_like) return ImageSource{SourceKind::file, std::string(arg)};
+  std::string scheme(arg.substr(0, sep));
+  std::transform(scheme.begin(), scheme.end(), scheme.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (scheme != "http" && scheme != "https") {
+    return fail(ErrorKind::usage, std::string(arg) + ": unsupported URL scheme '" + scheme +
+                                      "' (only http:// and https:// URLs can be sent to the service)");
+  }
+  const std::string_view rest = arg.substr(sep + 3);
+  if (rest.empty() || rest.front() == '/' || rest.front() == '?' || rest.front() == '#') {
+    return fail(ErrorKind::usage, std::string(arg) + ": URL has no host");
+  }
+  return ImageSource{SourceKind::url, std::string(arg)};
+}
+
+Expected<Image> load_image(const ImageSource& source, int stdin_fd) {
+  Image image;
+  image.source = source;
+  switch (source.kind) {
+    case SourceKind::url:
+      image.label = source.spec;
+      image.upload_name = source.spec;
+      return image;
+    case SourceKind::stdin_stream: {
+      image.label = "stdin";
+      auto bytes = read_bounded(stdin_fd, image.label);
+      if (!bytes) return std::unexpected(bytes.error());
+      image.bytes = std::move(*bytes);
+      auto checked = check_bytes(std::move(image));
+      if (checked) checked->upload_name = "stdin." + std::string(format_extension(*checked->format));
+      return checked;
+    }
+    case SourceKind::file:
+      break;
+  }
+  image.label = source.spec;
+  image.upload_name = basename_of(source.spec);
+  const int fd = ::open(source.spec.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0) return fail(ErrorKind::input, image.label + ": " + describe_errno(errno));
+  FdGuard guard(fd);
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) return fail(ErrorKind::input, image.label + ": " + describe_errno(errno));
+  if (S_ISDIR(st.st_mode)) return fail(ErrorKind::input, image.label + ": is a directory (expected an image file)");
+  if (S_ISREG(st.st_mode) && static_cast<std::uint64_t>(st.st_size) > k_max_image_bytes) {
+    return fail(ErrorKind::input, image.label + ": file is " + mib(static_cast<std::size_t>(st.st_size)) +
+                                      ", larger than the 16 MiB upload limit; shrink or recompress it");
+  }
+  auto bytes = read_bounded(fd, image.label);
+  if (!bytes) return std::unexpected(bytes.error());
+  image.bytes = std::move(*bytes);
+  return check_bytes(std::move(image));
+}
+
+}  // namespace faceverify

@@ -1,0 +1,88 @@
+// SPDX-License-Identifier: MIT
+#include "faceverify/report.hpp"
+
+#include <cmath>
+#include <cstdio>
+
+#include <nlohmann/json.hpp>
+
+#include "faceverify/similarity.hpp"
+#include "faceverify/version.hpp"
+
+namespace faceverify {
+namespace {
+
+using nlohmann::ordered_json;
+
+std::string_view source_name(SourceKind kind) {
+  switch (kind) {
+    case SourceKind::file: return "file";
+    case SourceKind::stdin_stream: return "stdin";
+    case SourceKind::url: return "url";
+  }
+  return "file";
+}
+
+ordered_json image_json(const ImageResult& r, std::size_t face_index) {
+  const Image& img = *r.image;
+  const Analysis& an = *r.analysis;
+  const Face& face = an.faces.at(face_index);
+  ordered_json j;
+  j["input"] = img.source.spec;
+  j["source"] = source_name(img.source.kind);
+  j["sha256"] = img.sha256.empty() ? ordered_json(nullptr) : ordered_json(img.sha256);
+  j["md5"] = an.md5.empty() ? ordered_json(nullptr) : ordered_json(an.md5);
+  j["width"] = an.width ? ordered_json(*an.width) : ordered_json(nullptr);
+  j["height"] = an.height ? ordered_json(*an.height) : ordered_json(nullptr);
+  j["faces"] = an.faces.size();
+  j["face_index"] = face_index;
+  j["box"] = face.box;
+  j["confidence"] = face.confidence ? ordered_json(*face.confidence) : ordered_json(nullptr);
+  ordered_json marks = ordered_json::object();
+  for (const auto& [name, p] : face.landmarks) marks[name] = {p.x, p.y};
+  j["landmarks"] = marks;
+  j["embedding_size"] = face.embedding.size();
+  j["embedding_norm"] = l2_norm(face.embedding);
+  j["elapsed_ms"] = r.elapsed_ms;
+  return j;
+}
+
+}  // namespace
+
+std::string format_percent(double similarity) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f%%", similarity * 100.0);
+  return buf;
+}
+
+std::string render_text(const Verification& v) {
+  std::string out = "Similarity is " + format_percent(v.comparison.similarity) + ".\n";
+  out += v.comparison.same ? "It's the same person.\n" : "There are different people on the images.\n";
+  return out;
+}
+
+std::string render_json(const Verification& v) {
+  ordered_json j;
+  j["schema_version"] = 1;
+  j["type"] = "verification";
+  j["verified"] = v.comparison.same;
+  j["decision"] = v.comparison.same ? "same" : "different";
+  j["similarity"] = v.comparison.similarity;
+  j["distance"] = v.comparison.distance;
+  j["cosine"] = v.comparison.cosine;
+  j["threshold"] = v.score.threshold;
+  j["threshold_source"] = v.threshold_source;
+  j["threshold_distance"] = distance_from_similarity(v.score.threshold, v.score.half_distance);
+  j["half_distance"] = v.score.half_distance;
+  j["face_policy"] = policy_name(v.policy);
+  j["images"] = {image_json(v.images[0], v.comparison.face1), image_json(v.images[1], v.comparison.face2)};
+  j["backend"] = "api4ai";
+  j["api"] = v.api_mode;
+  j["endpoint"] = v.endpoint;
+  j["tool_version"] = k_version;
+  j["timings_ms"] = {{"total", v.total_ms},
+                     {"analysis", {v.images[0].elapsed_ms, v.images[1].elapsed_ms}}};
+  return j.dump() + "\n";
+}
+
+}  // namespace faceverify
