@@ -403,12 +403,16 @@ HttpRequest build_request(const Endpoint& endpoint, const Image& image) {
 
 Expected<Analysis> parse_response(std::string_view body) {
   if (nested_too_deep(body)) return malformed("JSON nested deeper than " + std::to_string(k_max_json_depth) + " levels");
-  const auto parsed = parse_json(body);
-  if (!parsed) {
+  json root;
+  try {
+    root = json::parse(body.begin(), body.end());
+  } catch (const json::parse_error& e) {
     const std::string text = excerpt(one_line(body));
-    return malformed(text.empty() ? std::string("empty body") : "not JSON: \"" + text + "\"");
+    if (text.empty()) return malformed("empty body");
+    return malformed("not valid JSON (error at byte " + std::to_string(e.byte) + "): \"" + text + "\"");
+  } catch (const json::exception&) {
+    return malformed("not valid JSON (a number out of range)");
   }
-  const json& root = *parsed;
   if (!root.is_object()) return malformed("top level is not a JSON object");
   const json* results = member(root, "results");
   if (!results) return malformed("no \"results\"");

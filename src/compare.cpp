@@ -12,7 +12,7 @@ std::optional<Error> check_lengths(const Analysis& a, std::string_view label1, c
   auto mismatch = [&](std::string_view label, std::size_t got) {
     return Error{ErrorKind::api_response,
                  "embeddings differ in length (" + std::string(label1) + ": " + std::to_string(n) + " values, " +
-                     std::string(label) + ": " + std::to_string(got) + "); they cannot be compared",
+                     std::string(label) + ": " + std::to_string(got) + " values); they cannot be compared",
                  {}, false, {}};
   };
   for (const Face& f : a.faces) {

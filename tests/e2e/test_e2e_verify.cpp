@@ -1,0 +1,452 @@
+// SPDX-License-Identifier: MIT
+// Runs the real faceverify binary against the fake API4AI server and checks
+// exit code, stdout and stderr together.
+#include <catch2/catch.hpp>
+#include <sys/stat.h>
+
+#include <nlohmann/json.hpp>
+#include <regex>
+
+#include "fake_server.hpp"
+
+
+using nlohmann::json;
+namespace test = faceverify::test;
+
+namespace {
+
+const std::string k_jpeg_magic("\xFF\xD8\xFF\xE0", 4);
+
+// A scratch folder of tiny "JPEGs": the fake server never decodes them, it
+// keys its scripted behaviour on the upload's file name.
+struct Photos {
+  test::TempDir dir;
+  std::string operator()(const std::string& name) {
+    const std::string path = (dir / name).string();
+    test::write_file(path, k_jpeg_magic + " bytes of " + name);
+    return path;
+  }
+};
+
+// The process environment minus anything that would change the run: keys and
+// proxies (a CI proxy must not intercept loopback traffic).
+test::RunOptions clean_env(test::RunOptions o = {}) {
+  for (const char* var : {"API4AI_KEY", "RAPIDAPI_KEY", "http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY",
+                          "ALL_PROXY", "all_proxy"}) {
+    if (!o.env_overrides.count(var)) o.env_overrides[var] = std::nullopt;
+  }
+  return o;
+}
+
+test::ProcessResult run_faceverify(std::vector<std::string> args, test::RunOptions opts = {}) {
+  args.insert(args.begin(), FACEVERIFY_BINARY_PATH);
+  return test::run_process(args, clean_env(std::move(opts)));
+}
+
+std::vector<std::string> with_server(const test::FakeServer& s, std::vector<std::string> args) {
+  args.insert(args.begin(), {"--api-url", s.base_url()});
+  return args;
+}
+
+std::size_t requests_for(const json& log, const std::string& key) {
+  return static_cast<std::size_t>(
+      std::count_if(log.begin(), log.end(), [&](const json& r) { return r["key"] == key; }));
+}
+
+bool one_line(const std::string& s) { return !s.empty() && s.back() == '\n' && std::count(s.begin(), s.end(), '\n') == 1; }
+
+const json k_people = {{"images",
+                        {{"alice1.jpg", {{"person", "alice"}}},
+                         {"alice2.jpg", {{"person", "alice"}}},
+                         {"bob.jpg", {{"person", "bob"}}},
+                         {"https://example.com/alice.jpg", {{"person", "alice"}}}}}};
+
+const std::regex k_same(R"(Similarity is \d{1,3}\.\d%\.\nIt's the same person\.\n)");
+const std::regex k_different(R"(Similarity is \d{1,2}\.\d%\.\nThere are different people on the images\.\n)");
+
+}  // namespace
+
+TEST_CASE("verify: same person, different people", "[e2e]") {
+  test::FakeServer server(k_people);
+  Photos photo;
+  SECTION("same person: exit 0, the reference script's two lines, nothing on stderr") {
+    auto r = run_faceverify(with_server(server, {photo("alice1.jpg"), photo("alice2.jpg")}));
+    CHECK(r.exit_code == 0);
+    CHECK(std::regex_match(r.out, k_same));
+    CHECK(r.err.empty());
+    auto log = server.requests();
+    CHECK(log.size() == 2);
+    for (const auto& req : log) {
+      CHECK(req["path"] == "/face-analyzer/v1/results");
+      CHECK(req["query"] == "embeddings=true");
+      CHECK(req["field"] == "image");
+      CHECK_FALSE(req["headers"].contains("x-api-key"));  // demo needs no key
+    }
+  }
+  SECTION("different people: exit 1") {
+    auto r = run_faceverify(with_server(server, {photo("alice1.jpg"), photo("bob.jpg")}));
+    CHECK(r.exit_code == 1);
+    CHECK(std::regex_match(r.out, k_different));
+    CHECK(r.err.empty());
+  }
+  SECTION("--threshold moves the verdict") {
+    auto r = run_faceverify(with_server(server, {"--threshold", "0", photo("alice1.jpg"), photo("bob.jpg")}));
+    CHECK(r.exit_code == 0);
+    CHECK(std::regex_match(r.out, k_same));
+  }
+  SECTION("--quiet prints nothing; the exit code answers") {
+    auto same = run_faceverify(with_server(server, {"-q", photo("alice1.jpg"), photo("alice2.jpg")}));
+    CHECK(same.exit_code == 0);
+    CHECK(same.out.empty());
+    CHECK(same.err.empty());
+    auto diff = run_faceverify(with_server(server, {"--quiet", photo("alice1.jpg"), photo("bob.jpg")}));
+    CHECK(diff.exit_code == 1);
+    CHECK(diff.out.empty());
+  }
+}
+
+TEST_CASE("verify: URL and stdin inputs", "[e2e]") {
+  test::FakeServer server(k_people);
+  Photos photo;
+  SECTION("a URL is sent as the url field for the service to download") {
+    auto r = run_faceverify(with_server(server, {"https://example.com/alice.jpg", photo("alice2.jpg")}));
+    CHECK(r.exit_code == 0);
+    CHECK(std::regex_match(r.out, k_same));
+    CHECK(r.err.empty());
+    auto log = server.requests();
+    REQUIRE(requests_for(log, "https://example.com/alice.jpg") == 1);
+  }
+  SECTION("- reads standard input") {
+    test::RunOptions o;
+    o.stdin_data = k_jpeg_magic + " piped bytes";
+    auto r = run_faceverify(with_server(server, {"-", photo("bob.jpg")}), o);
+    CHECK(r.exit_code == 1);  // stdin is its own person
+    CHECK(std::regex_match(r.out, k_different));
+    CHECK(r.err.empty());
+    CHECK(requests_for(server.requests(), "stdin.jpg") == 1);
+  }
+  SECTION("stdin that is not an image is refused before any request") {
+    test::RunOptions o;
+    o.stdin_data = "just text";
+    auto r = run_faceverify(with_server(server, {"-", photo("bob.jpg")}), o);
+    CHECK(r.exit_code == 2);
+    CHECK(r.out.empty());
+    CHECK(r.err == "faceverify: stdin: not an image (expected JPEG, PNG, WebP, BMP, GIF or TIFF)\n");
+    CHECK(server.requests().empty());
+  }
+  SECTION("stdin only once") {
+    auto r = run_faceverify(with_server(server, {"-", "-"}));
+    CHECK(r.exit_code == 2);
+    CHECK(one_line(r.err));
+    CHECK(server.requests().empty());
+  }
+}
+
+TEST_CASE("verify: --json", "[e2e]") {
+  test::FakeServer server(json{{"images",
+                                {{"alice1.jpg", {{"person", "alice"}}},
+                                 {"group.jpg",
+                                  {{"faces",
+                                    {{{"person", "bob"}, {"box", {0.1, 0.1, 0.1, 0.1}}},
+                                     {{"person", "alice"}, {"box", {0.5, 0.2, 0.3, 0.4}}}}}}}}}});
+  Photos photo;
+  auto r = run_faceverify(with_server(server, {"--json", photo("alice1.jpg"), photo("group.jpg")}));
+  CHECK(r.exit_code == 0);
+  REQUIRE(one_line(r.out));
+  auto j = json::parse(r.out);
+  CHECK(j["schema_version"] == 1);
+  CHECK(j["verified"] == true);
+  CHECK(j["decision"] == "same");
+  CHECK(j["similarity"].get<double>() > 0.8);
+  CHECK(j["similarity"].get<double>() <= 1.0);
+  CHECK(j["distance"].get<double>() < 1.0);
+  CHECK(j["cosine"].is_number());
+  CHECK(j["threshold"] == 0.8);
+  CHECK(j["threshold_source"] == "default");
+  CHECK(j["backend"] == "api4ai");
+  REQUIRE(j["images"].size() == 2);
+  CHECK(j["images"][0]["input"] == photo.dir.path().string() + "/alice1.jpg");
+  CHECK(j["images"][0]["faces"] == 1);
+  CHECK(j["images"][0]["sha256"].get<std::string>().size() == 64);
+  CHECK(j["images"][1]["faces"] == 2);
+  CHECK(j["images"][1]["face_index"] == 1);  // the larger box
+  CHECK(j["images"][1]["box"][0].get<double>() == Approx(0.5));
+  CHECK(j["images"][1]["confidence"].is_number());
+  // Several faces: one line on stderr naming the image; stdout stays pure JSON.
+  CHECK(r.err == "faceverify: " + photo.dir.path().string() +
+                     "/group.jpg: 2 faces found; comparing the largest (face 2; --face best compares the most "
+                     "similar pair)\n");
+}
+
+TEST_CASE("verify: --face policies with several faces", "[e2e]") {
+  test::FakeServer server(json{{"images",
+                                {{"alice1.jpg", {{"person", "alice"}}},
+                                 {"group.jpg",
+                                  {{"faces",
+                                    {{{"person", "alice"}, {"box", {0.1, 0.1, 0.1, 0.1}}},
+                                     {{"person", "bob"}, {"box", {0.5, 0.2, 0.3, 0.4}}}}}}}}}});
+  Photos photo;
+  auto largest = run_faceverify(with_server(server, {photo("alice1.jpg"), photo("group.jpg")}));
+  CHECK(largest.exit_code == 1);  // the large face is bob
+  CHECK(largest.err.find("group.jpg: 2 faces found; comparing the largest") != std::string::npos);
+  auto first = run_faceverify(with_server(server, {"--face", "first", photo("alice1.jpg"), photo("group.jpg")}));
+  CHECK(first.exit_code == 0);
+  CHECK(first.err.find("comparing the first (face 1;") != std::string::npos);
+  auto best = run_faceverify(with_server(server, {"--face", "best", photo("alice1.jpg"), photo("group.jpg")}));
+  CHECK(best.exit_code == 0);
+  CHECK(best.err.empty());
+}
+
+TEST_CASE("verify: input and usage errors stop before any request", "[e2e]") {
+  test::FakeServer server(k_people);
+  Photos photo;
+  const std::string ok = photo("alice1.jpg");
+  struct Case {
+    std::string name;
+    std::vector<std::string> args;
+    std::string err;
+  };
+  const std::string dir = photo.dir.path().string();
+  test::write_file(dir + "/notes.pdf", "%PDF-1.4 not a photo");
+  test::write_file(dir + "/empty.jpg", "");
+  std::string big = k_jpeg_magic;
+  big.resize(16 * 1024 * 1024 + 1, 'x');
+  test::write_file(dir + "/big.jpg", big);
+  for (const auto& c : std::vector<Case>{
+           {"missing", {ok, dir + "/missing.jpg"}, "faceverify: " + dir + "/missing.jpg: no such file\n"},
+           {"directory", {dir, ok}, "faceverify: " + dir + ": is a directory (expected an image file)\n"},
+           {"empty", {ok, dir + "/empty.jpg"}, "faceverify: " + dir + "/empty.jpg: empty file (expected an image)\n"},
+           {"not an image", {dir + "/notes.pdf", ok},
+            "faceverify: " + dir + "/notes.pdf: not an image (expected JPEG, PNG, WebP, BMP, GIF or TIFF)\n"},
+           {"too big", {ok, dir + "/big.jpg"},
+            "faceverify: " + dir + "/big.jpg: file is 16.0 MiB, larger than the 16 MiB upload limit; shrink or "
+                                   "recompress it\n"},
+           {"bad scheme", {ok, "ftp://example.com/a.jpg"},
+            "faceverify: ftp://example.com/a.jpg: unsupported URL scheme 'ftp' (only http:// and https:// URLs can be "
+            "sent to the service)\n"},
+           {"one image", {ok}, "faceverify: expected two images, got 1 (usage: faceverify [OPTIONS] IMAGE1 IMAGE2)\n"},
+           {"bad threshold", {"--threshold", "1.2", ok, ok},
+            "faceverify: --threshold: '1.2' is not a number from 0 to 1 (see faceverify --help)\n"},
+       }) {
+    INFO(c.name);
+    auto r = run_faceverify(with_server(server, c.args));
+    CHECK(r.exit_code == 2);
+    CHECK(r.out.empty());
+    CHECK(r.err == c.err);
+  }
+  CHECK(server.requests().empty());
+}
+
+TEST_CASE("verify: keys and modes", "[e2e]") {
+  test::FakeServer server(json{{"images", {{"echo.jpg", {{"status", 401}, {"body", R"({"message":"bad key K-9f8e7d6c5b"})"}}}}}});
+  Photos photo;
+  const std::string key = "K-9f8e7d6c5b";
+  SECTION("api4ai mode sends X-API-KEY from API4AI_KEY") {
+    test::RunOptions o;
+    o.env_overrides["API4AI_KEY"] = key;
+    auto r = run_faceverify(with_server(server, {"--api", "api4ai", photo("a.jpg"), photo("b.jpg")}), o);
+    CHECK(r.exit_code == 1);
+    auto log = server.requests();
+    REQUIRE(log.size() == 2);
+    CHECK(log[0]["headers"]["x-api-key"] == key);
+    CHECK(log[0]["path"] == "/face-analyzer/v1/results");
+  }
+  SECTION("rapidapi mode sends its key and host to /v1/results, key from a 0600 file") {
+    const std::string key_file = (photo.dir / "key").string();
+    test::write_file(key_file, key + "\n");
+    ::chmod(key_file.c_str(), 0600);
+    auto r = run_faceverify(with_server(server, {"--api", "rapidapi", "--api-key-file", key_file, photo("a.jpg"), photo("b.jpg")}));
+    CHECK(r.exit_code == 1);
+    auto log = server.requests();
+    REQUIRE(log.size() == 2);
+    CHECK(log[0]["path"] == "/v1/results");
+    CHECK(log[0]["headers"]["x-rapidapi-key"] == key);
+    CHECK(log[0]["headers"]["x-rapidapi-host"] == "face-detection14.p.rapidapi.com");
+  }
+  SECTION("a missing key is a usage error") {
+    auto r = run_faceverify(with_server(server, {"--api", "api4ai", photo("a.jpg"), photo("b.jpg")}));
+    CHECK(r.exit_code == 2);
+    CHECK(r.err == "faceverify: --api api4ai needs an API key: set API4AI_KEY or pass --api-key-file FILE\n");
+    CHECK(server.requests().empty());
+  }
+  SECTION("a key file others can read is refused") {
+    const std::string key_file = (photo.dir / "open-key").string();
+    test::write_file(key_file, key);
+    ::chmod(key_file.c_str(), 0644);
+    auto r = run_faceverify(with_server(server, {"--api", "api4ai", "--api-key-file", key_file, photo("a.jpg"), photo("b.jpg")}));
+    CHECK(r.exit_code == 2);
+    CHECK(r.err == "faceverify: --api-key-file " + key_file + ": readable by other users; run: chmod 600 " + key_file + "\n");
+  }
+  SECTION("the key never appears, even when the server echoes it and --verbose is on") {
+    test::RunOptions o;
+    o.env_overrides["API4AI_KEY"] = key;
+    auto r = run_faceverify(with_server(server, {"--api", "api4ai", "-v", photo("echo.jpg"), photo("b.jpg")}), o);
+    CHECK(r.exit_code == 4);
+    CHECK(r.out.empty());
+    CHECK(r.err.find(key) == std::string::npos);
+    CHECK(r.err.find("HTTP 401: bad key [redacted]") != std::string::npos);
+  }
+}
+
+TEST_CASE("verify: service errors exit 4 with one clear line", "[e2e]") {
+  test::FakeServer server(json{
+      {"images",
+       {{"noface.jpg", {{"faces", json::array()}}},
+        {"failure.jpg", {{"failure", "Can not load image."}}},
+        {"401.jpg", {{"status", 401}}},
+        {"403.jpg", {{"status", 403}}},
+        {"413.jpg", {{"status", 413}}},
+        {"422.jpg", {{"status", 422}}},
+        {"garbage.jpg", {{"body", "this is not json"}}},
+        {"huge.jpg", {{"oversize_bytes", 9 * 1024 * 1024}}},
+        {"short.jpg", {{"embedding_length", 128}}},
+        {"inf.jpg", {{"raw_vector", "[\"NaN\", 0.5]"}}},
+        {"person.jpg", {{"person", "carol"}}}}}});
+  Photos photo;
+  const std::string ok = photo("person.jpg");
+  struct Case {
+    std::string file;
+    int code;
+    std::string err;  // the exact stderr, after the image path
+  };
+  for (const auto& c : std::vector<Case>{
+           {"noface.jpg", 3, ": no face found in the image"},
+           {"failure.jpg", 4, ": the service could not analyse it: Can not load image."},
+           {"401.jpg", 4, ": HTTP 401: Invalid API key. Go to https://docs.rapidapi.com/docs/keys for more info. (the demo endpoint needs no key; check --api-url, or use --api api4ai)"},
+           {"403.jpg", 4, ": HTTP 403: You are not subscribed to this API. (the demo endpoint needs no key; check --api-url, or use --api api4ai)"},
+           {"413.jpg", 4, ": HTTP 413: 413 Request Entity Too Large (the service refused the upload as too large; send a smaller image)"},
+           {"422.jpg", 4, ": HTTP 422: value could not be parsed to a boolean (query.embeddings)"},
+           {"garbage.jpg", 4, ": malformed response: not valid JSON (error at byte 2): \"this is not json\""},
+           {"huge.jpg", 4, ": the answer from 127.0.0.1:" + std::to_string(server.port()) + " is larger than 8 MiB; refusing it"},
+           {"inf.jpg", 4, ": malformed response: results[0].entities[0].objects[0].entities[2].vector[0] is not a number"},
+       }) {
+    INFO(c.file);
+    server.reset();
+    const std::string path = photo(c.file);
+    auto r = run_faceverify(with_server(server, {ok, path}));
+    CHECK(r.exit_code == c.code);
+    CHECK(r.out.empty());
+    CHECK(r.err == "faceverify: " + path + c.err + "\n");
+    CHECK(requests_for(server.requests(), c.file) == 1);  // permanent: never retried
+  }
+  SECTION("embeddings of different lengths") {
+    auto r = run_faceverify(with_server(server, {ok, photo("short.jpg")}));
+    CHECK(r.exit_code == 4);
+    CHECK(r.err.find("embeddings differ in length") != std::string::npos);
+    CHECK(one_line(r.err));
+  }
+  SECTION("both images failing are both reported; 4 outranks 3") {
+    auto r = run_faceverify(with_server(server, {photo("noface.jpg"), photo("403.jpg")}));
+    CHECK(r.exit_code == 4);
+    CHECK(r.err.find("403.jpg: HTTP 403") != std::string::npos);
+  }
+  SECTION("no server at all") {
+    auto r = run_faceverify({"--api-url", "http://127.0.0.1:1", "--retries", "1", ok, ok});
+    CHECK(r.exit_code == 4);
+    CHECK(r.out.empty());
+    CHECK(r.err.find("gave up after 2 attempts: cannot connect to 127.0.0.1:1") != std::string::npos);
+  }
+}
+
+TEST_CASE("verify: retries", "[e2e]") {
+  test::FakeServer server(json{
+      {"images",
+       {{"flaky.jpg", {{"sequence", {{{"status", 503}}, {{"status", 502}}, json::object()}}}},
+        {"cut.jpg", {{"sequence", {{{"close_mid_body", true}}, json::object()}}}},
+        {"busy.jpg", {{"sequence", {{{"status", 429}, {"headers", {{"Retry-After", "1"}}}}, json::object()}}}},
+        {"processing.jpg", {{"sequence", {{{"failure", "Processing failed"}}, json::object()}}}},
+        {"down.jpg", {{"status", 503}}},
+        {"broken.jpg", {{"status", 500}}},
+        {"ok.jpg", json::object()}}}});
+  Photos photo;
+  const std::string ok = photo("ok.jpg");
+  SECTION("503 and 502, then success; --verbose logs every attempt") {
+    auto r = run_faceverify(with_server(server, {"-v", ok, photo("flaky.jpg")}));
+    CHECK(r.exit_code == 1);
+    CHECK(std::regex_match(r.out, k_different));
+    CHECK(requests_for(server.requests(), "flaky.jpg") == 3);
+    CHECK(r.err.find("flaky.jpg: attempt 1/5: HTTP 503") != std::string::npos);
+    CHECK(r.err.find("retrying in") != std::string::npos);
+    CHECK(r.err.find("flaky.jpg: attempt 3/5: HTTP 200") != std::string::npos);
+    CHECK(r.err.find("ok.jpg: attempt 1/5: HTTP 200") != std::string::npos);
+  }
+  SECTION("a body cut short is retried") {
+    auto r = run_faceverify(with_server(server, {ok, photo("cut.jpg")}));
+    CHECK(r.exit_code == 1);
+    CHECK(r.err.empty());
+    CHECK(requests_for(server.requests(), "cut.jpg") == 2);
+  }
+  SECTION("429 waits for Retry-After") {
+    auto r = run_faceverify(with_server(server, {ok, photo("busy.jpg")}));
+    CHECK(r.exit_code == 1);
+    auto log = server.requests();
+    std::vector<json> busy;
+    for (const auto& q : log) {
+      if (q["key"] == "busy.jpg") busy.push_back(q);
+    }
+    REQUIRE(busy.size() == 2);
+    CHECK(busy[1]["start_ms"].get<double>() - busy[0]["end_ms"].get<double>() >= 990.0);
+  }
+  SECTION("'Processing failed' is retried") {
+    auto r = run_faceverify(with_server(server, {ok, photo("processing.jpg")}));
+    CHECK(r.exit_code == 1);
+    CHECK(requests_for(server.requests(), "processing.jpg") == 2);
+  }
+  SECTION("--retries bounds the attempts; the error names the last status") {
+    const std::string path = photo("broken.jpg");
+    auto r = run_faceverify(with_server(server, {"--retries", "2", ok, path}));
+    CHECK(r.exit_code == 4);
+    CHECK(r.out.empty());
+    CHECK(r.err == "faceverify: " + path + ": gave up after 3 attempts: HTTP 500: Internal Server Error\n");
+    CHECK(requests_for(server.requests(), "broken.jpg") == 3);
+  }
+  SECTION("--timeout bounds the whole run, backoff included") {
+    const std::string path = photo("down.jpg");
+    auto r = run_faceverify(with_server(server, {"--retries", "100", "--timeout", "2", ok, path}));
+    CHECK(r.exit_code == 4);
+    CHECK(r.out.empty());
+    CHECK(r.err.find("gave up after") != std::string::npos);
+    CHECK(r.err.find("(--timeout reached): HTTP 503") != std::string::npos);
+    CHECK(one_line(r.err));
+    // Generous bound: the point is "about 2 s", not "100 retries" (shared CI machines are noisy).
+    CHECK(r.wall_ms < 5000.0);
+  }
+}
+
+TEST_CASE("verify: the two analyses overlap in time", "[e2e]") {
+  test::FakeServer server(json{{"default", {{"delay_ms", 700}}}});
+  Photos photo;
+  auto r = run_faceverify(with_server(server, {photo("a.jpg"), photo("b.jpg")}));
+  CHECK(r.exit_code == 1);
+  auto log = server.requests();
+  REQUIRE(log.size() == 2);
+  // Each request is held 700 ms by the server; sequential requests could not overlap.
+  const double start_later = std::max(log[0]["start_ms"].get<double>(), log[1]["start_ms"].get<double>());
+  const double end_earlier = std::min(log[0]["end_ms"].get<double>(), log[1]["end_ms"].get<double>());
+  CHECK(start_later < end_earlier);
+}
+
+TEST_CASE("verify: golden fixture image end to end", "[e2e]") {
+  test::FakeServer server;
+  const std::string face = std::string(FACEVERIFY_SOURCE_DIR) + "/tests/data/api4ai/face.jpeg";
+  auto r = run_faceverify(with_server(server, {"--json", face, face}));
+  CHECK(r.exit_code == 0);
+  auto j = json::parse(r.out);
+  CHECK(j["similarity"] == 1.0);
+  CHECK(j["images"][0]["md5"] == "533c3e2300f8ddc5eb261a9f2d8d87d3");
+  CHECK(j["images"][0]["confidence"].get<double>() == Approx(0.9920044541358948));
+  CHECK(j["images"][0]["landmarks"]["nose-tip"][0].get<double>() == Approx(0.6892597675323486));
+  CHECK(r.err.empty());
+}
+
+TEST_CASE("verify: --help and --version", "[e2e]") {
+  auto help = run_faceverify({"--help"});
+  CHECK(help.exit_code == 0);
+  CHECK(help.err.empty());
+  for (const char* needle : {"Usage:", "--api-url", "Exit codes", "API4AI_KEY", "Examples"}) {
+    CHECK(help.out.find(needle) != std::string::npos);
+  }
+  auto version = run_faceverify({"--version"});
+  CHECK(version.exit_code == 0);
+  CHECK(std::regex_match(version.out, std::regex(R"(faceverify \d+\.\d+\.\d+\n)")));
+}

@@ -1,0 +1,426 @@
+// SPDX-License-Identifier: MIT
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include "faceverify/api4ai.hpp"
+#include "process.hpp"
+
+using namespace faceverify;
+using namespace faceverify::api4ai;
+using nlohmann::json;
+
+namespace {
+
+json golden() {
+  return json::parse(test::read_file(std::string(FACEVERIFY_SOURCE_DIR) + "/tests/data/api4ai/face.response.json"));
+}
+
+json vector_entity(std::size_t n, double value = 0.01) {
+  return {{"kind", "vector"}, {"name", "face-embeddings"}, {"vector", std::vector<double>(n, value)}};
+}
+
+// The golden reply with a 512-value vector added to its face, as the service
+// sends when embeddings=true is asked for.
+json golden_with_vector() {
+  json j = golden();
+  j["results"][0]["entities"][0]["objects"][0]["entities"].push_back(vector_entity(512));
+  return j;
+}
+
+json& first_face(json& j) { return j["results"][0]["entities"][0]["objects"][0]; }
+
+std::string parse_error(const json& j) {
+  auto r = parse_response(j.dump());
+  REQUIRE_FALSE(r);
+  CHECK(r.error().kind == ErrorKind::api_response);
+  return r.error().message;
+}
+
+}  // namespace
+
+TEST_CASE("api4ai::parse_response golden fixture", "[api4ai]") {
+  auto r = parse_response(golden_with_vector().dump());
+  REQUIRE(r);
+  CHECK(r->name == "face.jpeg");
+  CHECK(r->md5 == "533c3e2300f8ddc5eb261a9f2d8d87d3");
+  CHECK_FALSE(r->width.has_value());
+  REQUIRE(r->faces.size() == 1);
+  const Face& f = r->faces[0];
+  CHECK(f.box[0] == Approx(0.2931367974543039));
+  CHECK(f.box[1] == Approx(0.1336476319097939));
+  CHECK(f.box[2] == Approx(0.6403101791812056));
+  CHECK(f.confidence == Approx(0.9920044541358948));
+  REQUIRE(f.landmarks.size() == 5);
+  CHECK(f.landmarks[0].first == "left-eye");
+  CHECK(f.landmarks[0].second.x == Approx(0.5686073875427247));
+  CHECK(f.embedding.size() == 512);
+}
+
+TEST_CASE("api4ai::parse_response finds entities by kind and name, not position", "[api4ai]") {
+  json j = golden_with_vector();
+  auto& ents = first_face(j)["entities"];
+  std::reverse(ents.begin(), ents.end());
+  // An unrelated entity first at the top level must not confuse the parser.
+  j["results"][0]["entities"].insert(j["results"][0]["entities"].begin(),
+                                     json{{"kind", "classes"}, {"name", "other"}, {"classes", json::object()}});
+  auto r = parse_response(j.dump());
+  REQUIRE(r);
+  REQUIRE(r->faces.size() == 1);
+  CHECK(r->faces[0].confidence == Approx(0.9920044541358948));
+  CHECK(r->faces[0].embedding.size() == 512);
+}
+
+TEST_CASE("api4ai::parse_response collects several faces, no face, whole-image vector", "[api4ai]") {
+  SECTION("two faces") {
+    json j = golden_with_vector();
+    json second = first_face(j);
+    second["box"] = {0.7, 0.2, 0.1, 0.2};
+    j["results"][0]["entities"][0]["objects"].push_back(second);
+    auto r = parse_response(j.dump());
+    REQUIRE(r);
+    CHECK(r->faces.size() == 2);
+    CHECK(r->faces[1].box[0] == Approx(0.7));
+  }
+  SECTION("no face: objects empty, or no entities at all") {
+    json j = golden();
+    j["results"][0]["entities"][0]["objects"] = json::array();
+    CHECK(parse_response(j.dump())->faces.empty());
+    j["results"][0]["entities"] = json::array();
+    CHECK(parse_response(j.dump())->faces.empty());
+  }
+  SECTION("a vector entity at the top level is one face covering the image") {
+    json j = golden();
+    j["results"][0]["entities"] = json::array({vector_entity(4)});
+    auto r = parse_response(j.dump());
+    REQUIRE(r);
+    REQUIRE(r->faces.size() == 1);
+    CHECK(r->faces[0].box == std::array<double, 4>{0, 0, 1, 1});
+  }
+  SECTION("width and height are read when present") {
+    json j = golden_with_vector();
+    j["results"][0]["width"] = 225;
+    j["results"][0]["height"] = 200;
+    auto r = parse_response(j.dump());
+    CHECK(r->width == 225);
+    CHECK(r->height == 200);
+  }
+  SECTION("boxes reaching past the image are clipped") {
+    json j = golden_with_vector();
+    first_face(j)["box"] = {-0.1, 0.5, 0.5, 0.7};
+    auto r = parse_response(j.dump());
+    REQUIRE(r);
+    CHECK(r->faces[0].box[0] == 0.0);
+    CHECK(r->faces[0].box[2] == Approx(0.4));
+    CHECK(r->faces[0].box[3] == Approx(0.5));
+  }
+}
+
+TEST_CASE("api4ai::parse_response rejections", "[api4ai]") {
+  SECTION("failure status in a 200 shows the service's message") {
+    json j = golden();
+    j["results"][0]["status"] = {{"code", "failure"}, {"message", "Can not load image."}};
+    auto r = parse_response(j.dump());
+    REQUIRE_FALSE(r);
+    CHECK(r.error().message == "the service could not analyse it: Can not load image.");
+    CHECK_FALSE(r.error().retryable);
+  }
+  SECTION("'Processing failed' is the one retryable failure") {
+    json j = golden();
+    j["results"][0]["status"] = {{"code", "failure"}, {"message", "Processing failed"}};
+    auto r = parse_response(j.dump());
+    REQUIRE_FALSE(r);
+    CHECK(r.error().retryable);
+  }
+  SECTION("not JSON") {
+    CHECK(parse_error(json("x")) == "malformed response: top level is not a JSON object");
+    auto r = parse_response("<html>oops</html>");
+    REQUIRE_FALSE(r);
+    CHECK(r.error().message == "malformed response: not valid JSON (error at byte 1): \"<html>oops</html>\"");
+    CHECK(parse_response("").error().message == "malformed response: empty body");
+  }
+  SECTION("missing, wrong-typed or empty results") {
+    CHECK(parse_error(json::object()) == "malformed response: no \"results\"");
+    CHECK(parse_error(json{{"results", 5}}) == "malformed response: \"results\" is not an array");
+    CHECK(parse_error(json{{"results", json::array()}}) == "malformed response: \"results\" is empty");
+    CHECK(parse_error(json::array()) == "malformed response: top level is not a JSON object");
+  }
+  SECTION("missing status or entities") {
+    json j = golden();
+    j["results"][0].erase("status");
+    CHECK(parse_error(j) == "malformed response: results[0] has no status");
+    j = golden();
+    j["results"][0].erase("entities");
+    CHECK(parse_error(j) == "malformed response: results[0] has no \"entities\"");
+    j = golden();
+    j["results"][0]["entities"] = "none";
+    CHECK(parse_error(j) == "malformed response: results[0].entities is not an array");
+  }
+  SECTION("a face without an embedding") {
+    CHECK(parse_error(golden()).find("objects[0] has no face-embeddings vector") != std::string::npos);
+  }
+  SECTION("an empty embedding") {
+    json j = golden();
+    first_face(j)["entities"].push_back(vector_entity(0));
+    CHECK(parse_error(j).find("empty embedding") != std::string::npos);
+  }
+  SECTION("non-numeric or non-finite values") {
+    json j = golden();
+    json v = vector_entity(3);
+    v["vector"][1] = "0.5";
+    first_face(j)["entities"].push_back(v);
+    CHECK(parse_error(j).find(".vector[1] is not a number") != std::string::npos);
+    std::string body = golden_with_vector().dump();
+    const auto at = body.find("0.01");
+    body.replace(at, 4, "1e999");
+    auto r = parse_response(body);
+    REQUIRE_FALSE(r);
+    // JSON cannot carry inf or NaN; an overflowing number is refused by the parser.
+    CHECK(r.error().message.find("not valid JSON") != std::string::npos);
+  }
+  SECTION("wrong box types and sizes") {
+    json j = golden_with_vector();
+    first_face(j)["box"] = {0.1, 0.2, 0.3};
+    CHECK(parse_error(j).find(".box is not [x, y, width, height]") != std::string::npos);
+    first_face(j)["box"] = {0.1, 0.2, -0.3, 0.3};
+    CHECK(parse_error(j).find("not positive") != std::string::npos);
+    first_face(j)["box"] = {1.5, 0.2, 0.3, 0.3};
+    CHECK(parse_error(j).find("outside the image") != std::string::npos);
+  }
+  SECTION("wrong landmark and confidence types") {
+    json j = golden_with_vector();
+    first_face(j)["entities"][1]["namedpoints"]["nose-tip"] = "here";
+    CHECK(parse_error(j).find("namedpoints.nose-tip is not [x, y]") != std::string::npos);
+    j = golden_with_vector();
+    first_face(j)["entities"][0]["classes"]["face"] = nullptr;
+    CHECK(parse_error(j).find("classes.face is not a number") != std::string::npos);
+  }
+  SECTION("deep nesting is refused without recursion") {
+    std::string bomb = std::string(100000, '[') + std::string(100000, ']');
+    auto r = parse_response(bomb);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().message.find("nested deeper") != std::string::npos);
+  }
+}
+
+TEST_CASE("api4ai::summarize_error_body", "[api4ai]") {
+  CHECK(summarize_error_body(R"({"message":"You are not subscribed to this API."})", "application/json") ==
+        "You are not subscribed to this API.");
+  CHECK(summarize_error_body(
+            R"({"detail":[{"loc":["query","embeddings"],"msg":"value could not be parsed to a boolean","type":"type_error.bool"}]})",
+            "application/json") == "value could not be parsed to a boolean (query.embeddings)");
+  CHECK(summarize_error_body(R"({"detail":"Not Found"})", "application/json") == "Not Found");
+  const std::string gfe =
+      "<html><head><title>413 Request Entity Too Large</title></head><body><h1>Error: Request Entity Too "
+      "Large</h1><h2>Your client issued a request that was too large.</h2></body></html>";
+  CHECK(summarize_error_body(gfe, "text/html") == "413 Request Entity Too Large");
+  CHECK(summarize_error_body("<html><body><h1>Bad &amp; gateway</h1><script>var x=1;</script><p>try\nlater</p></body></html>",
+                             "text/html; charset=utf-8") == "Bad & gateway try later");
+  CHECK(summarize_error_body("Internal Server Error\n", "text/plain") == "Internal Server Error");
+  CHECK(summarize_error_body("", "text/plain").empty());
+  SECTION("long bodies become a short one-line excerpt") {
+    const std::string s = summarize_error_body(std::string(5000, 'x') + "\n" + std::string(10, 'y'), "text/plain");
+    CHECK(s.size() <= 203);
+    CHECK(s.find('\n') == std::string::npos);
+    CHECK(s.ends_with("..."));
+  }
+  SECTION("control characters and invalid UTF-8 never reach the terminal") {
+    const std::string s = summarize_error_body("bad\x1b[31mred\x07 \xff\xfe end", "text/plain");
+    CHECK(s.find('\x1b') == std::string::npos);
+    CHECK(s.find('\x07') == std::string::npos);
+    CHECK(s.find('\xff') == std::string::npos);
+  }
+  SECTION("JSON without a known message falls back to text") {
+    CHECK(summarize_error_body(R"({"foo":1})", "application/json") == R"({"foo":1})");
+  }
+}
+
+TEST_CASE("api4ai::error_from_response", "[api4ai]") {
+  const auto now = std::chrono::system_clock::now();
+  auto status = [&](int code, std::string body = {}, std::vector<Header> headers = {}) {
+    HttpResponse r;
+    r.status = code;
+    r.body = std::move(body);
+    r.headers = std::move(headers);
+    return error_from_response(r, now);
+  };
+  for (int code : {429, 500, 502, 503, 504}) CHECK(status(code).retryable);
+  for (int code : {400, 401, 403, 404, 413, 422}) CHECK_FALSE(status(code).retryable);
+  CHECK(status(503).kind == ErrorKind::http);
+  CHECK(status(503).http_status == 503);
+  CHECK(status(401, R"({"message":"Unauthorized"})").message == "HTTP 401: Unauthorized");
+  CHECK(status(429, "", {{"retry-after", "7"}}).retry_after == Millis(7000));
+  CHECK_FALSE(status(429, R"({"message":"You have exceeded the MONTHLY quota for Requests on your current plan, BASIC."})")
+                  .retryable);
+}
+
+TEST_CASE("api4ai::make_endpoint", "[api4ai]") {
+  CHECK(make_endpoint(Mode::demo, {}, {})->results_url == "https://demo.api4ai.cloud/face-analyzer/v1/results");
+  CHECK(make_endpoint(Mode::api4ai, {}, "k")->results_url == "https://api4ai.cloud/face-analyzer/v1/results");
+  CHECK(make_endpoint(Mode::rapidapi, {}, "k")->results_url == "https://face-detection14.p.rapidapi.com/v1/results");
+  CHECK(make_endpoint(Mode::demo, "http://127.0.0.1:8080", {})->results_url ==
+        "http://127.0.0.1:8080/face-analyzer/v1/results");
+  CHECK(make_endpoint(Mode::demo, "http://127.0.0.1:8080/", {})->results_url ==
+        "http://127.0.0.1:8080/face-analyzer/v1/results");
+  CHECK(make_endpoint(Mode::rapidapi, "https://proxy.example/rapid", "k")->results_url ==
+        "https://proxy.example/rapid/v1/results");
+  SECTION("bad base URLs are usage errors") {
+    for (const char* bad : {"127.0.0.1:8080", "ftp://host", "http://", "http://u:p@host", "http://h/?q=1"}) {
+      auto e = make_endpoint(Mode::demo, std::string(bad), {});
+      REQUIRE_FALSE(e);
+      CHECK(e.error().kind == ErrorKind::usage);
+    }
+  }
+  SECTION("keyed modes need a key; the demo ignores one") {
+    auto e = make_endpoint(Mode::api4ai, {}, {});
+    REQUIRE_FALSE(e);
+    CHECK(e.error().message == "--api api4ai needs an API key: set API4AI_KEY or pass --api-key-file FILE");
+    CHECK(make_endpoint(Mode::rapidapi, {}, std::string()).error().message.find("RAPIDAPI_KEY") != std::string::npos);
+    CHECK_FALSE(make_endpoint(Mode::demo, {}, std::string("k"))->api_key.has_value());
+    CHECK_FALSE(make_endpoint(Mode::api4ai, {}, std::string("a\nb")));
+  }
+}
+
+TEST_CASE("api4ai::build_request", "[api4ai]") {
+  Image file;
+  file.source = {SourceKind::file, "dir/me.png"};
+  file.upload_name = "me.png";
+  file.bytes = "\x89PNG";
+  file.format = ImageFormat::png;
+  auto header = [](const HttpRequest& r, std::string_view name) -> std::optional<std::string> {
+    for (const auto& [n, v] : r.headers) {
+      if (n == name) return v;
+    }
+    return std::nullopt;
+  };
+  SECTION("demo: multipart image part, embeddings=true, no key header") {
+    auto r = build_request(*make_endpoint(Mode::demo, {}, {}), file);
+    CHECK(r.url == "https://demo.api4ai.cloud/face-analyzer/v1/results?embeddings=true");
+    REQUIRE(r.form.size() == 1);
+    CHECK(r.form[0].name == "image");
+    CHECK(r.form[0].filename == "me.png");
+    CHECK(r.form[0].content_type == "image/png");
+    CHECK(r.form[0].value == "\x89PNG");
+    CHECK_FALSE(header(r, "X-API-KEY"));
+  }
+  SECTION("api4ai: X-API-KEY; the key is never in the URL") {
+    auto r = build_request(*make_endpoint(Mode::api4ai, {}, "sekrit"), file);
+    CHECK(header(r, "X-API-KEY") == "sekrit");
+    CHECK(r.url.find("sekrit") == std::string::npos);
+  }
+  SECTION("rapidapi: key and host headers") {
+    auto r = build_request(*make_endpoint(Mode::rapidapi, {}, "sekrit"), file);
+    CHECK(header(r, "X-RapidAPI-Key") == "sekrit");
+    CHECK(header(r, "X-RapidAPI-Host") == "face-detection14.p.rapidapi.com");
+  }
+  SECTION("a URL input is sent as the url field") {
+    Image url;
+    url.source = {SourceKind::url, "https://example.com/a.jpg"};
+    auto r = build_request(*make_endpoint(Mode::demo, {}, {}), url);
+    REQUIRE(r.form.size() == 1);
+    CHECK(r.form[0].name == "url");
+    CHECK(r.form[0].value == "https://example.com/a.jpg");
+    CHECK_FALSE(r.form[0].filename.has_value());
+  }
+}
+
+TEST_CASE("api4ai::redact", "[api4ai]") {
+  CHECK(redact("key=abc123 and abc123", "abc123") == "key=[redacted] and [redacted]");
+  CHECK(redact("nothing here", "abc123") == "nothing here");
+  CHECK(redact("text", "") == "text");
+}
+
+namespace {
+
+class ScriptedClient final : public HttpClient {
+ public:
+  std::vector<Expected<HttpResponse>> replies;
+  std::vector<HttpRequest> requests;
+  Expected<HttpResponse> send(const HttpRequest& r) override {
+    requests.push_back(r);
+    return replies.at(std::min(requests.size() - 1, replies.size() - 1));
+  }
+};
+
+class InstantClock final : public Clock {
+ public:
+  std::chrono::steady_clock::time_point now() override { return m_now; }
+  void sleep_for(Millis d) override {
+    slept += d;
+    m_now += d;
+  }
+  Millis slept{0};
+
+ private:
+  std::chrono::steady_clock::time_point m_now{};
+};
+
+HttpResponse reply(int status, std::string body, std::vector<Header> headers = {}) {
+  HttpResponse r;
+  r.status = status;
+  r.body = std::move(body);
+  r.headers = std::move(headers);
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("api4ai::Analyzer retries, reports and redacts", "[api4ai]") {
+  ScriptedClient client;
+  InstantClock clock;
+  Image img;
+  img.source = {SourceKind::file, "a.jpg"};
+  img.label = "a.jpg";
+  img.upload_name = "a.jpg";
+  img.bytes = "\xFF\xD8\xFF";
+  img.format = ImageFormat::jpeg;
+  const auto deadline = clock.now() + std::chrono::seconds(60);
+  std::vector<AttemptReport> reports;
+  auto observe = [&](const Image&, const AttemptReport& r) { reports.push_back(r); };
+
+  SECTION("503, a reset, then the answer") {
+    client.replies = {reply(503, "<title>503 Service Unavailable</title>"),
+                      std::unexpected(Error{ErrorKind::network, "connection to h was reset", {}, true, {}}),
+                      reply(200, golden_with_vector().dump())};
+    Analyzer analyzer(*make_endpoint(Mode::demo, {}, {}), client, RetryPolicy{}, deadline, clock, observe);
+    auto r = analyzer.analyze(img);
+    REQUIRE(r);
+    CHECK(r->faces.size() == 1);
+    CHECK(client.requests.size() == 3);
+    CHECK(reports.size() == 3);
+    CHECK(clock.slept > Millis(0));
+  }
+  SECTION("the service's 200 failure is not retried unless it is 'Processing failed'") {
+    json failure = golden();
+    failure["results"][0]["status"] = {{"code", "failure"}, {"message", "Can not load image."}};
+    client.replies = {reply(200, failure.dump())};
+    Analyzer analyzer(*make_endpoint(Mode::demo, {}, {}), client, RetryPolicy{}, deadline, clock);
+    auto r = analyzer.analyze(img);
+    REQUIRE_FALSE(r);
+    CHECK(client.requests.size() == 1);
+    CHECK(r.error().message == "a.jpg: the service could not analyse it: Can not load image.");
+  }
+  SECTION("retries exhausted name the last status") {
+    client.replies = {reply(502, "Bad Gateway")};
+    RetryPolicy p;
+    p.retries = 2;
+    Analyzer analyzer(*make_endpoint(Mode::demo, {}, {}), client, p, deadline, clock);
+    auto r = analyzer.analyze(img);
+    REQUIRE_FALSE(r);
+    CHECK(client.requests.size() == 3);
+    CHECK(r.error().message == "a.jpg: gave up after 3 attempts: HTTP 502: Bad Gateway");
+  }
+  SECTION("a key echoed by the server never reaches a message or the observer") {
+    client.replies = {reply(401, R"({"message":"Invalid API key s3cr3t-KEY-value"})")};
+    Analyzer analyzer(*make_endpoint(Mode::api4ai, {}, "s3cr3t-KEY-value"), client, RetryPolicy{}, deadline, clock,
+                      [&](const Image&, const AttemptReport& r) {
+                        REQUIRE(r.error);
+                        CHECK(r.error->message.find("s3cr3t") == std::string::npos);
+                      });
+    auto r = analyzer.analyze(img);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().message.find("s3cr3t") == std::string::npos);
+    CHECK(r.error().message.find("[redacted]") != std::string::npos);
+    CHECK(r.error().message.find("API4AI_KEY") != std::string::npos);  // the hint says what to check
+    CHECK(client.requests.size() == 1);
+  }
+}

@@ -1,0 +1,93 @@
+// SPDX-License-Identifier: MIT
+#include <catch2/catch.hpp>
+#include <string>
+#include <vector>
+
+#include "faceverify/cli.hpp"
+
+using namespace faceverify;
+
+namespace {
+Expected<Command> parse(std::vector<std::string> args) {
+  args.insert(args.begin(), "faceverify");
+  std::vector<const char*> argv;
+  for (const auto& a : args) argv.push_back(a.c_str());
+  return parse_command_line(static_cast<int>(argv.size()), argv.data());
+}
+}  // namespace
+
+TEST_CASE("cli::parse_command_line", "[cli]") {
+  SECTION("defaults") {
+    auto c = parse({"a.jpg", "b.jpg"});
+    REQUIRE(c);
+    const auto& o = c->verify;
+    CHECK(o.images == std::vector<std::string>{"a.jpg", "b.jpg"});
+    CHECK(o.api == api4ai::Mode::demo);
+    CHECK(o.threshold == 0.8);
+    CHECK_FALSE(o.threshold_given);
+    CHECK(o.half_distance == 1.23);
+    CHECK(o.face == FacePolicy::largest);
+    CHECK(o.retries == 4);
+    CHECK_FALSE(o.json);
+  }
+  SECTION("every option") {
+    auto c = parse({"--api", "rapidapi", "--api-url", "http://127.0.0.1:1", "--api-key-file", "k", "--cacert", "ca.pem",
+                    "-t", "0.9", "--half-distance", "1.1", "--face", "best", "--retries", "0", "--timeout", "2.5",
+                    "--json", "-v", "-", "https://x/y.jpg"});
+    REQUIRE(c);
+    const auto& o = c->verify;
+    CHECK(o.api == api4ai::Mode::rapidapi);
+    CHECK(o.api_url == "http://127.0.0.1:1");
+    CHECK(o.api_key_file == "k");
+    CHECK(o.cacert == "ca.pem");
+    CHECK(o.threshold == 0.9);
+    CHECK(o.threshold_given);
+    CHECK(o.half_distance == 1.1);
+    CHECK(o.face == FacePolicy::best);
+    CHECK(o.retries == 0);
+    CHECK(o.timeout_seconds == 2.5);
+    CHECK(o.json);
+    CHECK(o.verbose);
+    CHECK(o.images == std::vector<std::string>{"-", "https://x/y.jpg"});
+  }
+  SECTION("help and version") {
+    auto h = parse({"--help"});
+    REQUIRE(h);
+    CHECK(h->action == Command::Action::print_help);
+    for (const char* needle : {"--threshold", "--api-url", "Exit codes", "API4AI_KEY", "RAPIDAPI_KEY", "Examples",
+                               "3  no face found", "4  service error"}) {
+      CHECK(h->text.find(needle) != std::string::npos);
+    }
+    auto v = parse({"--version"});
+    REQUIRE(v);
+    CHECK(v->action == Command::Action::print_version);
+    CHECK(v->text.starts_with("faceverify 1."));
+  }
+  SECTION("usage errors are one line naming the problem") {
+    struct Case {
+      std::vector<std::string> args;
+      std::string needle;
+    };
+    for (const auto& [args, needle] : std::vector<Case>{
+             {{"a.jpg"}, "expected two images, got 1"},
+             {{"a", "b", "c"}, "expected two images, got 3"},
+             {{}, "IMAGE"},
+             {{"-t", "1.5", "a", "b"}, "--threshold: '1.5' is not a number from 0 to 1"},
+             {{"-t", "-0.1", "a", "b"}, "--threshold"},
+             {{"-t", "nan", "a", "b"}, "--threshold"},
+             {{"--half-distance", "0", "a", "b"}, "--half-distance: '0' is not a number greater than 0"},
+             {{"--api", "cloud", "a", "b"}, "--api: 'cloud' is not one of api4ai, demo, rapidapi"},
+             {{"--face", "biggest", "a", "b"}, "--face"},
+             {{"--retries", "-1", "a", "b"}, "--retries"},
+             {{"--timeout", "0", "a", "b"}, "--timeout"},
+             {{"--nope", "a", "b"}, "--nope"},
+             {{"-q", "-v", "a", "b"}, "contradict"}}) {
+      auto c = parse(args);
+      INFO(needle);
+      REQUIRE_FALSE(c);
+      CHECK(c.error().kind == ErrorKind::usage);
+      CHECK(c.error().message.find(needle) != std::string::npos);
+      CHECK(c.error().message.find('\n') == std::string::npos);
+    }
+  }
+}

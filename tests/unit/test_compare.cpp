@@ -1,0 +1,80 @@
+// SPDX-License-Identifier: MIT
+#include <catch2/catch.hpp>
+
+#include "faceverify/compare.hpp"
+#include "faceverify/similarity.hpp"
+
+using namespace faceverify;
+
+namespace {
+Face face(std::array<double, 4> box, std::vector<double> emb) {
+  Face f;
+  f.box = box;
+  f.embedding = std::move(emb);
+  return f;
+}
+Analysis with(std::vector<Face> faces) {
+  Analysis a;
+  a.faces = std::move(faces);
+  return a;
+}
+}  // namespace
+
+TEST_CASE("compare::compare", "[compare]") {
+  const ScoreOptions opts{0.8, 1.23};
+  const Face small_x = face({0, 0, 0.1, 0.1}, {1, 0, 0});
+  const Face big_y = face({0.5, 0.5, 0.4, 0.4}, {0, 1, 0});
+  const Analysis one_x = with({face({0, 0, 0.5, 0.5}, {1, 0, 0})});
+  const Analysis two = with({small_x, big_y});
+
+  SECTION("identical embeddings: same person") {
+    auto c = compare(one_x, "a", one_x, "b", FacePolicy::largest, opts);
+    REQUIRE(c);
+    CHECK(c->distance == 0.0);
+    CHECK(c->similarity == 1.0);
+    CHECK(c->cosine == Approx(1.0));
+    CHECK(c->same);
+  }
+  SECTION("largest picks the biggest box") {
+    auto c = compare(one_x, "a", two, "b", FacePolicy::largest, opts);
+    REQUIRE(c);
+    CHECK(c->face2 == 1);
+    CHECK(c->distance == Approx(std::sqrt(2.0)));
+    CHECK_FALSE(c->same);
+  }
+  SECTION("first picks index 0") {
+    auto c = compare(one_x, "a", two, "b", FacePolicy::first, opts);
+    CHECK(c->face2 == 0);
+    CHECK(c->same);
+  }
+  SECTION("best picks the most similar pair") {
+    const Analysis other = with({face({0, 0, 0.9, 0.9}, {0, 0, 1}), face({0, 0, 0.2, 0.2}, {0, 0.9, 0.1})});
+    auto c = compare(two, "a", other, "b", FacePolicy::best, opts);
+    REQUIRE(c);
+    CHECK(c->face1 == 1);
+    CHECK(c->face2 == 1);
+  }
+  SECTION("threshold is inclusive") {
+    const Analysis at_half = with({face({0, 0, 1, 1}, {1.23, 0, 0})});
+    const Analysis origin = with({face({0, 0, 1, 1}, {0, 0, 0})});
+    auto c = compare(origin, "a", at_half, "b", FacePolicy::largest, ScoreOptions{0.5, 1.23});
+    REQUIRE(c);
+    CHECK(c->similarity == Approx(0.5));
+    auto lower = compare(origin, "a", at_half, "b", FacePolicy::largest, ScoreOptions{0.49, 1.23});
+    CHECK(lower->same);
+    auto higher = compare(origin, "a", at_half, "b", FacePolicy::largest, ScoreOptions{0.51, 1.23});
+    CHECK_FALSE(higher->same);
+  }
+  SECTION("no face names the image") {
+    auto c = compare(one_x, "a.jpg", with({}), "b.jpg", FacePolicy::largest, opts);
+    REQUIRE_FALSE(c);
+    CHECK(c.error().kind == ErrorKind::no_face);
+    CHECK(c.error().message == "b.jpg: no face found in the image");
+  }
+  SECTION("embeddings of different lengths are refused") {
+    auto c = compare(one_x, "a.jpg", with({face({0, 0, 1, 1}, {1, 0})}), "b.jpg", FacePolicy::best, opts);
+    REQUIRE_FALSE(c);
+    CHECK(c.error().kind == ErrorKind::api_response);
+    CHECK(c.error().message == "embeddings differ in length (a.jpg: 3 values, b.jpg: 2 values); they cannot be compared");
+  }
+}
