@@ -96,7 +96,7 @@ int verify(const VerifyOptions& o, std::ostream& out, Diagnostics& diag, int std
   api4ai::Analyzer::AttemptObserver observer;
   if (o.verbose) {
     diag.line("POST " + endpoint->results_url + "?embeddings=true (api " + std::string(api4ai::mode_name(o.api)) +
-              ", " + std::to_string(o.retries) + " retries, timeout " +
+              ", " + std::to_string(o.retries) + (o.retries == 1 ? " retry" : " retries") + ", timeout " +
               seconds_text(std::chrono::duration_cast<Millis>(std::chrono::duration<double>(o.timeout_seconds))) + ")");
     observer = [&diag](const Image& image, const AttemptReport& r) {
       std::string text = image.label + ": attempt " + std::to_string(r.attempt) + "/" +
