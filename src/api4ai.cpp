@@ -17,7 +17,7 @@ namespace {
 
 using nlohmann::json;
 
-constexpr int k_max_json_depth = 64;              // deeper replies are refused, not parsed
+constexpr int k_max_json_depth = 64;  // deeper replies are refused, not parsed
 constexpr std::size_t k_max_embedding_size = 65536;
 constexpr std::size_t k_max_faces = 10000;
 constexpr std::size_t k_excerpt_chars = 200;
@@ -31,9 +31,12 @@ bool nested_too_deep(std::string_view text) {
   bool escaped = false;
   for (char c : text) {
     if (in_string) {
-      if (escaped) escaped = false;
-      else if (c == '\\') escaped = true;
-      else if (c == '"') in_string = false;
+      if (escaped)
+        escaped = false;
+      else if (c == '\\')
+        escaped = true;
+      else if (c == '"')
+        in_string = false;
     } else if (c == '"') {
       in_string = true;
     } else if (c == '[' || c == '{') {
@@ -62,7 +65,9 @@ const json* member(const json& obj, const char* key) {
   return it == obj.end() ? nullptr : &*it;
 }
 
-bool is_finite_number(const json& j) { return j.is_number() && std::isfinite(j.get<double>()); }
+bool is_finite_number(const json& j) {
+  return j.is_number() && std::isfinite(j.get<double>());
+}
 
 std::string kind_of(const json& entity) {
   const json* k = member(entity, "kind");
@@ -347,7 +352,8 @@ Expected<Endpoint> make_endpoint(Mode mode, const std::optional<std::string>& ba
     const std::string& base = *base_url;
     const std::string bad = "--api-url " + base + ": ";
     const auto sep = base.find("://");
-    if (sep == std::string::npos) return fail(ErrorKind::usage, bad + "expected http://HOST[:PORT] or https://HOST[:PORT]");
+    if (sep == std::string::npos)
+      return fail(ErrorKind::usage, bad + "expected http://HOST[:PORT] or https://HOST[:PORT]");
     const std::string scheme = lowercase(std::string_view(base).substr(0, sep));
     if (scheme != "http" && scheme != "https") {
       return fail(ErrorKind::usage, bad + "only http and https are supported");
@@ -358,7 +364,8 @@ Expected<Endpoint> make_endpoint(Mode mode, const std::optional<std::string>& ba
     std::string path = path_at == std::string::npos ? std::string() : rest.substr(path_at);
     if (authority.empty()) return fail(ErrorKind::usage, bad + "no host");
     if (authority.find('@') != std::string::npos) {
-      return fail(ErrorKind::usage, "--api-url must not contain credentials; pass keys with --api-key-file or the environment");
+      return fail(ErrorKind::usage,
+                  "--api-url must not contain credentials; pass keys with --api-key-file or the environment");
     }
     if (base.find_first_of("?# \t\r\n") != std::string::npos) {
       return fail(ErrorKind::usage, bad + "must not contain a query, fragment or whitespace");
@@ -371,8 +378,7 @@ Expected<Endpoint> make_endpoint(Mode mode, const std::optional<std::string>& ba
       return fail(ErrorKind::usage, "--api " + std::string(mode_name(mode)) + " needs an API key: set " +
                                         std::string(key_variable(mode)) + " or pass --api-key-file FILE");
     }
-    if (std::any_of(api_key->begin(), api_key->end(),
-                    [](unsigned char c) { return c < 0x20 || c == 0x7F; })) {
+    if (std::any_of(api_key->begin(), api_key->end(), [](unsigned char c) { return c < 0x20 || c == 0x7F; })) {
       return fail(ErrorKind::usage, "the API key contains control characters; check how it was stored");
     }
     endpoint.api_key = std::move(api_key);
@@ -395,14 +401,16 @@ HttpRequest build_request(const Endpoint& endpoint, const Image& image) {
     req.form.push_back(FormPart{"url", image.source.spec, std::nullopt, std::nullopt});
   } else {
     std::optional<std::string> type;
-    if (image.format) type = "image/" + lowercase(format_extension(*image.format) == "jpg" ? "jpeg" : format_extension(*image.format));
+    if (image.format)
+      type = "image/" + lowercase(format_extension(*image.format) == "jpg" ? "jpeg" : format_extension(*image.format));
     req.form.push_back(FormPart{"image", image.bytes, image.upload_name, type});
   }
   return req;
 }
 
 Expected<Analysis> parse_response(std::string_view body) {
-  if (nested_too_deep(body)) return malformed("JSON nested deeper than " + std::to_string(k_max_json_depth) + " levels");
+  if (nested_too_deep(body))
+    return malformed("JSON nested deeper than " + std::to_string(k_max_json_depth) + " levels");
   json root;
   try {
     root = json::parse(body.begin(), body.end());
@@ -429,7 +437,10 @@ Expected<Analysis> parse_response(std::string_view body) {
   const std::string msg = message && message->is_string() ? excerpt(one_line(message->get<std::string>())) : "";
   if (code->get<std::string>() == "failure") {
     Error e{ErrorKind::api_response,
-            "the service could not analyse it: " + (msg.empty() ? std::string("no reason given") : msg), {}, false, {}};
+            "the service could not analyse it: " + (msg.empty() ? std::string("no reason given") : msg),
+            {},
+            false,
+            {}};
     e.retryable = msg == "Processing failed";  // the one failure documented as transient
     return std::unexpected(e);
   }
@@ -502,16 +513,14 @@ Error error_from_response(const HttpResponse& response, std::chrono::system_cloc
   switch (response.status) {
     case 429:
       // RapidAPI's quota message: retrying cannot help before the period ends.
-      e.retryable = summary.find("MONTHLY quota") == std::string::npos && summary.find("DAILY quota") == std::string::npos;
+      e.retryable =
+          summary.find("MONTHLY quota") == std::string::npos && summary.find("DAILY quota") == std::string::npos;
       break;
     case 500:
     case 502:
     case 503:
-    case 504:
-      e.retryable = true;
-      break;
-    default:
-      break;
+    case 504: e.retryable = true; break;
+    default: break;
   }
   if (const auto ra = response.header("retry-after")) e.retry_after = parse_retry_after(*ra, now);
   return e;

@@ -99,8 +99,8 @@ int verify(const VerifyOptions& o, std::ostream& out, Diagnostics& diag, int std
               ", " + std::to_string(o.retries) + (o.retries == 1 ? " retry" : " retries") + ", timeout " +
               seconds_text(std::chrono::duration_cast<Millis>(std::chrono::duration<double>(o.timeout_seconds))) + ")");
     observer = [&diag](const Image& image, const AttemptReport& r) {
-      std::string text = image.label + ": attempt " + std::to_string(r.attempt) + "/" +
-                         std::to_string(r.max_attempts) + ": ";
+      std::string text =
+          image.label + ": attempt " + std::to_string(r.attempt) + "/" + std::to_string(r.max_attempts) + ": ";
       if (!r.error) {
         text += "HTTP 200";
       } else if (r.error->http_status) {
@@ -157,8 +157,8 @@ int verify(const VerifyOptions& o, std::ostream& out, Diagnostics& diag, int std
       const std::size_t n = outcomes[i].analysis->faces.size();
       if (n > 1) {
         diag.line(images[i].label + ": " + std::to_string(n) + " faces found; comparing the " +
-                  (o.face == FacePolicy::largest ? "largest" : "first") + " (face " +
-                  std::to_string(chosen[i] + 1) + "; --face best compares the most similar pair)");
+                  (o.face == FacePolicy::largest ? "largest" : "first") + " (face " + std::to_string(chosen[i] + 1) +
+                  "; --face best compares the most similar pair)");
       }
     }
   }
@@ -190,11 +190,8 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err,
     }
     switch (cmd->action) {
       case Command::Action::print_help:
-      case Command::Action::print_version:
-        out << cmd->text << std::flush;
-        return 0;
-      case Command::Action::verify:
-        return verify(cmd->verify, out, diag, stdin_fd);
+      case Command::Action::print_version: out << cmd->text << std::flush; return 0;
+      case Command::Action::verify: return verify(cmd->verify, out, diag, stdin_fd);
     }
   } catch (const std::bad_alloc&) {
     diag.line("out of memory");

@@ -124,8 +124,7 @@ Expected<Command> parse_command_line(int argc, const char* const* argv) {
                  "(the most similar pair)")
       ->check(one_of(k_policies))
       ->type_name("POLICY");
-  app.add_option("--retries", o.retries,
-                 "Attempts after the first on network errors and HTTP 429/5xx (default 4)")
+  app.add_option("--retries", o.retries, "Attempts after the first on network errors and HTTP 429/5xx (default 4)")
       ->check(number_in("a whole number from 0 to 100", 0.0, 100.0, true, true))
       ->type_name("N");
   app.add_option("--timeout", o.timeout_seconds,

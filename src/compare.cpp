@@ -13,7 +13,9 @@ std::optional<Error> check_lengths(const Analysis& a, std::string_view label1, c
     return Error{ErrorKind::api_response,
                  "embeddings differ in length (" + std::string(label1) + ": " + std::to_string(n) + " values, " +
                      std::string(label) + ": " + std::to_string(got) + " values); they cannot be compared",
-                 {}, false, {}};
+                 {},
+                 false,
+                 {}};
   };
   for (const Face& f : a.faces) {
     if (f.embedding.size() != n) return mismatch(label1, f.embedding.size());

@@ -133,15 +133,13 @@ Error transport_error(CURLcode code, const Transfer& t, const HttpRequest& req, 
     case CURLE_FILESIZE_EXCEEDED:
       if (t.body_too_large || code == CURLE_FILESIZE_EXCEEDED) {
         e.kind = ErrorKind::api_response;
-        e.message = "the answer from " + host + " is larger than " +
-                    std::to_string(t.max_body / (1024 * 1024)) + " MiB; refusing it";
+        e.message = "the answer from " + host + " is larger than " + std::to_string(t.max_body / (1024 * 1024)) +
+                    " MiB; refusing it";
       } else {
         e.message = "cannot store the answer from " + host;
       }
       break;
-    case CURLE_UNSUPPORTED_PROTOCOL:
-      e.message = host + " redirected to a URL that is not http(s); refused";
-      break;
+    case CURLE_UNSUPPORTED_PROTOCOL: e.message = host + " redirected to a URL that is not http(s); refused"; break;
     case CURLE_TOO_MANY_REDIRECTS:
       e.message = host + " redirected more than " + std::to_string(k_max_redirects) + " times; giving up";
       break;

@@ -149,11 +149,10 @@ Expected<ImageSource> classify_image_argument(std::string_view arg) {
   if (arg.empty()) return fail(ErrorKind::usage, "an IMAGE argument is empty");
   if (arg == "-") return ImageSource{SourceKind::stdin_stream, std::string(arg)};
   const auto sep = arg.find("://");
-  const bool scheme_like =
-      sep != std::string_view::npos && sep > 0 &&
-      std::all_of(arg.begin(), arg.begin() + static_cast<std::ptrdiff_t>(sep), [](char c) {
-        return std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '-' || c == '.';
-      });
+  const bool scheme_like = sep != std::string_view::npos && sep > 0 &&
+                           std::all_of(arg.begin(), arg.begin() + static_cast<std::ptrdiff_t>(sep), [](char c) {
+                             return std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '-' || c == '.';
+                           });
   if (!scheme_like) return ImageSource{SourceKind::file, std::string(arg)};
   std::string scheme(arg.substr(0, sep));
   std::transform(scheme.begin(), scheme.end(), scheme.begin(),
@@ -186,8 +185,7 @@ Expected<Image> load_image(const ImageSource& source, int stdin_fd) {
       if (checked) checked->upload_name = "stdin." + std::string(format_extension(*checked->format));
       return checked;
     }
-    case SourceKind::file:
-      break;
+    case SourceKind::file: break;
   }
   image.label = source.spec;
   image.upload_name = basename_of(source.spec);

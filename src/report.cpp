@@ -80,8 +80,7 @@ std::string render_json(const Verification& v) {
   j["api"] = v.api_mode;
   j["endpoint"] = v.endpoint;
   j["tool_version"] = k_version;
-  j["timings_ms"] = {{"total", v.total_ms},
-                     {"analysis", {v.images[0].elapsed_ms, v.images[1].elapsed_ms}}};
+  j["timings_ms"] = {{"total", v.total_ms}, {"analysis", {v.images[0].elapsed_ms, v.images[1].elapsed_ms}}};
   return j.dump() + "\n";
 }
 

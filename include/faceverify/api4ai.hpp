@@ -39,7 +39,7 @@ std::string_view default_results_url(Mode mode) noexcept;
 
 struct Endpoint {
   Mode mode = Mode::demo;
-  std::string results_url;            // without query string
+  std::string results_url;             // without query string
   std::optional<std::string> api_key;  // never printed; redacted from messages
 };
 
@@ -76,8 +76,8 @@ class Analyzer final : public FaceAnalyzer {
  public:
   using AttemptObserver = std::function<void(const Image&, const AttemptReport&)>;
 
-  Analyzer(Endpoint endpoint, HttpClient& client, RetryPolicy policy,
-           std::chrono::steady_clock::time_point deadline, Clock& clock, AttemptObserver observer = {});
+  Analyzer(Endpoint endpoint, HttpClient& client, RetryPolicy policy, std::chrono::steady_clock::time_point deadline,
+           Clock& clock, AttemptObserver observer = {});
 
   Expected<Analysis> analyze(const Image& image) override;
 

@@ -19,7 +19,7 @@ enum class FacePolicy { largest, first, best };
 std::string_view policy_name(FacePolicy policy) noexcept;
 
 struct ScoreOptions {
-  double threshold = 0.8;      // in [0, 1]
+  double threshold = 0.8;       // in [0, 1]
   double half_distance = 1.23;  // > 0; the distance that scores 50 %
 };
 

@@ -23,9 +23,9 @@ enum class ErrorKind {
 
 struct Error {
   ErrorKind kind = ErrorKind::internal;
-  std::string message;             // one line, no "faceverify: " prefix
-  std::optional<int> http_status;  // set for ErrorKind::http
-  bool retryable = false;          // whether the same request may succeed later
+  std::string message;                                   // one line, no "faceverify: " prefix
+  std::optional<int> http_status;                        // set for ErrorKind::http
+  bool retryable = false;                                // whether the same request may succeed later
   std::optional<std::chrono::milliseconds> retry_after;  // server's Retry-After
 };
 

@@ -52,7 +52,7 @@ class HttpClient {
 };
 
 struct CurlOptions {
-  std::optional<std::string> ca_file;             // --cacert
+  std::optional<std::string> ca_file;               // --cacert
   std::size_t max_body_bytes = 8u * 1024u * 1024u;  // responses beyond this are refused
   std::string user_agent;
 };

@@ -17,9 +17,9 @@ namespace faceverify {
 using Millis = std::chrono::milliseconds;
 
 struct RetryPolicy {
-  int retries = 4;              // attempts after the first
-  Millis base_delay{500};       // first backoff (before jitter)
-  Millis max_delay{8000};       // backoff cap (before jitter)
+  int retries = 4;                 // attempts after the first
+  Millis base_delay{500};          // first backoff (before jitter)
+  Millis max_delay{8000};          // backoff cap (before jitter)
   Millis max_retry_after{120000};  // a longer Retry-After is treated as "give up"
 };
 
@@ -46,10 +46,10 @@ Clock& system_clock_source();
 
 /// What the loop reports after every attempt (for --verbose).
 struct AttemptReport {
-  int attempt = 0;       // 1-based
+  int attempt = 0;  // 1-based
   int max_attempts = 0;
   Millis duration{0};
-  const Error* error = nullptr;     // null when the attempt succeeded
+  const Error* error = nullptr;      // null when the attempt succeeded
   std::optional<Millis> next_delay;  // set when another attempt follows
 };
 
@@ -58,8 +58,8 @@ struct AttemptReport {
 /// last attempt. When it gives up on a retryable error the message says how
 /// many attempts were made and why it stopped.
 template <typename T>
-Expected<T> run_with_retries(const RetryPolicy& policy, std::chrono::steady_clock::time_point deadline,
-                             Clock& clock, const std::function<double()>& unit_random,
+Expected<T> run_with_retries(const RetryPolicy& policy, std::chrono::steady_clock::time_point deadline, Clock& clock,
+                             const std::function<double()>& unit_random,
                              const std::function<Expected<T>(Millis remaining)>& attempt,
                              const std::function<void(const AttemptReport&)>& on_attempt = {}) {
   const int max_attempts = 1 + std::max(0, policy.retries);
@@ -91,8 +91,8 @@ Expected<T> run_with_retries(const RetryPolicy& policy, std::chrono::steady_cloc
     if (err.retry_after) {
       if (*err.retry_after > policy.max_retry_after) {
         if (on_attempt) on_attempt(report);
-        err.message += " (the service asks to wait " + std::to_string(err.retry_after->count() / 1000) +
-                       " s; try again later)";
+        err.message +=
+            " (the service asks to wait " + std::to_string(err.retry_after->count() / 1000) + " s; try again later)";
         err.retryable = false;
         return result;
       }

@@ -1,14 +1,13 @@
 // SPDX-License-Identifier: MIT
 // Runs the real faceverify binary against the fake API4AI server and checks
 // exit code, stdout and stderr together.
-#include <catch2/catch.hpp>
 #include <sys/stat.h>
+#include <catch2/catch.hpp>
 
 #include <nlohmann/json.hpp>
 #include <regex>
 
 #include "fake_server.hpp"
-
 
 using nlohmann::json;
 namespace test = faceverify::test;
@@ -53,7 +52,9 @@ std::size_t requests_for(const json& log, const std::string& key) {
       std::count_if(log.begin(), log.end(), [&](const json& r) { return r["key"] == key; }));
 }
 
-bool one_line(const std::string& s) { return !s.empty() && s.back() == '\n' && std::count(s.begin(), s.end(), '\n') == 1; }
+bool one_line(const std::string& s) {
+  return !s.empty() && s.back() == '\n' && std::count(s.begin(), s.end(), '\n') == 1;
+}
 
 const json k_people = {{"images",
                         {{"alice1.jpg", {{"person", "alice"}}},
@@ -216,16 +217,21 @@ TEST_CASE("verify: input and usage errors stop before any request", "[e2e]") {
            {"missing", {ok, dir + "/missing.jpg"}, "faceverify: " + dir + "/missing.jpg: no such file\n"},
            {"directory", {dir, ok}, "faceverify: " + dir + ": is a directory (expected an image file)\n"},
            {"empty", {ok, dir + "/empty.jpg"}, "faceverify: " + dir + "/empty.jpg: empty file (expected an image)\n"},
-           {"not an image", {dir + "/notes.pdf", ok},
+           {"not an image",
+            {dir + "/notes.pdf", ok},
             "faceverify: " + dir + "/notes.pdf: not an image (expected JPEG, PNG, WebP, BMP, GIF or TIFF)\n"},
-           {"too big", {ok, dir + "/big.jpg"},
-            "faceverify: " + dir + "/big.jpg: file is 16.0 MiB, larger than the 16 MiB upload limit; shrink or "
-                                   "recompress it\n"},
-           {"bad scheme", {ok, "ftp://example.com/a.jpg"},
+           {"too big",
+            {ok, dir + "/big.jpg"},
+            "faceverify: " + dir +
+                "/big.jpg: file is 16.0 MiB, larger than the 16 MiB upload limit; shrink or "
+                "recompress it\n"},
+           {"bad scheme",
+            {ok, "ftp://example.com/a.jpg"},
             "faceverify: ftp://example.com/a.jpg: unsupported URL scheme 'ftp' (only http:// and https:// URLs can be "
             "sent to the service)\n"},
            {"one image", {ok}, "faceverify: expected two images, got 1 (usage: faceverify [OPTIONS] IMAGE1 IMAGE2)\n"},
-           {"bad threshold", {"--threshold", "1.2", ok, ok},
+           {"bad threshold",
+            {"--threshold", "1.2", ok, ok},
             "faceverify: --threshold: '1.2' is not a number from 0 to 1 (see faceverify --help)\n"},
        }) {
     INFO(c.name);
@@ -238,7 +244,8 @@ TEST_CASE("verify: input and usage errors stop before any request", "[e2e]") {
 }
 
 TEST_CASE("verify: keys and modes", "[e2e]") {
-  test::FakeServer server(json{{"images", {{"echo.jpg", {{"status", 401}, {"body", R"({"message":"bad key K-9f8e7d6c5b"})"}}}}}});
+  test::FakeServer server(
+      json{{"images", {{"echo.jpg", {{"status", 401}, {"body", R"({"message":"bad key K-9f8e7d6c5b"})"}}}}}});
   Photos photo;
   const std::string key = "K-9f8e7d6c5b";
   SECTION("api4ai mode sends X-API-KEY from API4AI_KEY") {
@@ -255,7 +262,8 @@ TEST_CASE("verify: keys and modes", "[e2e]") {
     const std::string key_file = (photo.dir / "key").string();
     test::write_file(key_file, key + "\n");
     ::chmod(key_file.c_str(), 0600);
-    auto r = run_faceverify(with_server(server, {"--api", "rapidapi", "--api-key-file", key_file, photo("a.jpg"), photo("b.jpg")}));
+    auto r = run_faceverify(
+        with_server(server, {"--api", "rapidapi", "--api-key-file", key_file, photo("a.jpg"), photo("b.jpg")}));
     CHECK(r.exit_code == 1);
     auto log = server.requests();
     REQUIRE(log.size() == 2);
@@ -273,9 +281,11 @@ TEST_CASE("verify: keys and modes", "[e2e]") {
     const std::string key_file = (photo.dir / "open-key").string();
     test::write_file(key_file, key);
     ::chmod(key_file.c_str(), 0644);
-    auto r = run_faceverify(with_server(server, {"--api", "api4ai", "--api-key-file", key_file, photo("a.jpg"), photo("b.jpg")}));
+    auto r = run_faceverify(
+        with_server(server, {"--api", "api4ai", "--api-key-file", key_file, photo("a.jpg"), photo("b.jpg")}));
     CHECK(r.exit_code == 2);
-    CHECK(r.err == "faceverify: --api-key-file " + key_file + ": readable by other users; run: chmod 600 " + key_file + "\n");
+    CHECK(r.err ==
+          "faceverify: --api-key-file " + key_file + ": readable by other users; run: chmod 600 " + key_file + "\n");
   }
   SECTION("the key never appears, even when the server echoes it and --verbose is on") {
     test::RunOptions o;
@@ -289,19 +299,18 @@ TEST_CASE("verify: keys and modes", "[e2e]") {
 }
 
 TEST_CASE("verify: service errors exit 4 with one clear line", "[e2e]") {
-  test::FakeServer server(json{
-      {"images",
-       {{"noface.jpg", {{"faces", json::array()}}},
-        {"failure.jpg", {{"failure", "Can not load image."}}},
-        {"401.jpg", {{"status", 401}}},
-        {"403.jpg", {{"status", 403}}},
-        {"413.jpg", {{"status", 413}}},
-        {"422.jpg", {{"status", 422}}},
-        {"garbage.jpg", {{"body", "this is not json"}}},
-        {"huge.jpg", {{"oversize_bytes", 9 * 1024 * 1024}}},
-        {"short.jpg", {{"embedding_length", 128}}},
-        {"inf.jpg", {{"raw_vector", "[\"NaN\", 0.5]"}}},
-        {"person.jpg", {{"person", "carol"}}}}}});
+  test::FakeServer server(json{{"images",
+                                {{"noface.jpg", {{"faces", json::array()}}},
+                                 {"failure.jpg", {{"failure", "Can not load image."}}},
+                                 {"401.jpg", {{"status", 401}}},
+                                 {"403.jpg", {{"status", 403}}},
+                                 {"413.jpg", {{"status", 413}}},
+                                 {"422.jpg", {{"status", 422}}},
+                                 {"garbage.jpg", {{"body", "this is not json"}}},
+                                 {"huge.jpg", {{"oversize_bytes", 9 * 1024 * 1024}}},
+                                 {"short.jpg", {{"embedding_length", 128}}},
+                                 {"inf.jpg", {{"raw_vector", "[\"NaN\", 0.5]"}}},
+                                 {"person.jpg", {{"person", "carol"}}}}}});
   Photos photo;
   const std::string ok = photo("person.jpg");
   struct Case {
@@ -312,13 +321,21 @@ TEST_CASE("verify: service errors exit 4 with one clear line", "[e2e]") {
   for (const auto& c : std::vector<Case>{
            {"noface.jpg", 3, ": no face found in the image"},
            {"failure.jpg", 4, ": the service could not analyse it: Can not load image."},
-           {"401.jpg", 4, ": HTTP 401: Invalid API key. Go to https://docs.rapidapi.com/docs/keys for more info. (the demo endpoint needs no key; check --api-url, or use --api api4ai)"},
-           {"403.jpg", 4, ": HTTP 403: You are not subscribed to this API. (the demo endpoint needs no key; check --api-url, or use --api api4ai)"},
-           {"413.jpg", 4, ": HTTP 413: 413 Request Entity Too Large (the service refused the upload as too large; send a smaller image)"},
+           {"401.jpg", 4,
+            ": HTTP 401: Invalid API key. Go to https://docs.rapidapi.com/docs/keys for more info. (the demo endpoint "
+            "needs no key; check --api-url, or use --api api4ai)"},
+           {"403.jpg", 4,
+            ": HTTP 403: You are not subscribed to this API. (the demo endpoint needs no key; check --api-url, or use "
+            "--api api4ai)"},
+           {"413.jpg", 4,
+            ": HTTP 413: 413 Request Entity Too Large (the service refused the upload as too large; send a smaller "
+            "image)"},
            {"422.jpg", 4, ": HTTP 422: value could not be parsed to a boolean (query.embeddings)"},
            {"garbage.jpg", 4, ": malformed response: not valid JSON (error at byte 2): \"this is not json\""},
-           {"huge.jpg", 4, ": the answer from 127.0.0.1:" + std::to_string(server.port()) + " is larger than 8 MiB; refusing it"},
-           {"inf.jpg", 4, ": malformed response: results[0].entities[0].objects[0].entities[2].vector[0] is not a number"},
+           {"huge.jpg", 4,
+            ": the answer from 127.0.0.1:" + std::to_string(server.port()) + " is larger than 8 MiB; refusing it"},
+           {"inf.jpg", 4,
+            ": malformed response: results[0].entities[0].objects[0].entities[2].vector[0] is not a number"},
        }) {
     INFO(c.file);
     server.reset();
@@ -349,15 +366,16 @@ TEST_CASE("verify: service errors exit 4 with one clear line", "[e2e]") {
 }
 
 TEST_CASE("verify: retries", "[e2e]") {
-  test::FakeServer server(json{
-      {"images",
-       {{"flaky.jpg", {{"sequence", {{{"status", 503}}, {{"status", 502}}, json::object()}}}},
-        {"cut.jpg", {{"sequence", {{{"close_mid_body", true}}, json::object()}}}},
-        {"busy.jpg", {{"sequence", {{{"status", 429}, {"headers", {{"Retry-After", "1"}}}}, json::object()}}}},
-        {"processing.jpg", {{"sequence", {{{"failure", "Processing failed"}}, json::object()}}}},
-        {"down.jpg", {{"status", 503}}},
-        {"broken.jpg", {{"status", 500}}},
-        {"ok.jpg", json::object()}}}});
+  test::FakeServer server(
+      json{{"images",
+            {{"flaky.jpg", {{"sequence", {{{"status", 503}}, {{"status", 502}}, json::object()}}}},
+             {"cut.jpg", {{"sequence", {{{"close_mid_body", true}}, json::object()}}}},
+             {"busy.jpg", {{"sequence", {{{"status", 429}, {"headers", {{"Retry-After", "1"}}}}, json::object()}}}},
+             {"limited.jpg", {{"sequence", {{{"status", 429}}, json::object()}}}},
+             {"processing.jpg", {{"sequence", {{{"failure", "Processing failed"}}, json::object()}}}},
+             {"down.jpg", {{"status", 503}}},
+             {"broken.jpg", {{"status", 500}}},
+             {"ok.jpg", json::object()}}}});
   Photos photo;
   const std::string ok = photo("ok.jpg");
   SECTION("503 and 502, then success; --verbose logs every attempt") {
@@ -386,6 +404,12 @@ TEST_CASE("verify: retries", "[e2e]") {
     }
     REQUIRE(busy.size() == 2);
     CHECK(busy[1]["start_ms"].get<double>() - busy[0]["end_ms"].get<double>() >= 990.0);
+  }
+  SECTION("429 without Retry-After backs off and retries") {
+    auto r = run_faceverify(with_server(server, {"-v", ok, photo("limited.jpg")}));
+    CHECK(r.exit_code == 1);
+    CHECK(requests_for(server.requests(), "limited.jpg") == 2);
+    CHECK(r.err.find("limited.jpg: attempt 1/5: HTTP 429: Too many requests (rate limited;") != std::string::npos);
   }
   SECTION("'Processing failed' is retried") {
     auto r = run_faceverify(with_server(server, {ok, photo("processing.jpg")}));

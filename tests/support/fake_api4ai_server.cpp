@@ -8,6 +8,8 @@
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
+#include <pthread.h>
+#include <signal.h>
 #include <algorithm>
 #include <array>
 #include <atomic>
@@ -23,8 +25,6 @@
 #include <mutex>
 #include <numbers>
 #include <optional>
-#include <pthread.h>
-#include <signal.h>
 #include <sstream>
 #include <string>
 #include <string_view>
@@ -32,7 +32,7 @@
 #include <vector>
 
 #ifndef FACEVERIFY_FAKE_FIXTURE_DIR
-#define FACEVERIFY_FAKE_FIXTURE_DIR "/work/shared/fixtures/api4ai"
+#define FACEVERIFY_FAKE_FIXTURE_DIR "tests/data/api4ai"
 #endif
 
 namespace faceverify::test {
@@ -53,16 +53,14 @@ std::string md5_hex(std::string_view data) {
   static const std::array<std::uint32_t, 64> k_table = [] {
     std::array<std::uint32_t, 64> t{};
     for (std::size_t i = 0; i < t.size(); ++i) {
-      t[i] = static_cast<std::uint32_t>(
-          std::floor(std::fabs(std::sin(static_cast<double>(i + 1))) * 4294967296.0));
+      t[i] = static_cast<std::uint32_t>(std::floor(std::fabs(std::sin(static_cast<double>(i + 1))) * 4294967296.0));
     }
     return t;
   }();
-  static constexpr std::array<unsigned, 64> k_shift = {
-      7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22,
-      5, 9,  14, 20, 5, 9,  14, 20, 5, 9,  14, 20, 5, 9,  14, 20,
-      4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23,
-      6, 10, 15, 21, 6, 10, 15, 21, 6, 10, 15, 21, 6, 10, 15, 21};
+  static constexpr std::array<unsigned, 64> k_shift = {7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22,
+                                                       5, 9,  14, 20, 5, 9,  14, 20, 5, 9,  14, 20, 5, 9,  14, 20,
+                                                       4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23,
+                                                       6, 10, 15, 21, 6, 10, 15, 21, 6, 10, 15, 21, 6, 10, 15, 21};
 
   std::string msg(data);
   const std::uint64_t bit_len = static_cast<std::uint64_t>(data.size()) * 8U;
@@ -215,8 +213,8 @@ void normalise(std::vector<double>& v, double target_norm) {
 }
 
 // unit(person) + noise * unit(random seeded by image), re-normalised, times scale.
-std::vector<double> embedding_for(const std::string& person, const std::string& image_seed, double noise,
-                                  double scale, std::size_t n) {
+std::vector<double> embedding_for(const std::string& person, const std::string& image_seed, double noise, double scale,
+                                  std::size_t n) {
   auto v = normal_vector("person:" + person, n);
   normalise(v, 1.0);
   if (noise != 0.0) {
@@ -235,8 +233,7 @@ double now_ms(std::chrono::steady_clock::time_point t0) {
 }
 
 std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return s;
 }
 
@@ -272,7 +269,8 @@ std::string default_content_type(const std::string& body) {
 std::string gfe_html(int status, const std::string& reason) {
   const std::string code = std::to_string(status);
   return "<!DOCTYPE html>\n<html lang=en>\n<head><meta charset=utf-8><title>" + code + " " + reason +
-         "</title></head>\n<body><h1>Error: " + reason + "</h1>\n<h2>The server encountered a temporary "
+         "</title></head>\n<body><h1>Error: " + reason +
+         "</h1>\n<h2>The server encountered a temporary "
          "error and could not complete your request.</h2>\n<h2>Please try again in 30 seconds.</h2></body>\n"
          "</html>\n";
 }
@@ -285,9 +283,7 @@ Reply default_error(int status) {
     case 401:
       r.body = R"({"message":"Invalid API key. Go to https://docs.rapidapi.com/docs/keys for more info."})";
       break;
-    case 403:
-      r.body = R"({"message":"You are not subscribed to this API."})";
-      break;
+    case 403: r.body = R"({"message":"You are not subscribed to this API."})"; break;
     case 413:
       r.body =
           "<html><head><title>413 Request Entity Too Large</title></head>\n"
@@ -299,9 +295,7 @@ Reply default_error(int status) {
       r.body =
           R"({"detail":[{"loc":["query","embeddings"],"msg":"value could not be parsed to a boolean","type":"type_error.bool"}]})";
       break;
-    case 429:
-      r.body = R"({"message":"Too many requests"})";
-      break;
+    case 429: r.body = R"({"message":"Too many requests"})"; break;
     case 500:
       r.body = "Internal Server Error";
       r.content_type = "text/plain; charset=utf-8";
@@ -332,10 +326,10 @@ Reply default_error(int status) {
 
 // What the request carried.
 struct Input {
-  std::string field;     // "image" or "url"
-  std::string key;       // filename (or "image") or the URL
-  std::string bytes;     // image bytes; empty for url
-  std::string md5;       // of the bytes, or of the URL string for url input
+  std::string field;  // "image" or "url"
+  std::string key;    // filename (or "image") or the URL
+  std::string bytes;  // image bytes; empty for url
+  std::string md5;    // of the bytes, or of the URL string for url input
 };
 
 struct Options {
@@ -397,8 +391,7 @@ class FakeService {
     }
 
     if (behaviour.contains("delay_ms") && behaviour["delay_ms"].is_number()) {
-      std::this_thread::sleep_for(
-          std::chrono::duration<double, std::milli>(behaviour["delay_ms"].get<double>()));
+      std::this_thread::sleep_for(std::chrono::duration<double, std::milli>(behaviour["delay_ms"].get<double>()));
     }
 
     res.status = reply.status;
@@ -457,8 +450,7 @@ class FakeService {
       }
       return std::nullopt;
     }
-    if (req.get_header_value("Content-Type").starts_with("application/x-www-form-urlencoded") &&
-        req.has_param("url")) {
+    if (req.get_header_value("Content-Type").starts_with("application/x-www-form-urlencoded") && req.has_param("url")) {
       in.field = "url";
       in.key = req.get_param_value("url");
       in.md5 = md5_hex(in.key);
@@ -542,8 +534,8 @@ class FakeService {
       length = p["embedding_length"].get<std::size_t>();
     }
     const std::string seed = index == 0 ? in.md5 : in.md5 + "/" + std::to_string(index);
-    entity["vector"] = embedding_for(face.person, seed, num(p, "noise", k_default_noise),
-                                     num(p, "scale", k_default_scale), length);
+    entity["vector"] =
+        embedding_for(face.person, seed, num(p, "noise", k_default_noise), num(p, "scale", k_default_scale), length);
     return entity;
   }
 
@@ -598,8 +590,8 @@ class FakeService {
     }
 
     ojson result;
-    const bool golden = m_golden.has_value() && in.md5 == k_golden_md5 && !b.contains("faces") &&
-                        !b.contains("failure");
+    const bool golden =
+        m_golden.has_value() && in.md5 == k_golden_md5 && !b.contains("faces") && !b.contains("failure");
     std::vector<std::string> raw_splices;
     if (golden) {
       result = (*m_golden)["results"][0];
@@ -661,8 +653,8 @@ class FakeService {
         ojson objects = ojson::array();
         for (std::size_t i = 0; i < faces.size(); ++i) {
           const double di = static_cast<double>(i);
-          const auto box = faces[i].box.value_or(
-              std::array<double, 4>{0.05 + 0.3 * di, 0.1, std::max(0.25 - 0.05 * di, 0.02), 0.3});
+          const auto box =
+              faces[i].box.value_or(std::array<double, 4>{0.05 + 0.3 * di, 0.1, std::max(0.25 - 0.05 * di, 0.02), 0.3});
           auto face = face_object(box, faces[i].confidence);
           if (embeddings) face["entities"].push_back(vector_entity(faces[i], in, i, raw_splices));
           objects.push_back(std::move(face));
@@ -705,8 +697,7 @@ class FakeService {
 };
 
 int usage(const char* argv0, int code) {
-  std::fprintf(code == 0 ? stdout : stderr,
-               "usage: %s [--port N] [--scenario FILE.json] [--fixture-dir DIR]\n", argv0);
+  std::fprintf(code == 0 ? stdout : stderr, "usage: %s [--port N] [--scenario FILE.json] [--fixture-dir DIR]\n", argv0);
   return code;
 }
 

@@ -3,14 +3,14 @@
 
 #include <httplib.h>
 
+#include <poll.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <cerrno>
 #include <chrono>
 #include <csignal>
-#include <poll.h>
 #include <stdexcept>
-#include <sys/wait.h>
 #include <thread>
-#include <unistd.h>
 #include <vector>
 
 #ifndef FACEVERIFY_FAKE_SERVER_PATH
@@ -75,7 +75,9 @@ FakeServer::FakeServer(const nlohmann::json& scenario) {
   }
 }
 
-FakeServer::~FakeServer() { stop(); }
+FakeServer::~FakeServer() {
+  stop();
+}
 
 void FakeServer::stop() noexcept {
   if (m_pid <= 0) return;

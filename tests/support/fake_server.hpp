@@ -6,8 +6,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include <string>
 #include <sys/types.h>
+#include <string>
 
 namespace faceverify::test {
 

@@ -1,22 +1,22 @@
 // SPDX-License-Identifier: MIT
 #include "process.hpp"
 
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
-#include <fcntl.h>
 #include <fstream>
-#include <poll.h>
-#include <pthread.h>
-#include <spawn.h>
 #include <sstream>
 #include <stdexcept>
-#include <sys/wait.h>
 #include <system_error>
 #include <thread>
-#include <unistd.h>
 #include <utility>
 
 extern char** environ;
@@ -109,8 +109,8 @@ class SpawnAttrs {
     posix_spawnattr_setsigmask(&m_attr, &empty);
     // Own process group, so a timeout can kill grandchildren too.
     posix_spawnattr_setpgroup(&m_attr, 0);
-    posix_spawnattr_setflags(&m_attr, static_cast<short>(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK |
-                                                         POSIX_SPAWN_SETPGROUP));
+    posix_spawnattr_setflags(
+        &m_attr, static_cast<short>(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETPGROUP));
   }
   ~SpawnAttrs() {
     posix_spawn_file_actions_destroy(&m_actions);
@@ -212,8 +212,8 @@ ProcessResult run_process(const std::vector<std::string>& argv, const RunOptions
     const bool want_write = in.write && stdin_written < opts.stdin_data.size();
     if (want_write) fds.push_back({in.write.get(), POLLOUT, 0});
 
-    const auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
+    const auto remaining =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     if (remaining.count() <= 0) {
       result.timed_out = true;
       kill_group(pid);
@@ -233,8 +233,8 @@ ProcessResult run_process(const std::vector<std::string>& argv, const RunOptions
           in.write.reset();  // child closed its stdin
           continue;
         }
-        const ssize_t n = ::write(in.write.get(), opts.stdin_data.data() + stdin_written,
-                                  opts.stdin_data.size() - stdin_written);
+        const ssize_t n =
+            ::write(in.write.get(), opts.stdin_data.data() + stdin_written, opts.stdin_data.size() - stdin_written);
         if (n > 0) {
           stdin_written += static_cast<std::size_t>(n);
           if (stdin_written == opts.stdin_data.size() && opts.close_stdin) in.write.reset();
@@ -273,8 +273,7 @@ ProcessResult run_process(const std::vector<std::string>& argv, const RunOptions
     }
   }
   result.exit_code = result.timed_out ? 128 + SIGKILL : decode_status(status);
-  result.wall_ms =
-      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  result.wall_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   return result;
 }
 

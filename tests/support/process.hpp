@@ -2,12 +2,12 @@
 // Test helpers: run a child process with captured output, small file helpers, a temporary directory.
 #pragma once
 
+#include <sys/types.h>
 #include <chrono>
 #include <filesystem>
 #include <map>
 #include <optional>
 #include <string>
-#include <sys/types.h>
 #include <vector>
 
 namespace faceverify::test {

@@ -3,14 +3,14 @@
 #include "fake_server.hpp"
 #include "process.hpp"
 
-#include <catch2/catch.hpp>
 #include <httplib.h>
+#include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
 #include <chrono>
+#include <cmath>
 #include <csignal>
 #include <filesystem>
-#include <cmath>
 #include <string>
 #include <thread>
 #include <vector>
@@ -20,7 +20,7 @@ namespace {
 
 using nlohmann::json;
 
-const std::string k_fixture_dir = std::string(FACEVERIFY_SHARED_DIR) + "/fixtures/api4ai";
+const std::string k_fixture_dir = std::string(FACEVERIFY_SOURCE_DIR) + "/tests/data/api4ai";
 constexpr const char* k_results = "/face-analyzer/v1/results";
 
 httplib::Result post_image(httplib::Client& client, const std::string& bytes, const std::string& filename,
@@ -30,7 +30,9 @@ httplib::Result post_image(httplib::Client& client, const std::string& bytes, co
 }
 
 // The face objects of results[0].
-const json& faces_of(const json& envelope) { return envelope.at("results").at(0).at("entities").at(0).at("objects"); }
+const json& faces_of(const json& envelope) {
+  return envelope.at("results").at(0).at("entities").at(0).at("objects");
+}
 
 const json* find_entity(const json& face, const std::string& kind) {
   for (const auto& e : face.at("entities")) {
@@ -51,7 +53,9 @@ double distance(const std::vector<double>& a, const std::vector<double>& b) {
   return std::sqrt(s);
 }
 
-double norm(const std::vector<double>& a) { return distance(a, std::vector<double>(a.size(), 0.0)); }
+double norm(const std::vector<double>& a) {
+  return distance(a, std::vector<double>(a.size(), 0.0));
+}
 
 }  // namespace
 
@@ -215,9 +219,10 @@ TEST_CASE("fake_api4ai scenarios", "[fake_server]") {
       {"default", {{"person", "someone"}}},
       {"images",
        {
-           {"flaky.jpg", {{"sequence", json::array({{{"status", 503}, {"headers", {{"Retry-After", "1"}}}},
-                                                    {{"status", 503}},
-                                                    json::object()})}}},
+           {"flaky.jpg",
+            {{"sequence",
+              json::array(
+                  {{{"status", 503}, {"headers", {{"Retry-After", "1"}}}}, {{"status", 503}}, json::object()})}}},
            {"empty.jpg", {{"faces", json::array()}}},
            {"bad.txt", {{"failure", "Can not load image."}}},
            {"auth.jpg", {{"status", 401}}},
@@ -354,8 +359,7 @@ TEST_CASE("fake_api4ai scenarios", "[fake_server]") {
     auto x = post_image(client, "x", "x.jpg", "?embeddings=true");
     auto y = post_image(client, "y", "y.jpg", "?embeddings=true");
     REQUIRE((x && y));
-    CHECK(distance(vector_of(faces_of(json::parse(x->body))[0]), vector_of(faces_of(json::parse(y->body))[0])) <
-          0.6);
+    CHECK(distance(vector_of(faces_of(json::parse(x->body))[0]), vector_of(faces_of(json::parse(y->body))[0])) < 0.6);
   }
   SECTION("raw_vector, embedding_length, scale, explicit embedding") {
     auto raw = post_image(client, "r", "raw.jpg", "?embeddings=true");

@@ -27,7 +27,9 @@ json golden_with_vector() {
   return j;
 }
 
-json& first_face(json& j) { return j["results"][0]["entities"][0]["objects"][0]; }
+json& first_face(json& j) {
+  return j["results"][0]["entities"][0]["objects"][0];
+}
 
 std::string parse_error(const json& j) {
   auto r = parse_response(j.dump());
@@ -205,16 +207,18 @@ TEST_CASE("api4ai::parse_response rejections", "[api4ai]") {
 TEST_CASE("api4ai::summarize_error_body", "[api4ai]") {
   CHECK(summarize_error_body(R"({"message":"You are not subscribed to this API."})", "application/json") ==
         "You are not subscribed to this API.");
-  CHECK(summarize_error_body(
-            R"({"detail":[{"loc":["query","embeddings"],"msg":"value could not be parsed to a boolean","type":"type_error.bool"}]})",
-            "application/json") == "value could not be parsed to a boolean (query.embeddings)");
+  CHECK(
+      summarize_error_body(
+          R"({"detail":[{"loc":["query","embeddings"],"msg":"value could not be parsed to a boolean","type":"type_error.bool"}]})",
+          "application/json") == "value could not be parsed to a boolean (query.embeddings)");
   CHECK(summarize_error_body(R"({"detail":"Not Found"})", "application/json") == "Not Found");
   const std::string gfe =
       "<html><head><title>413 Request Entity Too Large</title></head><body><h1>Error: Request Entity Too "
       "Large</h1><h2>Your client issued a request that was too large.</h2></body></html>";
   CHECK(summarize_error_body(gfe, "text/html") == "413 Request Entity Too Large");
-  CHECK(summarize_error_body("<html><body><h1>Bad &amp; gateway</h1><script>var x=1;</script><p>try\nlater</p></body></html>",
-                             "text/html; charset=utf-8") == "Bad & gateway try later");
+  CHECK(summarize_error_body(
+            "<html><body><h1>Bad &amp; gateway</h1><script>var x=1;</script><p>try\nlater</p></body></html>",
+            "text/html; charset=utf-8") == "Bad & gateway try later");
   CHECK(summarize_error_body("Internal Server Error\n", "text/plain") == "Internal Server Error");
   CHECK(summarize_error_body("", "text/plain").empty());
   SECTION("long bodies become a short one-line excerpt") {
@@ -249,8 +253,9 @@ TEST_CASE("api4ai::error_from_response", "[api4ai]") {
   CHECK(status(503).http_status == 503);
   CHECK(status(401, R"({"message":"Unauthorized"})").message == "HTTP 401: Unauthorized");
   CHECK(status(429, "", {{"retry-after", "7"}}).retry_after == Millis(7000));
-  CHECK_FALSE(status(429, R"({"message":"You have exceeded the MONTHLY quota for Requests on your current plan, BASIC."})")
-                  .retryable);
+  CHECK_FALSE(
+      status(429, R"({"message":"You have exceeded the MONTHLY quota for Requests on your current plan, BASIC."})")
+          .retryable);
 }
 
 TEST_CASE("api4ai::make_endpoint", "[api4ai]") {

@@ -31,9 +31,28 @@ TEST_CASE("cli::parse_command_line", "[cli]") {
     CHECK_FALSE(o.json);
   }
   SECTION("every option") {
-    auto c = parse({"--api", "rapidapi", "--api-url", "http://127.0.0.1:1", "--api-key-file", "k", "--cacert", "ca.pem",
-                    "-t", "0.9", "--half-distance", "1.1", "--face", "best", "--retries", "0", "--timeout", "2.5",
-                    "--json", "-v", "-", "https://x/y.jpg"});
+    auto c = parse({"--api",
+                    "rapidapi",
+                    "--api-url",
+                    "http://127.0.0.1:1",
+                    "--api-key-file",
+                    "k",
+                    "--cacert",
+                    "ca.pem",
+                    "-t",
+                    "0.9",
+                    "--half-distance",
+                    "1.1",
+                    "--face",
+                    "best",
+                    "--retries",
+                    "0",
+                    "--timeout",
+                    "2.5",
+                    "--json",
+                    "-v",
+                    "-",
+                    "https://x/y.jpg"});
     REQUIRE(c);
     const auto& o = c->verify;
     CHECK(o.api == api4ai::Mode::rapidapi);
@@ -68,20 +87,20 @@ TEST_CASE("cli::parse_command_line", "[cli]") {
       std::vector<std::string> args;
       std::string needle;
     };
-    for (const auto& [args, needle] : std::vector<Case>{
-             {{"a.jpg"}, "expected two images, got 1"},
-             {{"a", "b", "c"}, "expected two images, got 3"},
-             {{}, "IMAGE"},
-             {{"-t", "1.5", "a", "b"}, "--threshold: '1.5' is not a number from 0 to 1"},
-             {{"-t", "-0.1", "a", "b"}, "--threshold"},
-             {{"-t", "nan", "a", "b"}, "--threshold"},
-             {{"--half-distance", "0", "a", "b"}, "--half-distance: '0' is not a number greater than 0"},
-             {{"--api", "cloud", "a", "b"}, "--api: 'cloud' is not one of api4ai, demo, rapidapi"},
-             {{"--face", "biggest", "a", "b"}, "--face"},
-             {{"--retries", "-1", "a", "b"}, "--retries"},
-             {{"--timeout", "0", "a", "b"}, "--timeout"},
-             {{"--nope", "a", "b"}, "--nope"},
-             {{"-q", "-v", "a", "b"}, "contradict"}}) {
+    for (const auto& [args, needle] :
+         std::vector<Case>{{{"a.jpg"}, "expected two images, got 1"},
+                           {{"a", "b", "c"}, "expected two images, got 3"},
+                           {{}, "IMAGE"},
+                           {{"-t", "1.5", "a", "b"}, "--threshold: '1.5' is not a number from 0 to 1"},
+                           {{"-t", "-0.1", "a", "b"}, "--threshold"},
+                           {{"-t", "nan", "a", "b"}, "--threshold"},
+                           {{"--half-distance", "0", "a", "b"}, "--half-distance: '0' is not a number greater than 0"},
+                           {{"--api", "cloud", "a", "b"}, "--api: 'cloud' is not one of api4ai, demo, rapidapi"},
+                           {{"--face", "biggest", "a", "b"}, "--face"},
+                           {{"--retries", "-1", "a", "b"}, "--retries"},
+                           {{"--timeout", "0", "a", "b"}, "--timeout"},
+                           {{"--nope", "a", "b"}, "--nope"},
+                           {{"-q", "-v", "a", "b"}, "contradict"}}) {
       auto c = parse(args);
       INFO(needle);
       REQUIRE_FALSE(c);

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
-#include <catch2/catch.hpp>
 #include <sys/stat.h>
+#include <catch2/catch.hpp>
 
 #include <cstdlib>
 

@@ -4,8 +4,8 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
-#include "fake_server.hpp"
 #include "faceverify/http_client.hpp"
+#include "fake_server.hpp"
 
 using namespace faceverify;
 using nlohmann::json;

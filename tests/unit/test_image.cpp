@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
-#include <catch2/catch.hpp>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <catch2/catch.hpp>
 
 #include <fstream>
 #include <string>
@@ -81,7 +81,8 @@ TEST_CASE("image::load_image", "[image]") {
     auto img = load(dir.path().string() + "/notes.jpg");
     REQUIRE_FALSE(img);
     CHECK(img.error().kind == ErrorKind::input);
-    CHECK(img.error().message == dir.path().string() + "/notes.jpg: not an image (expected JPEG, PNG, WebP, BMP, GIF or TIFF)");
+    CHECK(img.error().message ==
+          dir.path().string() + "/notes.jpg: not an image (expected JPEG, PNG, WebP, BMP, GIF or TIFF)");
   }
   SECTION("missing file") {
     auto img = load(dir.path().string() + "/nope.jpg");
@@ -112,7 +113,8 @@ TEST_CASE("image::load_image", "[image]") {
     CHECK(img.error().message.find("16 MiB") != std::string::npos);
   }
   SECTION("unreadable file") {
-    if (::geteuid() == 0) SUCCEED("running as root: permissions do not apply");
+    if (::geteuid() == 0)
+      SUCCEED("running as root: permissions do not apply");
     else {
       test::write_file(dir.path().string() + "/secret.jpg", jpeg);
       ::chmod((dir.path().string() + "/secret.jpg").c_str(), 0);

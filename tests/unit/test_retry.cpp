@@ -48,7 +48,8 @@ Expected<int> run(Script& script, FakeClock& clock, RetryPolicy policy = {}, Mil
   std::function<void(const AttemptReport&)> on = [&](const AttemptReport& r) {
     if (reports) reports->push_back(r);
   };
-  return run_with_retries<int>(policy, clock.now() + budget, clock, [] { return 0.5; }, fn, on);
+  return run_with_retries<int>(
+      policy, clock.now() + budget, clock, [] { return 0.5; }, fn, on);
 }
 
 }  // namespace
@@ -153,7 +154,8 @@ TEST_CASE("retry::run_with_retries", "[retry]") {
       if (seen.size() < 2) return retryable("reset");
       return 1;
     };
-    auto r = run_with_retries<int>({}, clock.now() + 10s, clock, [] { return 0.0; }, fn);
+    auto r = run_with_retries<int>(
+        {}, clock.now() + 10s, clock, [] { return 0.0; }, fn);
     REQUIRE(r);
     CHECK(seen == std::vector<Millis>{10000ms, 9650ms});
   }

@@ -8,7 +8,9 @@
 using namespace faceverify;
 
 TEST_CASE("similarity::similarity_from_distance", "[similarity]") {
-  SECTION("d = 0 scores 1") { CHECK(similarity_from_distance(0.0, 1.23) == 1.0); }
+  SECTION("d = 0 scores 1") {
+    CHECK(similarity_from_distance(0.0, 1.23) == 1.0);
+  }
   SECTION("d = a scores exactly 0.5") {
     CHECK(similarity_from_distance(1.23, 1.23) == Approx(0.5).epsilon(1e-12));
     CHECK(similarity_from_distance(0.7, 0.7) == Approx(0.5).epsilon(1e-12));
@@ -28,7 +30,9 @@ TEST_CASE("similarity::similarity_from_distance", "[similarity]") {
       previous = s;
     }
   }
-  SECTION("huge distances give 0, not NaN") { CHECK(similarity_from_distance(1e300, 1.23) == 0.0); }
+  SECTION("huge distances give 0, not NaN") {
+    CHECK(similarity_from_distance(1e300, 1.23) == 0.0);
+  }
   SECTION("the default threshold 0.8 corresponds to d ~ 1.046") {
     CHECK(distance_from_similarity(0.8, 1.23) == Approx(1.0459).margin(1e-3));
     CHECK(similarity_from_distance(distance_from_similarity(0.8, 1.23), 1.23) == Approx(0.8));
