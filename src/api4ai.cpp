@@ -9,7 +9,6 @@
 #include <cstdio>
 #include <random>
 
-#define JSON_DIAGNOSTICS 1
 #include <nlohmann/json.hpp>
 
 namespace faceverify::api4ai {
