@@ -414,7 +414,7 @@ Expected<Analysis> parse_response(std::string_view body) {
   try {
     root = json::parse(body.begin(), body.end());
   } catch (const json::parse_error& e) {
-    const std::string text = excerpt(one_line(body));
+    const std::string text = summarize_error_body(body, "");  // an HTML page shows its title, never markup
     if (text.empty()) return malformed("empty body");
     return malformed("not valid JSON (error at byte " + std::to_string(e.byte) + "): \"" + text + "\"");
   } catch (const json::exception&) {
@@ -509,6 +509,15 @@ Error error_from_response(const HttpResponse& response, std::chrono::system_cloc
   Error e{ErrorKind::http, {}, response.status, false, {}};
   const std::string summary = summarize_error_body(response.body, response.header("content-type").value_or(""));
   e.message = "HTTP " + std::to_string(response.status) + (summary.empty() ? std::string() : ": " + summary);
+  if (response.status >= 300 && response.status < 400) {
+    // Redirects are never followed (the key and the photo would go along).
+    e.message = "HTTP " + std::to_string(response.status) + ": the service redirected to " +
+                excerpt(one_line(response.header("location").value_or("an unnamed place"))) +
+                "; redirects are not followed (point --api-url at the final address)";
+  } else if (response.status != 200 && response.status >= 200 && response.status < 300) {
+    e.kind = ErrorKind::api_response;
+    e.message = "HTTP " + std::to_string(response.status) + ": unexpected status (the service answers 200)";
+  }
   switch (response.status) {
     case 429:
       // RapidAPI's quota message: retrying cannot help before the period ends.
@@ -548,7 +557,13 @@ Expected<Analysis> Analyzer::attempt(const Image& image, Millis remaining) {
   req.timeout = remaining;
   auto response = m_client.send(req);
   if (!response) return std::unexpected(response.error());
-  if (response->status >= 200 && response->status < 300) return parse_response(response->body);
+  // Redact before anything is summarised or cut: an excerpt could otherwise
+  // keep part of a key the server echoed back.
+  if (m_endpoint.api_key) {
+    response->body = redact(std::move(response->body), *m_endpoint.api_key);
+    for (auto& header : response->headers) header.second = redact(std::move(header.second), *m_endpoint.api_key);
+  }
+  if (response->status == 200) return parse_response(response->body);
   Error e = error_from_response(*response, std::chrono::system_clock::now());
   if (const std::string hint = hint_for(m_endpoint.mode, response->status); !hint.empty()) {
     e.message += " (" + hint + ")";

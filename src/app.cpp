@@ -2,7 +2,9 @@
 #include "faceverify/app.hpp"
 
 #include <array>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <exception>
 #include <future>
 #include <mutex>
@@ -174,6 +176,12 @@ int verify(const VerifyOptions& o, std::ostream& out, Diagnostics& diag, int std
   v.total_ms = ms_since(started);
   if (!o.quiet) {
     out << (o.json ? render_json(v) : render_text(v)) << std::flush;
+    // A reader that went away (| head) ends the run quietly; any other lost
+    // output must not pass for a verdict.
+    if (!out && errno != EPIPE) {
+      diag.line(std::string("cannot write the result to standard output: ") + std::strerror(errno));
+      return exit_status::usage;
+    }
   }
   return comparison->same ? exit_status::same : exit_status::different;
 }

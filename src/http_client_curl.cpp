@@ -26,7 +26,6 @@ namespace {
 // k_low_speed_seconds: a server trickling bytes cannot hold us forever.
 constexpr long k_low_speed_bytes = 64;
 constexpr long k_low_speed_seconds = 30;
-constexpr long k_max_redirects = 5;
 
 struct CurlDeleter {
   void operator()(CURL* h) const noexcept { curl_easy_cleanup(h); }
@@ -109,6 +108,8 @@ Error transport_error(CURLcode code, const Transfer& t, const HttpRequest& req, 
       break;
     case CURLE_SEND_ERROR:
     case CURLE_RECV_ERROR:
+    case CURLE_HTTP2:
+    case CURLE_HTTP2_STREAM:
       e.message = "connection to " + host + " was reset";
       e.retryable = true;
       break;
@@ -120,9 +121,12 @@ Error transport_error(CURLcode code, const Transfer& t, const HttpRequest& req, 
       e.message = "the answer from " + host + " was cut short";
       e.retryable = true;
       break;
+    case CURLE_SSL_CONNECT_ERROR:  // includes a reset during the handshake
+      e.message = "TLS handshake with " + host + " failed";
+      e.retryable = true;
+      break;
     case CURLE_PEER_FAILED_VERIFICATION:
     case CURLE_SSL_CACERT_BADFILE:
-    case CURLE_SSL_CONNECT_ERROR:
     case CURLE_SSL_CERTPROBLEM:
       e.message = "TLS connection to " + host + " failed: " +
                   (code == CURLE_PEER_FAILED_VERIFICATION ? std::string("its certificate is not trusted")
@@ -139,10 +143,7 @@ Error transport_error(CURLcode code, const Transfer& t, const HttpRequest& req, 
         e.message = "cannot store the answer from " + host;
       }
       break;
-    case CURLE_UNSUPPORTED_PROTOCOL: e.message = host + " redirected to a URL that is not http(s); refused"; break;
-    case CURLE_TOO_MANY_REDIRECTS:
-      e.message = host + " redirected more than " + std::to_string(k_max_redirects) + " times; giving up";
-      break;
+    case CURLE_UNSUPPORTED_PROTOCOL: e.message = "only http:// and https:// URLs are supported"; break;
     case CURLE_BAD_CONTENT_ENCODING:
       e.kind = ErrorKind::api_response;
       e.message = "the answer from " + host + " has a corrupt Content-Encoding";
@@ -173,10 +174,10 @@ class CurlHttpClient final : public HttpClient {
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, detail);
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
-    curl_easy_setopt(h, CURLOPT_MAXREDIRS, k_max_redirects);
-    curl_easy_setopt(h, CURLOPT_POSTREDIR, static_cast<long>(CURL_REDIR_POST_ALL));
+    curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");  // in case redirects are ever enabled
+    // Redirects are not followed: curl would resend the key headers and the
+    // photo to whatever host a Location names. A 3xx reaches the caller.
+    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
     curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
     if (m_options.ca_file) curl_easy_setopt(h, CURLOPT_CAINFO, m_options.ca_file->c_str());

@@ -102,6 +102,35 @@ Expected<Image> check_bytes(Image image) {
 
 }  // namespace
 
+std::string display_name(std::string_view arg) {
+  std::string text(arg);
+  if (const auto sep = text.find("://"); sep != std::string::npos) {
+    const auto host_end = text.find_first_of("/?#", sep + 3);
+    const auto at = text.rfind('@', host_end == std::string::npos ? text.size() : host_end);
+    if (at != std::string::npos && at > sep) text.replace(sep + 3, at - (sep + 3), "***");
+  }
+  std::string out;
+  for (std::size_t i = 0; i < text.size();) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c < 0x80) {
+      out.push_back(c < 0x20 || c == 0x7F ? '?' : static_cast<char>(c));
+      ++i;
+      continue;
+    }
+    const std::size_t len = (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+    bool valid = len > 0 && i + len <= text.size();
+    for (std::size_t k = 1; valid && k < len; ++k) valid = (static_cast<unsigned char>(text[i + k]) & 0xC0) == 0x80;
+    if (valid) {
+      out.append(text, i, len);
+      i += len;
+    } else {
+      out.push_back('?');
+      ++i;
+    }
+  }
+  return out;
+}
+
 std::optional<ImageFormat> sniff_format(std::string_view b) noexcept {
   if (starts_with_bytes(b, "\xFF\xD8\xFF")) return ImageFormat::jpeg;
   if (starts_with_bytes(b, "\x89PNG\r\n\x1A\n")) return ImageFormat::png;
@@ -158,12 +187,12 @@ Expected<ImageSource> classify_image_argument(std::string_view arg) {
   std::transform(scheme.begin(), scheme.end(), scheme.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   if (scheme != "http" && scheme != "https") {
-    return fail(ErrorKind::usage, std::string(arg) + ": unsupported URL scheme '" + scheme +
+    return fail(ErrorKind::usage, display_name(arg) + ": unsupported URL scheme '" + display_name(scheme) +
                                       "' (only http:// and https:// URLs can be sent to the service)");
   }
   const std::string_view rest = arg.substr(sep + 3);
   if (rest.empty() || rest.front() == '/' || rest.front() == '?' || rest.front() == '#') {
-    return fail(ErrorKind::usage, std::string(arg) + ": URL has no host");
+    return fail(ErrorKind::usage, display_name(arg) + ": URL has no host");
   }
   return ImageSource{SourceKind::url, std::string(arg)};
 }
@@ -173,7 +202,7 @@ Expected<Image> load_image(const ImageSource& source, int stdin_fd) {
   image.source = source;
   switch (source.kind) {
     case SourceKind::url:
-      image.label = source.spec;
+      image.label = display_name(source.spec);
       image.upload_name = source.spec;
       return image;
     case SourceKind::stdin_stream: {
@@ -187,7 +216,7 @@ Expected<Image> load_image(const ImageSource& source, int stdin_fd) {
     }
     case SourceKind::file: break;
   }
-  image.label = source.spec;
+  image.label = display_name(source.spec);
   image.upload_name = basename_of(source.spec);
   const int fd = ::open(source.spec.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
   if (fd < 0) return fail(ErrorKind::input, image.label + ": " + describe_errno(errno));

@@ -28,7 +28,8 @@ ordered_json image_json(const ImageResult& r, std::size_t face_index) {
   const Analysis& an = *r.analysis;
   const Face& face = an.faces.at(face_index);
   ordered_json j;
-  j["input"] = img.source.spec;
+  // As given, except a URL's credentials; invalid UTF-8 is replaced when dumped.
+  j["input"] = img.source.kind == SourceKind::url ? display_name(img.source.spec) : img.source.spec;
   j["source"] = source_name(img.source.kind);
   j["sha256"] = img.sha256.empty() ? ordered_json(nullptr) : ordered_json(img.sha256);
   j["md5"] = an.md5.empty() ? ordered_json(nullptr) : ordered_json(an.md5);
@@ -50,8 +51,10 @@ ordered_json image_json(const ImageResult& r, std::size_t face_index) {
 }  // namespace
 
 std::string format_percent(double similarity) {
+  // Truncated, never rounded up, so "80.0%" is never shown for a similarity
+  // that fell short of a 0.8 threshold.
   char buf[32];
-  std::snprintf(buf, sizeof buf, "%.1f%%", similarity * 100.0);
+  std::snprintf(buf, sizeof buf, "%.1f%%", std::floor(similarity * 1000.0 + 1e-9) / 10.0);
   return buf;
 }
 
@@ -81,7 +84,7 @@ std::string render_json(const Verification& v) {
   j["endpoint"] = v.endpoint;
   j["tool_version"] = k_version;
   j["timings_ms"] = {{"total", v.total_ms}, {"analysis", {v.images[0].elapsed_ms, v.images[1].elapsed_ms}}};
-  return j.dump() + "\n";
+  return j.dump(-1, ' ', false, ordered_json::error_handler_t::replace) + "\n";
 }
 
 }  // namespace faceverify

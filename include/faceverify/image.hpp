@@ -38,6 +38,11 @@ struct ImageSource {
 /// only http and https are accepted (usage error otherwise).
 Expected<ImageSource> classify_image_argument(std::string_view arg);
 
+/// How messages show an argument: control characters and invalid UTF-8
+/// become '?', so a diagnostic stays one line, and a URL's user:password@
+/// part becomes "***@".
+std::string display_name(std::string_view arg);
+
 /// A loaded input. URL inputs carry no bytes: the service downloads them.
 struct Image {
   ImageSource source;

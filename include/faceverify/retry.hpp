@@ -17,10 +17,9 @@ namespace faceverify {
 using Millis = std::chrono::milliseconds;
 
 struct RetryPolicy {
-  int retries = 4;                 // attempts after the first
-  Millis base_delay{500};          // first backoff (before jitter)
-  Millis max_delay{8000};          // backoff cap (before jitter)
-  Millis max_retry_after{120000};  // a longer Retry-After is treated as "give up"
+  int retries = 4;         // attempts after the first
+  Millis base_delay{500};  // first backoff (before jitter)
+  Millis max_delay{8000};  // backoff cap (before jitter)
 };
 
 /// Parses a Retry-After value: delta-seconds ("120") or an HTTP date
@@ -66,9 +65,11 @@ Expected<T> run_with_retries(const RetryPolicy& policy, std::chrono::steady_cloc
   for (int n = 1;; ++n) {
     const auto start = clock.now();
     const auto remaining = std::chrono::duration_cast<Millis>(deadline - start);
-    Expected<T> result = remaining.count() > 0
-                             ? attempt(remaining)
-                             : std::unexpected(Error{ErrorKind::timeout, "no time left for a request", {}, false, {}});
+    Expected<T> result =
+        remaining.count() > 0
+            ? attempt(remaining)
+            : std::unexpected(
+                  Error{ErrorKind::timeout, "--timeout reached before a request could be made", {}, false, {}});
     AttemptReport report{n, max_attempts, std::chrono::duration_cast<Millis>(clock.now() - start), nullptr, {}};
     if (result) {
       if (on_attempt) on_attempt(report);
@@ -88,21 +89,17 @@ Expected<T> run_with_retries(const RetryPolicy& policy, std::chrono::steady_cloc
       return result;
     }
     Millis delay = backoff_delay(policy, n, unit_random());
-    if (err.retry_after) {
-      if (*err.retry_after > policy.max_retry_after) {
-        if (on_attempt) on_attempt(report);
-        err.message +=
-            " (the service asks to wait " + std::to_string(err.retry_after->count() / 1000) + " s; try again later)";
-        err.retryable = false;
-        return result;
-      }
-      delay = std::max(delay, *err.retry_after);
-    }
+    if (err.retry_after) delay = std::max(delay, *err.retry_after);
     const auto now = clock.now();
-    if (now + delay >= deadline) {
+    if (delay >= deadline - now) {
       if (on_attempt) on_attempt(report);
-      err.message = "gave up after " + attempts_text + " (--timeout reached): " + err.message;
-      err.kind = ErrorKind::timeout;
+      if (err.retry_after && *err.retry_after >= deadline - now) {
+        err.message += " (the service asks to wait " + std::to_string((err.retry_after->count() + 999) / 1000) +
+                       " s, more than --timeout leaves; try again later)";
+      } else {
+        err.message = "gave up after " + attempts_text + " (--timeout reached): " + err.message;
+        err.kind = ErrorKind::timeout;
+      }
       err.retryable = false;
       return result;
     }

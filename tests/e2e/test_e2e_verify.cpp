@@ -116,6 +116,9 @@ TEST_CASE("verify: URL and stdin inputs", "[e2e]") {
     CHECK(r.err.empty());
     auto log = server.requests();
     REQUIRE(requests_for(log, "https://example.com/alice.jpg") == 1);
+    for (const auto& q : log) {
+      if (q["key"] == "https://example.com/alice.jpg") CHECK(q["field"] == "url");
+    }
   }
   SECTION("- reads standard input") {
     test::RunOptions o;
@@ -435,6 +438,37 @@ TEST_CASE("verify: retries", "[e2e]") {
     // Generous bound: the point is "about 2 s", not "100 retries" (shared CI machines are noisy).
     CHECK(r.wall_ms < 5000.0);
   }
+}
+
+TEST_CASE("verify: redirects are not followed", "[e2e]") {
+  test::FakeServer elsewhere;
+  test::FakeServer server(
+      json{{"images",
+            {{"moved.jpg",
+              {{"status", 307}, {"headers", {{"Location", elsewhere.base_url() + "/face-analyzer/v1/results"}}}}}}}});
+  Photos photo;
+  const std::string moved = photo("moved.jpg");
+  test::RunOptions o;
+  o.env_overrides["API4AI_KEY"] = "KEY-never-forwarded";
+  auto r = run_faceverify(with_server(server, {"--api", "api4ai", photo("ok.jpg"), moved}), o);
+  CHECK(r.exit_code == 4);
+  CHECK(r.out.empty());
+  CHECK(r.err == "faceverify: " + moved + ": HTTP 307: the service redirected to " + elsewhere.base_url() +
+                     "/face-analyzer/v1/results; redirects are not followed (point --api-url at the final address)\n");
+  CHECK(requests_for(server.requests(), "moved.jpg") == 1);
+  CHECK(elsewhere.requests().empty());  // neither the photo nor the key went to the other host
+}
+
+TEST_CASE("verify: --timeout shorter than the server's answer", "[e2e]") {
+  test::FakeServer server(json{{"default", {{"delay_ms", 5000}}}});
+  Photos photo;
+  const std::string a = photo("a.jpg");
+  auto r = run_faceverify(with_server(server, {"--timeout", "1", a, photo("b.jpg")}));
+  CHECK(r.exit_code == 4);
+  CHECK(r.out.empty());
+  CHECK(r.err.find("faceverify: " + a + ": ") != std::string::npos);
+  CHECK(r.err.find("timed out") != std::string::npos);
+  CHECK(r.wall_ms < 4000.0);  // bounded by --timeout (1 s), not by the server's 5 s
 }
 
 TEST_CASE("verify: the two analyses overlap in time", "[e2e]") {

@@ -137,7 +137,7 @@ TEST_CASE("api4ai::parse_response rejections", "[api4ai]") {
     CHECK(parse_error(json("x")) == "malformed response: top level is not a JSON object");
     auto r = parse_response("<html>oops</html>");
     REQUIRE_FALSE(r);
-    CHECK(r.error().message == "malformed response: not valid JSON (error at byte 1): \"<html>oops</html>\"");
+    CHECK(r.error().message == "malformed response: not valid JSON (error at byte 1): \"oops\"");
     CHECK(parse_response("").error().message == "malformed response: empty body");
   }
   SECTION("missing, wrong-typed or empty results") {
@@ -196,6 +196,11 @@ TEST_CASE("api4ai::parse_response rejections", "[api4ai]") {
     first_face(j)["entities"][0]["classes"]["face"] = nullptr;
     CHECK(parse_error(j).find("classes.face is not a number") != std::string::npos);
   }
+  SECTION("an HTML page in a 200 shows its title, never markup") {
+    auto r = parse_response("<!DOCTYPE html><html><head><title>Login required</title></head><body>x</body></html>");
+    REQUIRE_FALSE(r);
+    CHECK(r.error().message == "malformed response: not valid JSON (error at byte 1): \"Login required\"");
+  }
   SECTION("deep nesting is refused without recursion") {
     std::string bomb = std::string(100000, '[') + std::string(100000, ']');
     auto r = parse_response(bomb);
@@ -253,6 +258,14 @@ TEST_CASE("api4ai::error_from_response", "[api4ai]") {
   CHECK(status(503).http_status == 503);
   CHECK(status(401, R"({"message":"Unauthorized"})").message == "HTTP 401: Unauthorized");
   CHECK(status(429, "", {{"retry-after", "7"}}).retry_after == Millis(7000));
+  const Error redirect = status(302, "", {{"location", "http://elsewhere.example/x"}});
+  CHECK_FALSE(redirect.retryable);
+  CHECK(redirect.message ==
+        "HTTP 302: the service redirected to http://elsewhere.example/x; redirects are not followed (point --api-url "
+        "at the final address)");
+  const Error no_content = status(204);
+  CHECK(no_content.kind == ErrorKind::api_response);
+  CHECK(no_content.message == "HTTP 204: unexpected status (the service answers 200)");
   CHECK_FALSE(
       status(429, R"({"message":"You have exceeded the MONTHLY quota for Requests on your current plan, BASIC."})")
           .retryable);
@@ -413,6 +426,21 @@ TEST_CASE("api4ai::Analyzer retries, reports and redacts", "[api4ai]") {
     REQUIRE_FALSE(r);
     CHECK(client.requests.size() == 3);
     CHECK(r.error().message == "a.jpg: gave up after 3 attempts: HTTP 502: Bad Gateway");
+  }
+  SECTION("a key echoed where the excerpt is cut is redacted before the cut") {
+    const std::string key = "ABCDEFGHIJKLMNOP";
+    client.replies = {reply(401, std::string(190, 'x') + " key " + key)};
+    Analyzer analyzer(*make_endpoint(Mode::api4ai, {}, key), client, RetryPolicy{}, deadline, clock);
+    auto r = analyzer.analyze(img);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().message.find("ABCDE") == std::string::npos);
+  }
+  SECTION("a 2xx other than 200 is an error with its status") {
+    client.replies = {reply(204, "")};
+    Analyzer analyzer(*make_endpoint(Mode::demo, {}, {}), client, RetryPolicy{}, deadline, clock);
+    auto r = analyzer.analyze(img);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().message == "a.jpg: HTTP 204: unexpected status (the service answers 200)");
   }
   SECTION("a key echoed by the server never reaches a message or the observer") {
     client.replies = {reply(401, R"({"message":"Invalid API key s3cr3t-KEY-value"})")};

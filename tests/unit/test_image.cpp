@@ -152,3 +152,13 @@ TEST_CASE("sha256::sha256_hex", "[sha256]") {
   CHECK(sha256_hex(std::string(56, 'a')) == "b35439a4ac6f0948b6d6f9e3c6af0f5f590ce20f1bde7090ef7970686ec6738a");
   CHECK(sha256_hex(std::string(64, 'a')) == "ffe054fe7ae0cb6dc65c3af9b61d5209f439851db43d0ba5997337df154668eb");
 }
+
+TEST_CASE("image::display_name", "[image]") {
+  CHECK(display_name("photo.jpg") == "photo.jpg");
+  CHECK(display_name("caf\xc3\xa9.jpg") == "caf\xc3\xa9.jpg");  // valid UTF-8 is kept
+  CHECK(display_name("two\nlines.jpg") == "two?lines.jpg");
+  CHECK(display_name("bad\xff.jpg") == "bad?.jpg");
+  CHECK(display_name("\x1b[31mred") == "?[31mred");
+  CHECK(display_name("https://user:pw@example.com/a.jpg") == "https://***@example.com/a.jpg");
+  CHECK(display_name("https://example.com/a@b.jpg") == "https://example.com/a@b.jpg");
+}

@@ -62,6 +62,8 @@ TEST_CASE("report::render_text", "[report]") {
   CHECK(format_percent(0.99949) == "99.9%");
   CHECK(format_percent(0.0) == "0.0%");
   CHECK(format_percent(1.0) == "100.0%");
+  CHECK(format_percent(0.8) == "80.0%");
+  CHECK(format_percent(0.79996) == "79.9%");  // never rounded up across a threshold
 }
 
 TEST_CASE("report::render_json", "[report]") {

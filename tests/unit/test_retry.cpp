@@ -129,12 +129,20 @@ TEST_CASE("retry::run_with_retries", "[retry]") {
     REQUIRE(r);
     CHECK(clock.sleeps == std::vector<Millis>{3000ms});
   }
-  SECTION("a Retry-After beyond the cap gives up at once") {
+  SECTION("a Retry-After beyond the deadline gives up at once, saying so") {
     Script s{{retryable("HTTP 429", 3600000ms), 1}};
     auto r = run(s, clock);
     REQUIRE_FALSE(r);
     CHECK(s.calls == 1);
-    CHECK(r.error().message.find("asks to wait 3600 s") != std::string::npos);
+    CHECK(clock.sleeps.empty());
+    CHECK(r.error().message ==
+          "HTTP 429 (the service asks to wait 3600 s, more than --timeout leaves; try again later)");
+  }
+  SECTION("a long Retry-After within a long deadline is honoured") {
+    Script s{{retryable("HTTP 429", 300000ms), 1}};
+    auto r = run(s, clock, {}, 600s);
+    REQUIRE(r);
+    CHECK(clock.sleeps == std::vector<Millis>{300000ms});
   }
   SECTION("the deadline stops retrying before a sleep would overrun it") {
     Script s{{retryable("HTTP 503")}};
