@@ -14,6 +14,7 @@
 #include "faceverify/cli.hpp"
 #include "faceverify/credentials.hpp"
 #include "faceverify/image.hpp"
+#include "faceverify/local_backend.hpp"
 #include "faceverify/report.hpp"
 #include "faceverify/version.hpp"
 
@@ -50,10 +51,67 @@ struct Outcome {
   long long elapsed_ms = 0;
 };
 
+// The analyzer behind --backend, with what it owns and how reports name it.
+struct OpenBackend {
+  std::unique_ptr<HttpClient> client;  // api4ai only
+  std::unique_ptr<FaceAnalyzer> analyzer;
+  Provenance provenance;
+};
+
+Expected<OpenBackend> open_backend(const VerifyOptions& o, std::chrono::steady_clock::time_point deadline,
+                                   Diagnostics& diag) {
+  OpenBackend backend;
+  if (o.backend == Backend::local) {
+    auto dir = local::find_models(o.models);
+    if (!dir) return std::unexpected(dir.error());
+    if (o.verbose) diag.line("local backend: models in " + *dir);
+    auto analyzer = local::make_analyzer(*dir);
+    if (!analyzer) return std::unexpected(analyzer.error());
+    backend.analyzer = std::move(*analyzer);
+    backend.provenance.backend = "local";
+    for (const auto& spec : local::model_specs()) {
+      backend.provenance.models.emplace_back(std::string(spec.role), std::string(spec.sha256));
+    }
+    return backend;
+  }
+
+  auto key = resolve_key(o.api_key_file, std::string(api4ai::key_variable(o.api)));
+  if (!key) return std::unexpected(key.error());
+  auto endpoint = api4ai::make_endpoint(o.api, o.api_url, *key);
+  if (!endpoint) return std::unexpected(endpoint.error());
+
+  CurlOptions curl_options;
+  curl_options.ca_file = o.cacert;
+  curl_options.user_agent = std::string("faceverify/") + k_version;
+  backend.client = make_curl_client(curl_options);
+  RetryPolicy policy;
+  policy.retries = o.retries;
+  api4ai::Analyzer::AttemptObserver observer;
+  if (o.verbose) {
+    diag.line("POST " + endpoint->results_url + "?embeddings=true (api " + std::string(api4ai::mode_name(o.api)) +
+              ", " + std::to_string(o.retries) + (o.retries == 1 ? " retry" : " retries") + ", timeout " +
+              seconds_text(std::chrono::duration_cast<Millis>(std::chrono::duration<double>(o.timeout_seconds))) + ")");
+    observer = [&diag](const Image& image, const AttemptReport& r) {
+      std::string text =
+          image.label + ": attempt " + std::to_string(r.attempt) + "/" + std::to_string(r.max_attempts) + ": ";
+      text += r.error ? r.error->message : std::string("HTTP 200");
+      text += " in " + std::to_string(r.duration.count()) + " ms";
+      if (r.next_delay) text += "; retrying in " + seconds_text(*r.next_delay);
+      diag.line(text);
+    };
+  }
+  backend.provenance.backend = "api4ai";
+  backend.provenance.api = std::string(api4ai::mode_name(o.api));
+  backend.provenance.endpoint = endpoint->results_url;
+  backend.analyzer = std::make_unique<api4ai::Analyzer>(*endpoint, *backend.client, policy, deadline,
+                                                        system_clock_source(), observer);
+  return backend;
+}
+
 int verify(const VerifyOptions& o, std::ostream& out, Diagnostics& diag, int stdin_fd) {
   const auto started = std::chrono::steady_clock::now();
 
-  // Everything local is checked before any network traffic.
+  // Everything local is checked before any network traffic or model loading.
   std::array<ImageSource, 2> sources;
   for (std::size_t i = 0; i < 2; ++i) {
     auto src = classify_image_argument(o.images[i]);
@@ -76,46 +134,23 @@ int verify(const VerifyOptions& o, std::ostream& out, Diagnostics& diag, int std
     }
     images[i] = std::move(*img);
   }
-  auto key = resolve_key(o.api_key_file, std::string(api4ai::key_variable(o.api)));
-  if (!key) {
-    diag.line(key.error().message);
-    return exit_code(key.error().kind);
+  if (o.backend == Backend::local) {
+    for (const auto& img : images) {
+      if (img.source.kind == SourceKind::url) {
+        diag.line(img.label + ": the local backend does not download URLs (it never uses the network); download "
+                              "the image and pass the file, or use --backend api4ai");
+        return exit_status::usage;
+      }
+    }
   }
-  auto endpoint = api4ai::make_endpoint(o.api, o.api_url, *key);
-  if (!endpoint) {
-    diag.line(endpoint.error().message);
-    return exit_code(endpoint.error().kind);
-  }
-
-  CurlOptions curl_options;
-  curl_options.ca_file = o.cacert;
-  curl_options.user_agent = std::string("faceverify/") + k_version;
-  auto client = make_curl_client(curl_options);
-  RetryPolicy policy;
-  policy.retries = o.retries;
   const auto deadline = started + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
                                       std::chrono::duration<double>(o.timeout_seconds));
-  api4ai::Analyzer::AttemptObserver observer;
-  if (o.verbose) {
-    diag.line("POST " + endpoint->results_url + "?embeddings=true (api " + std::string(api4ai::mode_name(o.api)) +
-              ", " + std::to_string(o.retries) + (o.retries == 1 ? " retry" : " retries") + ", timeout " +
-              seconds_text(std::chrono::duration_cast<Millis>(std::chrono::duration<double>(o.timeout_seconds))) + ")");
-    observer = [&diag](const Image& image, const AttemptReport& r) {
-      std::string text =
-          image.label + ": attempt " + std::to_string(r.attempt) + "/" + std::to_string(r.max_attempts) + ": ";
-      if (!r.error) {
-        text += "HTTP 200";
-      } else if (r.error->http_status) {
-        text += r.error->message;
-      } else {
-        text += r.error->message;
-      }
-      text += " in " + std::to_string(r.duration.count()) + " ms";
-      if (r.next_delay) text += "; retrying in " + seconds_text(*r.next_delay);
-      diag.line(text);
-    };
+  auto backend = open_backend(o, deadline, diag);
+  if (!backend) {
+    diag.line(backend.error().message);
+    return exit_code(backend.error().kind);
   }
-  api4ai::Analyzer analyzer(*endpoint, *client, policy, deadline, system_clock_source(), observer);
+  FaceAnalyzer& analyzer = *backend->analyzer;
 
   // Both images at once: a verification costs one round trip, not two.
   std::array<Outcome, 2> outcomes;
@@ -171,8 +206,7 @@ int verify(const VerifyOptions& o, std::ostream& out, Diagnostics& diag, int std
   v.score = score;
   v.threshold_source = o.threshold_given ? "option" : "default";
   v.policy = o.face;
-  v.api_mode = std::string(api4ai::mode_name(o.api));
-  v.endpoint = endpoint->results_url;
+  v.provenance = backend->provenance;
   v.total_ms = ms_since(started);
   if (!o.quiet) {
     out << (o.json ? render_json(v) : render_text(v)) << std::flush;

@@ -13,10 +13,11 @@ namespace {
 
 constexpr const char* k_description =
     "faceverify: are these two photos the same person?\n"
-    "Sends each image to the API4AI Face Analyzer, compares the two face embeddings and\n"
-    "says whether they show the same person. IMAGE is a local file (JPEG, PNG, WebP, BMP,\n"
-    "GIF or TIFF, at most 16 MiB), an http:// or https:// URL (the service downloads it),\n"
-    "or - for standard input (at most one). Photos are uploaded to the chosen service.";
+    "Sends each image to the API4AI Face Analyzer (or, with --backend local, analyses it on\n"
+    "this machine), compares the two face embeddings and says whether they show the same\n"
+    "person. IMAGE is a local file (JPEG, PNG, WebP, BMP, GIF or TIFF, at most 16 MiB), an\n"
+    "http:// or https:// URL (the service downloads it), or - for standard input (at most\n"
+    "one). With the api4ai backend, photos are uploaded to the chosen service.";
 
 constexpr const char* k_footer = R"(Output:
   Text:  "Similarity is 99.2%." then "It's the same person." or
@@ -33,9 +34,12 @@ Exit codes:
   4  service error: network, TLS, HTTP status, malformed or failed response (after retries)
 
 Environment:
-  API4AI_KEY       key for --api api4ai (sent as X-API-KEY)
-  RAPIDAPI_KEY     key for --api rapidapi (sent as X-RapidAPI-Key)
+  API4AI_KEY          key for --api api4ai (sent as X-API-KEY)
+  RAPIDAPI_KEY        key for --api rapidapi (sent as X-RapidAPI-Key)
+  FACEVERIFY_BACKEND  api4ai or local, when --backend is not given
+  FACEVERIFY_MODELS   the local backend's model directory, when --models is not given
   https_proxy, http_proxy, no_proxy   proxies, as for curl
+  XDG_DATA_HOME       models are looked for in $XDG_DATA_HOME/faceverify/models
   Keys are never printed, not even with --verbose.
 
 Examples:
@@ -44,6 +48,7 @@ Examples:
   curl -s https://example.com/a.jpg | faceverify - b.jpg && echo same
   API4AI_KEY=... faceverify --api api4ai --threshold 0.9 a.jpg b.jpg
   faceverify --api-url http://127.0.0.1:8080 a.jpg b.jpg   # a compatible server
+  faceverify --backend local a.jpg b.jpg                   # offline: nothing is uploaded
 )";
 
 template <typename T>
@@ -95,6 +100,18 @@ Expected<Command> parse_command_line(int argc, const char* const* argv) {
   app.add_option("IMAGE", o.images, "The two images: paths, http(s) URLs, or - for stdin (one of them)")
       ->required()
       ->type_name("");
+  static const std::map<std::string, Backend> k_backends = {{"api4ai", Backend::api4ai}, {"local", Backend::local}};
+  std::string backend_name = "api4ai";
+  app.add_option("--backend", backend_name,
+                 "Where faces are analysed: api4ai (default; photos are uploaded) or local (on this machine, "
+                 "no network; env FACEVERIFY_BACKEND)")
+      ->envname("FACEVERIFY_BACKEND")
+      ->check(one_of(k_backends))
+      ->type_name("NAME");
+  app.add_option("--models", o.models,
+                 "Directory of the local backend's models (env FACEVERIFY_MODELS; default: where "
+                 "scripts/install-models.sh puts them)")
+      ->type_name("DIR");
   std::string api_name = "demo";
   std::string face_name = "largest";
   app.add_option("--api", api_name,
@@ -160,6 +177,7 @@ Expected<Command> parse_command_line(int argc, const char* const* argv) {
   }
   o.threshold_given = threshold->count() > 0;
   o.api = k_modes.at(api_name);
+  o.backend = k_backends.at(backend_name);
   o.face = k_policies.at(face_name);
   if (o.quiet && o.verbose) return fail(ErrorKind::usage, "--quiet and --verbose contradict each other");
   return cmd;

@@ -13,8 +13,12 @@
 
 namespace faceverify {
 
+enum class Backend { api4ai, local };
+
 struct VerifyOptions {
   std::vector<std::string> images;  // exactly two
+  Backend backend = Backend::api4ai;
+  std::optional<std::string> models;  // --models DIR (local backend)
   api4ai::Mode api = api4ai::Mode::demo;
   std::optional<std::string> api_url;
   std::optional<std::string> api_key_file;

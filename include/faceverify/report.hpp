@@ -6,6 +6,8 @@
 #include <array>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "faceverify/compare.hpp"
 #include "faceverify/face.hpp"
@@ -19,14 +21,21 @@ struct ImageResult {
   long long elapsed_ms = 0;  // wall time of this image's analysis, retries included
 };
 
+/// Which backend produced the embeddings, for JSON provenance.
+struct Provenance {
+  std::string backend;   // "api4ai" or "local"
+  std::string api;       // api4ai: "demo", "api4ai", "rapidapi"
+  std::string endpoint;  // api4ai: results URL (never carries a key)
+  std::vector<std::pair<std::string, std::string>> models;  // local: role -> sha256
+};
+
 struct Verification {
   std::array<ImageResult, 2> images;
   Comparison comparison;
   ScoreOptions score;
   std::string threshold_source;  // "option" or "default"
   FacePolicy policy = FacePolicy::largest;
-  std::string api_mode;  // "demo", "api4ai", "rapidapi"
-  std::string endpoint;  // results URL (never carries a key)
+  Provenance provenance;
   long long total_ms = 0;
 };
 

@@ -43,8 +43,9 @@ struct Fixture {
     v.score = {0.8, 1.23};
     v.threshold_source = "default";
     v.policy = FacePolicy::largest;
-    v.api_mode = "demo";
-    v.endpoint = "https://demo.api4ai.cloud/face-analyzer/v1/results";
+    v.provenance.backend = "api4ai";
+    v.provenance.api = "demo";
+    v.provenance.endpoint = "https://demo.api4ai.cloud/face-analyzer/v1/results";
     v.total_ms = 140;
   }
 };
@@ -64,6 +65,16 @@ TEST_CASE("report::render_text", "[report]") {
   CHECK(format_percent(1.0) == "100.0%");
   CHECK(format_percent(0.8) == "80.0%");
   CHECK(format_percent(0.79996) == "79.9%");  // never rounded up across a threshold
+}
+
+TEST_CASE("report::render_json local provenance", "[report]") {
+  Fixture f;
+  f.v.provenance = Provenance{"local", "", "", {{"detector", "aa"}, {"landmarks", "bb"}, {"embedder", "cc"}}};
+  auto j = nlohmann::json::parse(render_json(f.v));
+  CHECK(j["backend"] == "local");
+  CHECK(j["models"]["embedder"]["sha256"] == "cc");
+  CHECK_FALSE(j.contains("endpoint"));
+  CHECK_FALSE(j.contains("api"));
 }
 
 TEST_CASE("report::render_json", "[report]") {

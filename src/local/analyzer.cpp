@@ -1,0 +1,211 @@
+// SPDX-License-Identifier: MIT
+// The offline FaceAnalyzer: decode, find faces (trying other rotations and
+// zoomed tiles when the plain upright pass finds nothing trustworthy), then
+// landmarks, alignment and embedding for every face.
+#include <opencv2/core.hpp>
+#include <mutex>
+
+#include "faceverify/local_backend.hpp"
+#include "pipeline.hpp"
+
+namespace faceverify::local {
+namespace {
+
+constexpr double k_min_score = 0.6;  // detector floor (docs/local-backend.md)
+// An upright face at least this sure, with plausible landmarks, is accepted
+// without trying the other three rotations.
+constexpr double k_confident_score = 0.95;
+// Real faces score ~1.0 with this detector. A face below this that is larger
+// than every face above it is a blurred or partial detection (a crowd behind
+// the subject): reporting it would make --face largest pick it.
+constexpr double k_sure_score = 0.99;
+
+struct Candidate {
+  geometry::Box box;
+  std::array<Point, 5> five{};
+};
+
+struct View {
+  int quarter_turns = 0;  // clockwise rotation applied to the decoded image
+  cv::Mat image;
+  std::vector<Candidate> faces;  // only those with plausible landmarks
+  double best_score() const {
+    double best = 0;
+    for (const auto& f : faces) best = std::max(best, f.box.score);
+    return best;
+  }
+};
+
+cv::Mat rotated(const cv::Mat& image, int quarter_turns) {
+  if (quarter_turns == 0) return image;
+  cv::Mat out;
+  static constexpr cv::RotateFlags k_flags[] = {cv::ROTATE_90_CLOCKWISE, cv::ROTATE_180, cv::ROTATE_90_COUNTERCLOCKWISE};
+  cv::rotate(image, out, k_flags[quarter_turns - 1]);
+  return out;
+}
+
+// Maps a point of the rotated view back to the decoded image (w x h).
+Point unrotate(Point p, int quarter_turns, double w, double h) {
+  switch (quarter_turns) {
+    case 1: return {p.y, h - p.x};
+    case 2: return {w - p.x, h - p.y};
+    case 3: return {w - p.y, p.x};
+    default: return p;
+  }
+}
+
+// Detection on the whole image, then, if nothing is found, on overlapping
+// tiles at 2x and 4x zoom: the detector's 320x240 input misses faces under
+// ~5 % of a large photo.
+std::vector<geometry::Box> detect_with_zoom(cv::dnn::Net& net, const cv::Mat& image) {
+  auto boxes = detect(net, image, k_min_score);
+  for (int zoom : {2, 4}) {
+    if (!boxes.empty()) break;
+    const int tw = image.cols / zoom, th = image.rows / zoom;
+    if (th < 240 || tw < 240) break;  // no real gain in resolution any more
+    std::vector<geometry::Box> all;
+    for (int gy = 0; gy < 2 * zoom - 1; ++gy) {
+      for (int gx = 0; gx < 2 * zoom - 1; ++gx) {
+        const cv::Rect tile(gx * tw / 2, gy * th / 2, tw, th);
+        for (auto b : detect(net, image(tile), k_min_score)) {
+          b.x1 += tile.x;
+          b.x2 += tile.x;
+          b.y1 += tile.y;
+          b.y2 += tile.y;
+          all.push_back(b);
+        }
+      }
+    }
+    boxes = geometry::non_maximum_suppression(std::move(all), 0.4);
+  }
+  return boxes;
+}
+
+View analyse_view(Networks& nets, const cv::Mat& upright, int quarter_turns) {
+  View view;
+  view.quarter_turns = quarter_turns;
+  view.image = rotated(upright, quarter_turns);
+  for (const auto& box : detect_with_zoom(nets.detector, view.image)) {
+    const auto points = landmarks68(nets.landmarks, view.image, box);
+    if (points.size() != 68) continue;
+    const auto five = geometry::five_points(points);
+    // A sideways or upside-down face still fires the detector but yields
+    // landmarks that no upright face has; such a face is not trusted.
+    if (geometry::plausible_upright_face(five, box)) view.faces.push_back({box, five});
+  }
+  return view;
+}
+
+void drop_unsure_giants(std::vector<Candidate>& faces) {
+  double largest_sure = -1;
+  for (const auto& f : faces) {
+    if (f.box.score >= k_sure_score) largest_sure = std::max(largest_sure, f.box.area());
+  }
+  if (largest_sure < 0) return;
+  std::erase_if(faces, [&](const Candidate& f) { return f.box.score < k_sure_score && f.box.area() > largest_sure; });
+}
+
+class LocalAnalyzer final : public FaceAnalyzer {
+ public:
+  LocalAnalyzer(std::string model_dir, Networks first) : m_model_dir(std::move(model_dir)) {
+    m_free.push_back(std::make_unique<Networks>(std::move(first)));
+  }
+
+  Expected<Analysis> analyze(const Image& image) override {
+    if (image.source.kind == SourceKind::url) {
+      return fail(ErrorKind::input, image.label + ": the local backend does not download URLs (it never uses the "
+                                                  "network); download the image and pass the file");
+    }
+    auto decoded = decode(image.bytes, image.label);
+    if (!decoded) return std::unexpected(decoded.error());
+    auto nets = acquire();
+    if (!nets) return std::unexpected(nets.error());
+    Analysis analysis;
+    try {
+      analysis = run(**nets, *decoded, image);
+    } catch (const cv::Exception&) {
+      release(std::move(*nets));
+      return fail(ErrorKind::internal, image.label + ": the local backend failed on this image (OpenCV error)");
+    }
+    release(std::move(*nets));
+    return analysis;
+  }
+
+ private:
+  Analysis run(Networks& nets, const cv::Mat& upright, const Image& image) {
+    View best = analyse_view(nets, upright, 0);
+    if (best.best_score() < k_confident_score) {
+      for (int q = 1; q <= 3; ++q) {
+        View view = analyse_view(nets, upright, q);
+        if (view.best_score() > best.best_score()) best = std::move(view);
+      }
+    }
+    drop_unsure_giants(best.faces);
+    Analysis analysis;
+    analysis.name = image.upload_name;
+    analysis.width = upright.cols;
+    analysis.height = upright.rows;
+    const double w = upright.cols, h = upright.rows;
+    static constexpr const char* k_names[] = {"left-eye", "right-eye", "nose-tip", "mouth-left-corner",
+                                              "mouth-right-corner"};
+    for (const auto& c : best.faces) {
+      Face face;
+      face.embedding = embed(nets.embedder, align(best.image, c.five));
+      face.confidence = c.box.score;
+      // Box and points in the decoded image's own frame, as fractions.
+      double x1 = w, y1 = h, x2 = 0, y2 = 0;
+      for (Point corner : {Point{c.box.x1, c.box.y1}, Point{c.box.x2, c.box.y1}, Point{c.box.x1, c.box.y2},
+                           Point{c.box.x2, c.box.y2}}) {
+        const Point p = unrotate(corner, best.quarter_turns, w, h);
+        x1 = std::min(x1, p.x);
+        y1 = std::min(y1, p.y);
+        x2 = std::max(x2, p.x);
+        y2 = std::max(y2, p.y);
+      }
+      face.box = {x1 / w, y1 / h, (x2 - x1) / w, (y2 - y1) / h};
+      for (std::size_t i = 0; i < 5; ++i) {
+        const Point p = unrotate(c.five[i], best.quarter_turns, w, h);
+        face.landmarks.emplace_back(k_names[i], Point{p.x / w, p.y / h});
+      }
+      analysis.faces.push_back(std::move(face));
+    }
+    return analysis;
+  }
+
+  Expected<std::unique_ptr<Networks>> acquire() {
+    {
+      std::lock_guard lock(m_mutex);
+      if (!m_free.empty()) {
+        auto nets = std::move(m_free.back());
+        m_free.pop_back();
+        return nets;
+      }
+    }
+    // Another analysis holds the first set: a Net must not run forward()
+    // on two threads at once, so this thread gets its own.
+    auto nets = load_networks(m_model_dir);
+    if (!nets) return std::unexpected(nets.error());
+    return std::make_unique<Networks>(std::move(*nets));
+  }
+
+  void release(std::unique_ptr<Networks> nets) {
+    std::lock_guard lock(m_mutex);
+    m_free.push_back(std::move(nets));
+  }
+
+  std::string m_model_dir;
+  std::mutex m_mutex;
+  std::vector<std::unique_ptr<Networks>> m_free;
+};
+
+}  // namespace
+
+bool compiled_in() noexcept { return true; }
+
+Expected<std::unique_ptr<FaceAnalyzer>> make_analyzer(const std::string& model_dir) {
+  auto nets = load_networks(model_dir);
+  if (!nets) return std::unexpected(nets.error());
+  return std::unique_ptr<FaceAnalyzer>(std::make_unique<LocalAnalyzer>(model_dir, std::move(*nets)));
+}
+
+}  // namespace faceverify::local

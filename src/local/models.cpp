@@ -1,0 +1,88 @@
+// SPDX-License-Identifier: MIT
+// Locating and checking the offline backend's model files. No OpenCV here.
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+
+#include "faceverify/local_backend.hpp"
+#include "faceverify/sha256.hpp"
+
+namespace faceverify::local {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr const char* k_install_hint = "install them with scripts/install-models.sh, or point --models DIR at them";
+
+std::optional<std::string> env(const char* name) {
+  const char* v = std::getenv(name);
+  if (!v || !*v) return std::nullopt;
+  return std::string(v);
+}
+
+std::optional<fs::path> executable_dir() {
+  std::error_code ec;
+  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (ec) return std::nullopt;
+  return exe.parent_path();
+}
+
+bool has_all(const fs::path& dir) {
+  std::error_code ec;
+  for (const auto& spec : model_specs()) {
+    if (!fs::is_regular_file(dir / spec.file, ec)) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+const std::array<ModelSpec, 3>& model_specs() noexcept {
+  static const std::array<ModelSpec, 3> k_specs = {
+      ModelSpec{"detector", "fr_detect.onnx", "6c0256ccd3164f844736a401faf936ec2930764a87ae39442180887d0c5c8854"},
+      ModelSpec{"landmarks", "fr_landmark.onnx", "f10b0ba1d2a8a099adefede1ebf3733e44fe370715e7303dbeb7f59c02142258"},
+      ModelSpec{"embedder", "fr_feature.onnx", "87aacdfe57510db2af90c0251df680e8eec88f122ee94712121d09bcaaaf3581"}};
+  return k_specs;
+}
+
+std::vector<std::string> model_search_path(const std::optional<std::string>& explicit_dir) {
+  if (explicit_dir) return {*explicit_dir};  // an explicit choice is never second-guessed
+  std::vector<std::string> dirs;
+  if (auto d = env("FACEVERIFY_MODELS")) return {*d};
+  if (auto xdg = env("XDG_DATA_HOME")) {
+    dirs.push_back(*xdg + "/faceverify/models");
+  } else if (auto home = env("HOME")) {
+    dirs.push_back(*home + "/.local/share/faceverify/models");
+  }
+  if (auto exe = executable_dir()) {
+    dirs.push_back((*exe / ".." / "share" / "faceverify" / "models").lexically_normal().string());
+    dirs.push_back((*exe / ".." / "models").lexically_normal().string());
+  }
+  return dirs;
+}
+
+Expected<std::string> find_models(const std::optional<std::string>& explicit_dir) {
+  const auto dirs = model_search_path(explicit_dir);
+  for (const auto& dir : dirs) {
+    if (!has_all(dir)) continue;
+    for (const auto& spec : model_specs()) {
+      const fs::path file = fs::path(dir) / spec.file;
+      std::ifstream in(file, std::ios::binary);
+      const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      if (sha256_hex(bytes) != spec.sha256) {
+        return fail(ErrorKind::usage, file.string() + ": checksum mismatch (not the pinned " + std::string(spec.role) +
+                                          " model); reinstall with scripts/install-models.sh");
+      }
+    }
+    return dir;
+  }
+  std::string where;
+  for (const auto& d : dirs) where += (where.empty() ? "" : ", ") + d;
+  return fail(ErrorKind::usage, "the local backend's models are not installed (looked in " + where + "); " +
+                                    k_install_hint);
+}
+
+}  // namespace faceverify::local

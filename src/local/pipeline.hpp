@@ -1,0 +1,48 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+// The offline pipeline's stages (private: OpenCV types stay out of
+// include/faceverify). Figures and choices: docs/local-backend.md.
+//   decode -> detect -> landmarks -> align -> embed
+
+#include <array>
+#include <opencv2/core.hpp>
+#include <opencv2/dnn.hpp>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "faceverify/error.hpp"
+#include "faceverify/geometry.hpp"
+
+namespace faceverify::local {
+
+/// One set of networks; a cv::dnn::Net must not run forward() from two
+/// threads at once, so each concurrent analysis holds its own set.
+struct Networks {
+  cv::dnn::Net detector;
+  cv::dnn::Net landmarks;
+  cv::dnn::Net embedder;
+};
+
+/// Loads the three models from `model_dir` (already checksummed).
+Expected<Networks> load_networks(const std::string& model_dir);
+
+/// Decodes image bytes to 8-bit BGR with the EXIF orientation applied.
+/// ErrorKind::input naming `label` when OpenCV cannot decode them.
+Expected<cv::Mat> decode(std::string_view bytes, const std::string& label);
+
+/// Face boxes (pixel corners of `bgr`) scoring at least `min_score`, after
+/// non-maximum suppression.
+std::vector<geometry::Box> detect(cv::dnn::Net& net, const cv::Mat& bgr, double min_score);
+
+/// The 68 landmarks of the face in `box`, in pixels of `bgr`.
+std::vector<Point> landmarks68(cv::dnn::Net& net, const cv::Mat& bgr, const geometry::Box& box);
+
+/// The face warped to the 112x112 template by a similarity transform of its
+/// five points.
+cv::Mat align(const cv::Mat& bgr, const std::array<Point, 5>& five);
+
+/// The L2-normalised 512-value embedding of an aligned 112x112 face.
+std::vector<double> embed(cv::dnn::Net& net, const cv::Mat& aligned);
+
+}  // namespace faceverify::local

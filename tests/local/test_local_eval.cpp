@@ -1,0 +1,74 @@
+// SPDX-License-Identifier: MIT
+// Evaluation of the offline backend over ../shared/faces (48 photos of 11
+// people; never committed): every face found, and at the default threshold
+// at most 1 of the 1,026 different-person pairs accepted, at least 98 % of the
+// 102 same-person pairs accepted.
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "faceverify/compare.hpp"
+#include "faceverify/image.hpp"
+#include "local_test_support.hpp"
+
+using namespace faceverify;
+
+TEST_CASE("local::evaluation over shared/faces", "[local][eval]") {
+  const std::filesystem::path dir = std::filesystem::path(FACEVERIFY_SHARED_DIR) / "faces";
+  if (!std::filesystem::exists(dir / "labels.csv")) {
+    WARN("SKIPPED: " << dir.string() << "/labels.csv not found (the evaluation photos live outside the project)");
+    return;
+  }
+  auto analyzer = test::local_analyzer_or_skip();
+  if (!analyzer) return;
+
+  std::ifstream labels(dir / "labels.csv");
+  std::string line;
+  std::getline(labels, line);  // header
+  std::vector<std::pair<std::string, std::string>> photos;
+  while (std::getline(labels, line)) {
+    std::stringstream row(line);
+    std::string file, identity;
+    std::getline(row, file, ',');
+    std::getline(row, identity, ',');
+    if (!file.empty()) photos.emplace_back(file, identity);
+  }
+  REQUIRE(photos.size() == 48);
+
+  std::vector<Analysis> analyses;
+  for (const auto& [file, identity] : photos) {
+    auto image = load_image(ImageSource{SourceKind::file, (dir / file).string()});
+    REQUIRE(image);
+    auto analysis = analyzer->analyze(*image);
+    REQUIRE(analysis);
+    INFO(file);
+    CHECK_FALSE(analysis->faces.empty());
+    analyses.push_back(std::move(*analysis));
+  }
+
+  int genuine = 0, genuine_accepted = 0, impostor = 0, impostor_accepted = 0;
+  for (std::size_t i = 0; i < photos.size(); ++i) {
+    for (std::size_t k = i + 1; k < photos.size(); ++k) {
+      if (analyses[i].faces.empty() || analyses[k].faces.empty()) continue;
+      auto c = compare(analyses[i], photos[i].first, analyses[k], photos[k].first, FacePolicy::largest, ScoreOptions{});
+      REQUIRE(c);
+      const bool same = photos[i].second == photos[k].second;
+      (same ? genuine : impostor) += 1;
+      if (c->same) (same ? genuine_accepted : impostor_accepted) += 1;
+      if (c->same != same) {
+        WARN((same ? "rejected same-person pair " : "accepted different-person pair ")
+             << photos[i].first << " " << photos[k].first << " distance " << c->distance);
+      }
+    }
+  }
+  WARN("same-person pairs accepted: " << genuine_accepted << "/" << genuine
+                                      << "; different-person pairs accepted: " << impostor_accepted << "/"
+                                      << impostor);
+  CHECK(genuine == 102);
+  CHECK(impostor == 1026);
+  CHECK(impostor_accepted <= 1);
+  CHECK(genuine_accepted >= 100);  // >= 98 % of 102
+}
