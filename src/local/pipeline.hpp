@@ -42,7 +42,17 @@ std::vector<Point> landmarks68(cv::dnn::Net& net, const cv::Mat& bgr, const geom
 /// five points.
 cv::Mat align(const cv::Mat& bgr, const std::array<Point, 5>& five);
 
-/// The L2-normalised 512-value embedding of an aligned 112x112 face.
-std::vector<double> embed(cv::dnn::Net& net, const cv::Mat& aligned);
+struct Embedding {
+  std::vector<double> unit;  // L2-normalised, 512 values
+  double raw_norm = 0;       // norm before normalising: low for things that are not an upright face
+};
+
+/// The embedding of an aligned 112x112 face.
+Embedding embed(cv::dnn::Net& net, const cv::Mat& aligned);
+
+/// Mean distance (pixels of the 112x112 crop) between the five points found
+/// again on an aligned face and the template: small when the alignment
+/// really put a face there.
+double realignment_error(cv::dnn::Net& landmarks_net, const cv::Mat& aligned);
 
 }  // namespace faceverify::local

@@ -13,6 +13,8 @@
 #include "faceverify/compare.hpp"
 #include "faceverify/image.hpp"
 #include "local_test_support.hpp"
+#include <opencv2/core.hpp>
+#include <opencv2/imgcodecs.hpp>
 
 using namespace faceverify;
 
@@ -64,6 +66,37 @@ TEST_CASE("local::evaluation over shared/faces", "[local][eval]") {
       }
     }
   }
+  // Sideways and upside-down copies (no EXIF tag) must never give a
+  // confident wrong answer: either the face is found the right way up (and
+  // matches the original) or no face is reported.
+  int rotated_found = 0, rotated_none = 0;
+  for (std::size_t i = 0; i < photos.size(); ++i) {
+    const cv::Mat original = cv::imread((dir / photos[i].first).string());
+    REQUIRE_FALSE(original.empty());
+    for (auto flag : {cv::ROTATE_90_CLOCKWISE, cv::ROTATE_180, cv::ROTATE_90_COUNTERCLOCKWISE}) {
+      cv::Mat turned;
+      cv::rotate(original, turned, flag);
+      std::vector<unsigned char> jpeg;
+      cv::imencode(".jpg", turned, jpeg);
+      Image image;
+      image.source = {SourceKind::file, photos[i].first + " (rotated)"};
+      image.label = image.source.spec;
+      image.bytes.assign(jpeg.begin(), jpeg.end());
+      auto analysis = analyzer->analyze(image);
+      REQUIRE(analysis);
+      if (analysis->faces.empty()) {
+        ++rotated_none;
+        continue;
+      }
+      ++rotated_found;
+      auto c = compare(analyses[i], "original", *analysis, "rotated", FacePolicy::largest, ScoreOptions{});
+      INFO(photos[i].first << " rotated, distance " << c->distance);
+      CHECK(c->same);
+    }
+  }
+  WARN("rotated copies: face found the right way up in " << rotated_found << ", no face in " << rotated_none);
+  CHECK(rotated_found > rotated_none);  // the rotation search finds most faces, not just refuses them
+
   WARN("same-person pairs accepted: " << genuine_accepted << "/" << genuine
                                       << "; different-person pairs accepted: " << impostor_accepted << "/"
                                       << impostor);
