@@ -49,3 +49,24 @@ for delay in 0 250 500 1000; do
   kill "$pid"; wait "$pid" 2>/dev/null || true
 done
 echo "(ratio ~1.0: the two uploads overlap; ~2.0 would mean they ran one after the other)"
+
+# The offline backend, when its models are installed: whole-run wall time and
+# peak memory for the bundled samples (models loaded and checksummed per run).
+if "$fv" --backend local -q samples/astronaut.jpg samples/astronaut-crop.jpg 2>/dev/null; then
+  times=()
+  for _ in $(seq "$runs"); do
+    t0=$(now_ms)
+    "$fv" --backend local -q samples/astronaut.jpg samples/astronaut-crop.jpg || true
+    times+=($(( $(now_ms) - t0 )))
+  done
+  med=$(printf '%s\n' "${times[@]}" | median)
+  rss="n/a"
+  if [ -x /usr/bin/time ]; then
+    rss=$( { /usr/bin/time -f '%M' "$fv" --backend local -q samples/astronaut.jpg samples/astronaut-crop.jpg 2>&1 >/dev/null || true; } | tail -1)
+  fi
+  echo
+  printf '%-22s %10s %12s %14s\n' "backend local" "runs" "median (ms)" "peak RSS (KiB)"
+  printf '%-22s %10s %12s %14s\n' "samples (512 px)" "$runs" "$med" "$rss"
+else
+  echo "(offline backend not measured: build without it, or models not installed)"
+fi

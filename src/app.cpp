@@ -62,6 +62,7 @@ Expected<OpenBackend> open_backend(const VerifyOptions& o, std::chrono::steady_c
                                    Diagnostics& diag) {
   OpenBackend backend;
   if (o.backend == Backend::local) {
+    if (!local::compiled_in()) return std::unexpected(local::make_analyzer({}).error());
     auto dir = local::find_models(o.models);
     if (!dir) return std::unexpected(dir.error());
     if (o.verbose) diag.line("local backend: models in " + *dir);
@@ -103,8 +104,8 @@ Expected<OpenBackend> open_backend(const VerifyOptions& o, std::chrono::steady_c
   backend.provenance.backend = "api4ai";
   backend.provenance.api = std::string(api4ai::mode_name(o.api));
   backend.provenance.endpoint = endpoint->results_url;
-  backend.analyzer = std::make_unique<api4ai::Analyzer>(*endpoint, *backend.client, policy, deadline,
-                                                        system_clock_source(), observer);
+  backend.analyzer =
+      std::make_unique<api4ai::Analyzer>(*endpoint, *backend.client, policy, deadline, system_clock_source(), observer);
   return backend;
 }
 
@@ -137,8 +138,9 @@ int verify(const VerifyOptions& o, std::ostream& out, Diagnostics& diag, int std
   if (o.backend == Backend::local) {
     for (const auto& img : images) {
       if (img.source.kind == SourceKind::url) {
-        diag.line(img.label + ": the local backend does not download URLs (it never uses the network); download "
-                              "the image and pass the file, or use --backend api4ai");
+        diag.line(img.label +
+                  ": the local backend does not download URLs (it never uses the network); download "
+                  "the image and pass the file, or use --backend api4ai");
         return exit_status::usage;
       }
     }

@@ -23,9 +23,9 @@ struct ImageResult {
 
 /// Which backend produced the embeddings, for JSON provenance.
 struct Provenance {
-  std::string backend;   // "api4ai" or "local"
-  std::string api;       // api4ai: "demo", "api4ai", "rapidapi"
-  std::string endpoint;  // api4ai: results URL (never carries a key)
+  std::string backend;                                      // "api4ai" or "local"
+  std::string api;                                          // api4ai: "demo", "api4ai", "rapidapi"
+  std::string endpoint;                                     // api4ai: results URL (never carries a key)
   std::vector<std::pair<std::string, std::string>> models;  // local: role -> sha256
 };
 

@@ -2,8 +2,8 @@
 // The offline FaceAnalyzer: decode, find faces (trying other rotations and
 // zoomed tiles when the plain upright pass finds nothing trustworthy), then
 // landmarks, alignment and embedding for every face.
-#include <opencv2/core.hpp>
 #include <mutex>
+#include <opencv2/core.hpp>
 
 #include "faceverify/local_backend.hpp"
 #include "pipeline.hpp"
@@ -46,7 +46,8 @@ struct View {
 cv::Mat rotated(const cv::Mat& image, int quarter_turns) {
   if (quarter_turns == 0) return image;
   cv::Mat out;
-  static constexpr cv::RotateFlags k_flags[] = {cv::ROTATE_90_CLOCKWISE, cv::ROTATE_180, cv::ROTATE_90_COUNTERCLOCKWISE};
+  static constexpr cv::RotateFlags k_flags[] = {cv::ROTATE_90_CLOCKWISE, cv::ROTATE_180,
+                                                cv::ROTATE_90_COUNTERCLOCKWISE};
   cv::rotate(image, out, k_flags[quarter_turns - 1]);
   return out;
 }
@@ -124,8 +125,9 @@ class LocalAnalyzer final : public FaceAnalyzer {
 
   Expected<Analysis> analyze(const Image& image) override {
     if (image.source.kind == SourceKind::url) {
-      return fail(ErrorKind::input, image.label + ": the local backend does not download URLs (it never uses the "
-                                                  "network); download the image and pass the file");
+      return fail(ErrorKind::input, image.label +
+                                        ": the local backend does not download URLs (it never uses the "
+                                        "network); download the image and pass the file");
     }
     auto decoded = decode(image.bytes, image.label);
     if (!decoded) return std::unexpected(decoded.error());
@@ -213,7 +215,9 @@ class LocalAnalyzer final : public FaceAnalyzer {
 
 }  // namespace
 
-bool compiled_in() noexcept { return true; }
+bool compiled_in() noexcept {
+  return true;
+}
 
 Expected<std::unique_ptr<FaceAnalyzer>> make_analyzer(const std::string& model_dir) {
   auto nets = load_networks(model_dir);

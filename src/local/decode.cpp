@@ -15,8 +15,9 @@ Expected<cv::Mat> decode(std::string_view bytes, const std::string& label) {
     image.release();
   }
   if (image.empty()) {
-    return fail(ErrorKind::input, label + ": cannot be decoded by the local backend (it reads JPEG, PNG, WebP, BMP "
-                                          "and TIFF; convert GIF or damaged files first)");
+    return fail(ErrorKind::input, label +
+                                      ": cannot be decoded by the local backend (it reads JPEG, PNG, WebP, BMP "
+                                      "and TIFF; convert GIF or damaged files first)");
   }
   return image;
 }

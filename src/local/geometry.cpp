@@ -45,9 +45,9 @@ std::array<Point, 5> five_points(std::span<const Point> p) {
 }
 
 const std::array<Point, 5>& alignment_template() noexcept {
-  static const std::array<Point, 5> k_template = {
-      Point{38.2946, 51.6963}, Point{73.5318, 51.5014}, Point{56.0252, 71.7366}, Point{41.5493, 92.3655},
-      Point{70.7299, 92.2041}};
+  static const std::array<Point, 5> k_template = {Point{38.2946, 51.6963}, Point{73.5318, 51.5014},
+                                                  Point{56.0252, 71.7366}, Point{41.5493, 92.3655},
+                                                  Point{70.7299, 92.2041}};
   return k_template;
 }
 

@@ -81,8 +81,8 @@ Expected<std::string> find_models(const std::optional<std::string>& explicit_dir
   }
   std::string where;
   for (const auto& d : dirs) where += (where.empty() ? "" : ", ") + d;
-  return fail(ErrorKind::usage, "the local backend's models are not installed (looked in " + where + "); " +
-                                    k_install_hint);
+  return fail(ErrorKind::usage,
+              "the local backend's models are not installed (looked in " + where + "); " + k_install_hint);
 }
 
 }  // namespace faceverify::local

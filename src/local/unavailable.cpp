@@ -4,11 +4,14 @@
 
 namespace faceverify::local {
 
-bool compiled_in() noexcept { return false; }
+bool compiled_in() noexcept {
+  return false;
+}
 
 Expected<std::unique_ptr<FaceAnalyzer>> make_analyzer(const std::string&) {
-  return fail(ErrorKind::usage,
-              "this faceverify was built without the local backend (rebuild with OpenCV and -DFACEVERIFY_WITH_LOCAL=ON)");
+  return fail(
+      ErrorKind::usage,
+      "this faceverify was built without the local backend (rebuild with OpenCV and -DFACEVERIFY_WITH_LOCAL=ON)");
 }
 
 }  // namespace faceverify::local

@@ -10,11 +10,11 @@
 #include <map>
 #include <sstream>
 
+#include <opencv2/core.hpp>
+#include <opencv2/imgcodecs.hpp>
 #include "faceverify/compare.hpp"
 #include "faceverify/image.hpp"
 #include "local_test_support.hpp"
-#include <opencv2/core.hpp>
-#include <opencv2/imgcodecs.hpp>
 
 using namespace faceverify;
 
@@ -98,8 +98,7 @@ TEST_CASE("local::evaluation over shared/faces", "[local][eval]") {
   CHECK(rotated_found > rotated_none);  // the rotation search finds most faces, not just refuses them
 
   WARN("same-person pairs accepted: " << genuine_accepted << "/" << genuine
-                                      << "; different-person pairs accepted: " << impostor_accepted << "/"
-                                      << impostor);
+                                      << "; different-person pairs accepted: " << impostor_accepted << "/" << impostor);
   CHECK(genuine == 102);
   CHECK(impostor == 1026);
   CHECK(impostor_accepted <= 1);

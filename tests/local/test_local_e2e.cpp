@@ -1,0 +1,107 @@
+// SPDX-License-Identifier: MIT
+// The faceverify binary with --backend local: exit code, stdout and stderr.
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <opencv2/core.hpp>
+#include <opencv2/imgcodecs.hpp>
+#include <regex>
+
+#include "faceverify/local_backend.hpp"
+#include "process.hpp"
+
+using nlohmann::json;
+namespace test = faceverify::test;
+
+namespace {
+
+const std::string k_samples = std::string(FACEVERIFY_SOURCE_DIR) + "/samples/";
+
+// Runs the binary with models found the normal way; nullopt (test skipped)
+// when they are not installed, unless FACEVERIFY_REQUIRE_MODELS is set.
+std::optional<test::ProcessResult> run_local(std::vector<std::string> args, test::RunOptions o = {}) {
+  auto dir = faceverify::local::find_models(std::nullopt);
+  if (!dir) {
+    if (std::getenv("FACEVERIFY_REQUIRE_MODELS")) FAIL(dir.error().message);
+    WARN("SKIPPED: " << dir.error().message);
+    return std::nullopt;
+  }
+  args.insert(args.begin(), {FACEVERIFY_BINARY_PATH, "--backend", "local"});
+  if (!o.env_overrides.count("FACEVERIFY_MODELS")) o.env_overrides["FACEVERIFY_MODELS"] = *dir;
+  // No proxy and an unroutable one: the local backend must not touch the network at all.
+  o.env_overrides["https_proxy"] = "http://127.0.0.1:1";
+  o.env_overrides["http_proxy"] = "http://127.0.0.1:1";
+  return test::run_process(args, o);
+}
+
+}  // namespace
+
+TEST_CASE("local e2e: the bundled samples are the same person", "[local][e2e]") {
+  auto r = run_local({k_samples + "astronaut.jpg", k_samples + "astronaut-crop.jpg"});
+  if (!r) return;
+  CHECK(r->exit_code == 0);
+  CHECK(std::regex_match(r->out, std::regex(R"(Similarity is \d+\.\d%\.\nIt's the same person\.\n)")));
+  CHECK(r->err.empty());
+}
+
+TEST_CASE("local e2e: --json records the backend and the models", "[local][e2e]") {
+  test::RunOptions piped;
+  piped.stdin_data = test::read_file(k_samples + "astronaut-crop.jpg");
+  auto r = run_local({"--json", k_samples + "astronaut.jpg", "-"}, piped);
+  if (!r) return;
+  CHECK(r->exit_code == 0);
+  auto j = json::parse(r->out);
+  CHECK(j["backend"] == "local");
+  CHECK(j["models"]["detector"]["sha256"] == "6c0256ccd3164f844736a401faf936ec2930764a87ae39442180887d0c5c8854");
+  CHECK(j["models"]["embedder"]["sha256"] == "87aacdfe57510db2af90c0251df680e8eec88f122ee94712121d09bcaaaf3581");
+  CHECK_FALSE(j.contains("endpoint"));
+  CHECK(j["images"][0]["faces"] == 1);
+  CHECK(j["images"][1]["input"] == "-");
+  CHECK(j["images"][0]["landmarks"].size() == 5);
+  CHECK(j["cosine"].get<double>() > 0.5);
+  CHECK(j["similarity"].get<double>() > 0.8);
+}
+
+TEST_CASE("local e2e: errors", "[local][e2e]") {
+  test::TempDir dir;
+  SECTION("no face: exit 3 naming the image") {
+    cv::Mat noise(300, 400, CV_8UC3);
+    cv::randu(noise, cv::Scalar::all(0), cv::Scalar::all(255));
+    const std::string path = (dir / "noise.png").string();
+    cv::imwrite(path, noise);
+    auto r = run_local({k_samples + "astronaut.jpg", path});
+    if (!r) return;
+    CHECK(r->exit_code == 3);
+    CHECK(r->out.empty());
+    CHECK(r->err == "faceverify: " + path + ": no face found in the image\n");
+  }
+  SECTION("a URL is refused before anything else") {
+    auto r = run_local({k_samples + "astronaut.jpg", "https://example.com/a.jpg"});
+    if (!r) return;
+    CHECK(r->exit_code == 2);
+    CHECK(r->err.find("https://example.com/a.jpg: the local backend does not download URLs") != std::string::npos);
+  }
+  SECTION("missing models: exit 2 with how to install them") {
+    test::RunOptions o;
+    o.env_overrides["FACEVERIFY_MODELS"] = (dir / "empty").string();
+    auto r = run_local({k_samples + "astronaut.jpg", k_samples + "astronaut-crop.jpg"}, o);
+    if (!r) return;
+    CHECK(r->exit_code == 2);
+    CHECK(r->out.empty());
+    CHECK(r->err.find("models are not installed") != std::string::npos);
+    CHECK(r->err.find("scripts/install-models.sh") != std::string::npos);
+    CHECK(std::count(r->err.begin(), r->err.end(), '\n') == 1);
+  }
+  SECTION("FACEVERIFY_BACKEND=local selects the backend") {
+    auto dir_models = faceverify::local::find_models(std::nullopt);
+    if (!dir_models) return;
+    test::RunOptions o;
+    o.env_overrides["FACEVERIFY_BACKEND"] = "local";
+    o.env_overrides["FACEVERIFY_MODELS"] = *dir_models;
+    auto r = test::run_process(
+        {FACEVERIFY_BINARY_PATH, "--json", k_samples + "astronaut.jpg", k_samples + "astronaut-crop.jpg"}, o);
+    CHECK(r.exit_code == 0);
+    CHECK(json::parse(r.out)["backend"] == "local");
+  }
+}

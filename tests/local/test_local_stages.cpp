@@ -1,0 +1,276 @@
+// SPDX-License-Identifier: MIT
+// Each stage of the offline pipeline on the public-domain astronaut sample
+// and on synthetic images made here.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <filesystem>
+#include <future>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include "faceverify/compare.hpp"
+#include "faceverify/local_backend.hpp"
+#include "local/pipeline.hpp"
+#include "local_test_support.hpp"
+#include "process.hpp"
+
+using namespace faceverify;
+
+namespace {
+
+const std::string k_samples = std::string(FACEVERIFY_SOURCE_DIR) + "/samples/";
+
+std::string file_bytes(const std::string& path) {
+  return test::read_file(path);
+}
+
+Image image_from(const cv::Mat& mat, const std::string& label) {
+  std::vector<unsigned char> png;
+  cv::imencode(".png", mat, png);
+  Image img;
+  img.source = {SourceKind::file, label};
+  img.label = label;
+  img.bytes.assign(png.begin(), png.end());
+  return img;
+}
+
+Image image_file(const std::string& path) {
+  return *load_image(ImageSource{SourceKind::file, path});
+}
+
+std::optional<local::Networks> networks_or_skip() {
+  auto dir = local::find_models(std::nullopt);
+  if (!dir) {
+    if (std::getenv("FACEVERIFY_REQUIRE_MODELS")) FAIL(dir.error().message);
+    WARN("SKIPPED: " << dir.error().message);
+    return std::nullopt;
+  }
+  auto nets = local::load_networks(*dir);
+  REQUIRE(nets);
+  return std::move(*nets);
+}
+
+}  // namespace
+
+TEST_CASE("local::decode", "[local]") {
+  SECTION("a JPEG decodes to BGR") {
+    auto m = local::decode(file_bytes(k_samples + "astronaut.jpg"), "astronaut.jpg");
+    REQUIRE(m);
+    CHECK(m->cols == 512);
+    CHECK(m->rows == 512);
+    CHECK(m->type() == CV_8UC3);
+  }
+  SECTION("the EXIF orientation is applied") {
+    // Stored 180x240 with Orientation 6: shown upright it is 240x180.
+    auto m =
+        local::decode(file_bytes(std::string(FACEVERIFY_SOURCE_DIR) + "/tests/data/local/astronaut-exif6.jpg"), "x");
+    REQUIRE(m);
+    CHECK(m->cols == 240);
+    CHECK(m->rows == 180);
+  }
+  SECTION("PNG, BMP, TIFF and WebP made here decode too") {
+    cv::Mat img(40, 60, CV_8UC3, cv::Scalar(10, 200, 30));
+    for (const char* ext : {".png", ".bmp", ".tiff", ".webp"}) {
+      std::vector<unsigned char> buf;
+      REQUIRE(cv::imencode(ext, img, buf));
+      auto m = local::decode(std::string(buf.begin(), buf.end()), ext);
+      INFO(ext);
+      REQUIRE(m);
+      CHECK(m->cols == 60);
+    }
+  }
+  SECTION("undecodable bytes are an input error naming the image") {
+    auto m = local::decode(std::string("\xFF\xD8\xFF\xE0 truncated", 14), "broken.jpg");
+    REQUIRE_FALSE(m);
+    CHECK(m.error().kind == ErrorKind::input);
+    CHECK(m.error().message.starts_with("broken.jpg: cannot be decoded by the local backend"));
+  }
+}
+
+TEST_CASE("local::stages on the astronaut", "[local]") {
+  auto nets = networks_or_skip();
+  if (!nets) return;
+  const cv::Mat img = cv::imread(k_samples + "astronaut.jpg");
+  REQUIRE_FALSE(img.empty());
+
+  const auto boxes = local::detect(nets->detector, img, 0.6);
+  REQUIRE(boxes.size() == 1);
+  const auto& box = boxes[0];
+  CHECK(box.score > 0.99);
+  // The face is around x 180-270, y 60-175 of the 512x512 portrait.
+  CHECK(box.x1 == Approx(179).margin(20));
+  CHECK(box.x2 == Approx(269).margin(20));
+  CHECK(box.y1 == Approx(63).margin(20));
+  CHECK(box.y2 == Approx(173).margin(20));
+
+  const auto points = local::landmarks68(nets->landmarks, img, box);
+  REQUIRE(points.size() == 68);
+  for (const auto& p : points) {
+    CHECK(p.x >= box.x1 - 10);
+    CHECK(p.x <= box.x2 + 10);
+  }
+  const auto five = geometry::five_points(points);
+  CHECK(geometry::plausible_upright_face(five, box));
+
+  const cv::Mat aligned = local::align(img, five);
+  CHECK(aligned.cols == 112);
+  CHECK(aligned.rows == 112);
+  CHECK(local::realignment_error(nets->landmarks, aligned) < 7.0);
+
+  const auto e = local::embed(nets->embedder, aligned);
+  REQUIRE(e.unit.size() == 512);
+  double norm = 0;
+  for (double x : e.unit) norm += x * x;
+  CHECK(std::sqrt(norm) == Approx(1.0).epsilon(1e-9));
+  CHECK(e.raw_norm > 3.0);
+  // Deterministic up to float noise across CPUs.
+  const auto again = local::embed(nets->embedder, aligned);
+  for (std::size_t i = 0; i < 512; ++i) CHECK(again.unit[i] == Approx(e.unit[i]).margin(1e-5));
+
+  SECTION("an upside-down face aligns badly and embeds weakly") {
+    cv::Mat flipped;
+    cv::rotate(aligned, flipped, cv::ROTATE_180);
+    CHECK(local::embed(nets->embedder, flipped).raw_norm < e.raw_norm);
+  }
+  SECTION("a plain image has no face") {
+    const cv::Mat grey(480, 640, CV_8UC3, cv::Scalar(128, 128, 128));
+    CHECK(local::detect(nets->detector, grey, 0.6).empty());
+  }
+}
+
+TEST_CASE("local::analyzer", "[local]") {
+  auto analyzer = test::local_analyzer_or_skip();
+  if (!analyzer) return;
+  auto reference = analyzer->analyze(image_file(k_samples + "astronaut.jpg"));
+  REQUIRE(reference);
+  REQUIRE(reference->faces.size() == 1);
+  const Face& face = reference->faces[0];
+  CHECK(face.embedding.size() == 512);
+  CHECK(face.landmarks.size() == 5);
+  CHECK(face.landmarks[0].first == "left-eye");
+  CHECK(*face.confidence > 0.99);
+  CHECK(reference->width == 512);
+  auto same = [&](const Analysis& other) {
+    auto c = compare(*reference, "astronaut", other, "other", FacePolicy::largest, ScoreOptions{});
+    REQUIRE(c);
+    return c->same;
+  };
+
+  SECTION("the crop is the same person") {
+    auto crop = analyzer->analyze(image_file(k_samples + "astronaut-crop.jpg"));
+    REQUIRE(crop);
+    CHECK(same(*crop));
+  }
+  SECTION("sideways and upside-down copies without EXIF are found the right way up") {
+    const cv::Mat img = cv::imread(k_samples + "astronaut.jpg");
+    for (auto flag : {cv::ROTATE_90_CLOCKWISE, cv::ROTATE_180, cv::ROTATE_90_COUNTERCLOCKWISE}) {
+      cv::Mat turned;
+      cv::rotate(img, turned, flag);
+      auto a = analyzer->analyze(image_from(turned, "turned.png"));
+      REQUIRE(a);
+      REQUIRE(a->faces.size() == 1);
+      CHECK(same(*a));
+      // The box is reported in the turned image's own frame: for a quarter
+      // turn the face sits in a different place than in the original.
+      if (flag != cv::ROTATE_180) CHECK(std::abs(a->faces[0].box[0] - face.box[0]) > 0.05);
+    }
+  }
+  SECTION("the EXIF-rotated file matches") {
+    auto a =
+        analyzer->analyze(image_file(std::string(FACEVERIFY_SOURCE_DIR) + "/tests/data/local/astronaut-exif6.jpg"));
+    REQUIRE(a);
+    REQUIRE(a->faces.size() == 1);
+    CHECK(same(*a));
+  }
+  SECTION("a face of ~5 % of a large photo is found") {
+    cv::Mat canvas(2000, 3000, CV_8UC3, cv::Scalar(140, 136, 128));
+    cv::Mat crop = cv::imread(k_samples + "astronaut-crop.jpg");
+    cv::resize(crop, crop, cv::Size(150, 150), 0, 0, cv::INTER_AREA);  // 5 % of the width
+    crop.copyTo(canvas(cv::Rect(2100, 1300, 150, 150)));
+    auto a = analyzer->analyze(image_from(canvas, "group.png"));
+    REQUIRE(a);
+    REQUIRE(a->faces.size() == 1);
+    CHECK(a->faces[0].box[0] == Approx(0.71).margin(0.02));
+    CHECK(same(*a));
+  }
+  SECTION("no face in a synthetic image") {
+    cv::Mat noise(600, 800, CV_8UC3);
+    cv::randu(noise, cv::Scalar::all(0), cv::Scalar::all(255));
+    auto a = analyzer->analyze(image_from(noise, "noise.png"));
+    REQUIRE(a);
+    CHECK(a->faces.empty());
+  }
+  SECTION("two faces are both reported with boxes in the image's frame") {
+    const cv::Mat crop = cv::imread(k_samples + "astronaut-crop.jpg");
+    cv::Mat canvas(400, 900, CV_8UC3, cv::Scalar(90, 90, 90));
+    crop.copyTo(canvas(cv::Rect(50, 100, 200, 200)));
+    cv::Mat small;
+    cv::resize(crop, small, cv::Size(150, 150));
+    small.copyTo(canvas(cv::Rect(650, 150, 150, 150)));
+    auto a = analyzer->analyze(image_from(canvas, "pair.png"));
+    REQUIRE(a);
+    REQUIRE(a->faces.size() == 2);
+    const auto largest = pick_face(*a, FacePolicy::largest);
+    CHECK(a->faces[*largest].box[0] < 0.3);  // the bigger copy, on the left
+  }
+  SECTION("URLs are refused: the local backend never uses the network") {
+    Image url;
+    url.source = {SourceKind::url, "https://example.com/a.jpg"};
+    url.label = url.source.spec;
+    auto a = analyzer->analyze(url);
+    REQUIRE_FALSE(a);
+    CHECK(a.error().kind == ErrorKind::input);
+  }
+  SECTION("concurrent analyses agree with sequential ones") {
+    const Image img = image_file(k_samples + "astronaut-crop.jpg");
+    auto first = std::async(std::launch::async, [&] { return analyzer->analyze(img); });
+    auto second = std::async(std::launch::async, [&] { return analyzer->analyze(img); });
+    auto a = first.get();
+    auto b = second.get();
+    REQUIRE(a);
+    REQUIRE(b);
+    for (std::size_t i = 0; i < 512; ++i)
+      CHECK(a->faces[0].embedding[i] == Approx(b->faces[0].embedding[i]).margin(1e-6));
+  }
+}
+
+TEST_CASE("local::find_models", "[local]") {
+  test::TempDir dir;
+  const std::string d = dir.path().string();
+  SECTION("missing models: one line saying how to install them") {
+    auto m = local::find_models(d);
+    REQUIRE_FALSE(m);
+    CHECK(m.error().kind == ErrorKind::usage);
+    CHECK(m.error().message == "the local backend's models are not installed (looked in " + d +
+                                   "); install them with scripts/install-models.sh, or point --models DIR at them");
+  }
+  SECTION("a file with the wrong checksum is refused") {
+    for (const auto& spec : local::model_specs()) test::write_file(d + "/" + std::string(spec.file), "not a model");
+    auto m = local::find_models(d);
+    REQUIRE_FALSE(m);
+    CHECK(m.error().message == d + "/fr_detect.onnx: checksum mismatch (not the pinned detector model); reinstall "
+                                   "with scripts/install-models.sh");
+  }
+  SECTION("search order: --models, then FACEVERIFY_MODELS, then XDG_DATA_HOME") {
+    // Restore the caller's settings afterwards: later tests find models through them.
+    struct Restore {
+      std::optional<std::string> models, xdg;
+      Restore() {
+        if (const char* v = std::getenv("FACEVERIFY_MODELS")) models = v;
+        if (const char* v = std::getenv("XDG_DATA_HOME")) xdg = v;
+      }
+      ~Restore() {
+        models ? ::setenv("FACEVERIFY_MODELS", models->c_str(), 1) : ::unsetenv("FACEVERIFY_MODELS");
+        xdg ? ::setenv("XDG_DATA_HOME", xdg->c_str(), 1) : ::unsetenv("XDG_DATA_HOME");
+      }
+    } restore;
+    CHECK(local::model_search_path(std::string("/x")) == std::vector<std::string>{"/x"});
+    ::setenv("FACEVERIFY_MODELS", "/from-env", 1);
+    CHECK(local::model_search_path(std::nullopt) == std::vector<std::string>{"/from-env"});
+    ::unsetenv("FACEVERIFY_MODELS");
+    ::setenv("XDG_DATA_HOME", "/xdg", 1);
+    CHECK(local::model_search_path(std::nullopt).front() == "/xdg/faceverify/models");
+    ::unsetenv("XDG_DATA_HOME");
+  }
+}
