@@ -11,7 +11,7 @@ packages=(
   libcurl4-openssl-dev                               # HTTP client
   nlohmann-json3-dev                                 # JSON
   libcli11-dev                                       # command line
-  catch2 libcpp-httplib-dev                          # tests and the fake API4AI server
+  catch2 libcpp-httplib-dev libssl-dev openssl       # tests: fake API4AI server (also over HTTPS)
 )
 if [ -z "${FACEVERIFY_WITHOUT_LOCAL:-}" ]; then
   # The offline backend (--backend local): OpenCV's split packages, and npm to

@@ -440,6 +440,34 @@ TEST_CASE("verify: retries", "[e2e]") {
   }
 }
 
+TEST_CASE("verify: TLS certificates are verified", "[e2e]") {
+  test::TempDir dir;
+  const std::string cert = (dir / "cert.pem").string(), key = (dir / "key.pem").string();
+  auto made =
+      test::run_process({"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
+                         "-days", "2", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"});
+  REQUIRE(made.exit_code == 0);
+  test::FakeServer server(k_people, cert, key);
+  Photos photo;
+  const std::string a = photo("alice1.jpg"), b = photo("alice2.jpg");
+  SECTION("a self-signed certificate is refused, naming the host and the cause, without retrying") {
+    auto r = run_faceverify({"--api-url", server.base_url(), a, b});
+    CHECK(r.exit_code == 4);
+    CHECK(r.out.empty());
+    const std::string why = ": TLS connection to 127.0.0.1:" + std::to_string(server.port()) +
+                            " failed: its certificate is not trusted (use --cacert FILE for a private CA)\n";
+    CHECK(r.err.find("faceverify: " + a + why) != std::string::npos);
+    CHECK(r.err.find("faceverify: " + b + why) != std::string::npos);
+    CHECK(r.err.find("gave up") == std::string::npos);
+  }
+  SECTION("accepted with --cacert") {
+    auto r = run_faceverify({"--api-url", server.base_url(), "--cacert", cert, a, b});
+    CHECK(r.exit_code == 0);
+    CHECK(std::regex_match(r.out, k_same));
+    CHECK(r.err.empty());
+  }
+}
+
 TEST_CASE("verify: redirects are not followed", "[e2e]") {
   test::FakeServer elsewhere;
   test::FakeServer server(

@@ -22,6 +22,7 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <numbers>
 #include <optional>
@@ -335,6 +336,8 @@ struct Input {
 struct Options {
   int port = 0;
   std::string scenario_path;
+  std::string tls_cert;  // both set: serve HTTPS with this certificate and key
+  std::string tls_key;
   std::string fixture_dir = FACEVERIFY_FAKE_FIXTURE_DIR;
 };
 
@@ -697,7 +700,9 @@ class FakeService {
 };
 
 int usage(const char* argv0, int code) {
-  std::fprintf(code == 0 ? stdout : stderr, "usage: %s [--port N] [--scenario FILE.json] [--fixture-dir DIR]\n", argv0);
+  std::fprintf(code == 0 ? stdout : stderr,
+               "usage: %s [--port N] [--scenario FILE.json] [--fixture-dir DIR] [--tls-cert PEM --tls-key PEM]\n",
+               argv0);
   return code;
 }
 
@@ -711,7 +716,7 @@ int run(int argc, char** argv) {
     };
     if (arg == "--help" || arg == "-h") return usage(argv[0], 0);
     std::optional<std::string> v;
-    if (arg == "--port" || arg == "--scenario" || arg == "--fixture-dir") {
+    if (arg == "--port" || arg == "--scenario" || arg == "--fixture-dir" || arg == "--tls-cert" || arg == "--tls-key") {
       v = value();
       if (!v) return usage(argv[0], 2);
     }
@@ -725,6 +730,10 @@ int run(int argc, char** argv) {
       opts.scenario_path = *v;
     } else if (arg == "--fixture-dir") {
       opts.fixture_dir = *v;
+    } else if (arg == "--tls-cert") {
+      opts.tls_cert = *v;
+    } else if (arg == "--tls-key") {
+      opts.tls_key = *v;
     } else {
       std::fprintf(stderr, "fake_api4ai: unknown argument '%s'\n", arg.c_str());
       return usage(argv[0], 2);
@@ -766,7 +775,17 @@ int run(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);
 
   FakeService service(std::move(scenario), std::move(golden));
-  httplib::Server server;
+  std::unique_ptr<httplib::Server> server_ptr;
+  if (!opts.tls_cert.empty() && !opts.tls_key.empty()) {
+    server_ptr = std::make_unique<httplib::SSLServer>(opts.tls_cert.c_str(), opts.tls_key.c_str());
+  } else {
+    server_ptr = std::make_unique<httplib::Server>();
+  }
+  if (!server_ptr->is_valid()) {
+    std::fprintf(stderr, "fake_api4ai: cannot set up the server (bad --tls-cert/--tls-key?)\n");
+    return 2;
+  }
+  httplib::Server& server = *server_ptr;
   server.new_task_queue = [] { return new httplib::ThreadPool(32); };
 
   auto results = [&service](const httplib::Request& req, httplib::Response& res) { service.results(req, res); };

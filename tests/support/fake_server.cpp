@@ -55,7 +55,15 @@ int read_port_line(int fd, std::string& seen) {
 }  // namespace
 
 FakeServer::FakeServer(const nlohmann::json& scenario) {
-  std::vector<std::string> argv = {FACEVERIFY_FAKE_SERVER_PATH};
+  start({FACEVERIFY_FAKE_SERVER_PATH}, scenario);
+}
+
+FakeServer::FakeServer(const nlohmann::json& scenario, const std::string& tls_cert, const std::string& tls_key)
+    : m_tls(true) {
+  start({FACEVERIFY_FAKE_SERVER_PATH, "--tls-cert", tls_cert, "--tls-key", tls_key}, scenario);
+}
+
+void FakeServer::start(std::vector<std::string> argv, const nlohmann::json& scenario) {
   if (!scenario.is_null() && !(scenario.is_object() && scenario.empty())) {
     const auto path = m_dir / "scenario.json";
     write_file(path, scenario.dump(2));

@@ -8,6 +8,7 @@
 
 #include <sys/types.h>
 #include <string>
+#include <vector>
 
 namespace faceverify::test {
 
@@ -18,12 +19,15 @@ namespace faceverify::test {
 class FakeServer {
  public:
   explicit FakeServer(const nlohmann::json& scenario = {});
+  // Serves HTTPS with this certificate and key (PEM files); requests() and
+  // reset() are not available then.
+  FakeServer(const nlohmann::json& scenario, const std::string& tls_cert, const std::string& tls_key);
   ~FakeServer();
   FakeServer(const FakeServer&) = delete;
   FakeServer& operator=(const FakeServer&) = delete;
 
   int port() const { return m_port; }
-  std::string base_url() const { return "http://127.0.0.1:" + std::to_string(m_port); }
+  std::string base_url() const { return (m_tls ? "https://127.0.0.1:" : "http://127.0.0.1:") + std::to_string(m_port); }
   pid_t pid() const { return m_pid; }
 
   // GET /__requests: the log of results requests (array). Throws std::runtime_error on failure.
@@ -33,6 +37,9 @@ class FakeServer {
 
  private:
   void stop() noexcept;
+  void start(std::vector<std::string> argv, const nlohmann::json& scenario);
+
+  bool m_tls = false;
 
   TempDir m_dir;
   pid_t m_pid = -1;
