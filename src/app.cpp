@@ -63,10 +63,10 @@ Expected<OpenBackend> open_backend(const VerifyOptions& o, std::chrono::steady_c
   OpenBackend backend;
   if (o.backend == Backend::local) {
     if (!local::compiled_in()) return std::unexpected(local::make_analyzer({}).error());
-    auto dir = local::find_models(o.models);
-    if (!dir) return std::unexpected(dir.error());
-    if (o.verbose) diag.line("local backend: models in " + *dir);
-    auto analyzer = local::make_analyzer(*dir);
+    auto models = local::find_models(o.models);
+    if (!models) return std::unexpected(models.error());
+    if (o.verbose) diag.line("local backend: models in " + models->dir);
+    auto analyzer = local::make_analyzer(std::move(*models));
     if (!analyzer) return std::unexpected(analyzer.error());
     backend.analyzer = std::move(*analyzer);
     backend.provenance.backend = "local";
@@ -128,7 +128,8 @@ int verify(const VerifyOptions& o, std::ostream& out, Diagnostics& diag, int std
   }
   std::array<Image, 2> images;
   for (std::size_t i = 0; i < 2; ++i) {
-    auto img = load_image(sources[i], stdin_fd);
+    auto img =
+        load_image(sources[i], stdin_fd, o.backend == Backend::local ? k_max_local_image_bytes : k_max_image_bytes);
     if (!img) {
       diag.line(img.error().message);
       return exit_code(img.error().kind);

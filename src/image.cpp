@@ -67,10 +67,10 @@ class FdGuard {
 
 // Reads at most limit + 1 bytes so an oversized stream is detected without
 // holding more than that in memory.
-Expected<std::string> read_bounded(int fd, const std::string& label) {
+Expected<std::string> read_bounded(int fd, const std::string& label, std::size_t max_bytes) {
   std::string data;
   char buf[65536];
-  while (data.size() <= k_max_image_bytes) {
+  while (data.size() <= max_bytes) {
     const ssize_t n = ::read(fd, buf, sizeof buf);
     if (n < 0) {
       if (errno == EINTR) continue;
@@ -83,14 +83,19 @@ Expected<std::string> read_bounded(int fd, const std::string& label) {
   return data;
 }
 
-Expected<Image> check_bytes(Image image) {
+std::string limit_text(std::size_t max_bytes) {
+  const std::string mib_text = std::to_string(max_bytes / (1024 * 1024)) + " MiB";
+  return max_bytes == k_max_image_bytes ? "the " + mib_text + " upload limit" : "the " + mib_text + " limit";
+}
+
+Expected<Image> check_bytes(Image image, std::size_t max_bytes) {
   if (image.bytes.empty()) {
     return fail(ErrorKind::input, image.label + ": empty " +
                                       (image.source.kind == SourceKind::stdin_stream ? "input" : "file") +
                                       " (expected an image)");
   }
-  if (image.bytes.size() > k_max_image_bytes) {
-    return fail(ErrorKind::input, image.label + ": larger than the 16 MiB upload limit; shrink or recompress it");
+  if (image.bytes.size() > max_bytes) {
+    return fail(ErrorKind::input, image.label + ": larger than " + limit_text(max_bytes) + "; shrink or recompress it");
   }
   image.format = sniff_format(image.bytes);
   if (!image.format) {
@@ -100,7 +105,106 @@ Expected<Image> check_bytes(Image image) {
   return image;
 }
 
+std::uint32_t be16(std::string_view d, std::size_t at) {
+  return (std::uint32_t{static_cast<unsigned char>(d[at])} << 8) | static_cast<unsigned char>(d[at + 1]);
+}
+std::uint32_t be32(std::string_view d, std::size_t at) {
+  return (be16(d, at) << 16) | be16(d, at + 2);
+}
+std::uint32_t le16(std::string_view d, std::size_t at) {
+  return std::uint32_t{static_cast<unsigned char>(d[at])} | (std::uint32_t{static_cast<unsigned char>(d[at + 1])} << 8);
+}
+
+// JPEG: marker segments (skipped by their length, so an EXIF thumbnail's EOI
+// does not count), entropy-coded data after each SOS up to the next marker,
+// until EOI. Data after EOI (e.g. a phone's motion-photo video) is ignored.
+void inspect_jpeg(std::string_view d, ImageHeader& h) {
+  std::size_t i = 2;
+  for (;;) {
+    while (i < d.size() && static_cast<unsigned char>(d[i]) == 0xFF) ++i;  // fill bytes
+    if (i >= d.size()) break;
+    const auto marker = static_cast<unsigned char>(d[i++]);
+    if (marker == 0xD9) return;                                          // EOI: complete
+    if (marker == 0x01 || (marker >= 0xD0 && marker <= 0xD7)) continue;  // no length
+    if (i + 2 > d.size()) break;
+    const std::size_t len = be16(d, i);
+    if (len < 2 || i + len > d.size()) break;
+    const bool sof = marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 && marker != 0xC8 && marker != 0xCC;
+    if (sof && len >= 7 && !h.width) {
+      h.height = be16(d, i + 3);
+      h.width = be16(d, i + 5);
+    }
+    i += len;
+    if (marker == 0xDA) {  // scan data runs to the next marker other than RSTn / stuffed 0xFF00
+      while (i + 1 < d.size()) {
+        if (static_cast<unsigned char>(d[i]) == 0xFF) {
+          const auto next = static_cast<unsigned char>(d[i + 1]);
+          if (next != 0x00 && !(next >= 0xD0 && next <= 0xD7) && next != 0xFF) break;
+        }
+        ++i;
+      }
+      if (i + 1 >= d.size()) break;
+    }
+  }
+  h.truncated = true;
+}
+
+void inspect_png(std::string_view d, ImageHeader& h) {
+  std::size_t i = 8;
+  while (i + 8 <= d.size()) {
+    const std::size_t len = be32(d, i);
+    const std::string_view type = d.substr(i + 4, 4);
+    if (type == "IHDR" && len >= 8 && i + 16 <= d.size()) {
+      h.width = be32(d, i + 8);
+      h.height = be32(d, i + 12);
+    }
+    if (type == "IEND") return;
+    if (len > d.size() || i + 12 + len > d.size()) break;
+    i += 12 + len;
+  }
+  h.truncated = true;
+}
+
 }  // namespace
+
+ImageHeader inspect_header(std::string_view d, ImageFormat format) noexcept {
+  ImageHeader h;
+  switch (format) {
+    case ImageFormat::jpeg: inspect_jpeg(d, h); break;
+    case ImageFormat::png: inspect_png(d, h); break;
+    case ImageFormat::gif:
+      if (d.size() >= 10) {
+        h.width = le16(d, 6);
+        h.height = le16(d, 8);
+      }
+      if (d.empty() || d.back() != ';') h.truncated = true;  // GIF trailer 0x3B
+      break;
+    case ImageFormat::bmp:
+      if (d.size() >= 26) {
+        h.truncated = read_le32(d, 2) > d.size();
+        h.width = read_le32(d, 18);
+        const auto height = static_cast<std::int32_t>(read_le32(d, 22));  // negative: top-down
+        h.height = static_cast<std::uint32_t>(height < 0 ? -static_cast<std::int64_t>(height) : height);
+      }
+      break;
+    case ImageFormat::webp:
+      h.truncated = std::size_t{read_le32(d, 4)} + 8 > d.size();
+      if (d.size() >= 30 && d.substr(12, 4) == "VP8X") {
+        h.width = 1 + (read_le32(d, 24) & 0xFFFFFF);
+        h.height = 1 + (read_le32(d, 27) & 0xFFFFFF);
+      } else if (d.size() >= 30 && d.substr(12, 4) == "VP8 ") {
+        h.width = le16(d, 26) & 0x3FFF;
+        h.height = le16(d, 28) & 0x3FFF;
+      } else if (d.size() >= 25 && d.substr(12, 4) == "VP8L") {
+        const std::uint32_t bits = read_le32(d, 21);
+        h.width = 1 + (bits & 0x3FFF);
+        h.height = 1 + ((bits >> 14) & 0x3FFF);
+      }
+      break;
+    case ImageFormat::tiff: break;
+  }
+  return h;
+}
 
 std::string display_name(std::string_view arg) {
   std::string text(arg);
@@ -197,7 +301,7 @@ Expected<ImageSource> classify_image_argument(std::string_view arg) {
   return ImageSource{SourceKind::url, std::string(arg)};
 }
 
-Expected<Image> load_image(const ImageSource& source, int stdin_fd) {
+Expected<Image> load_image(const ImageSource& source, int stdin_fd, std::size_t max_bytes) {
   Image image;
   image.source = source;
   switch (source.kind) {
@@ -207,10 +311,10 @@ Expected<Image> load_image(const ImageSource& source, int stdin_fd) {
       return image;
     case SourceKind::stdin_stream: {
       image.label = "stdin";
-      auto bytes = read_bounded(stdin_fd, image.label);
+      auto bytes = read_bounded(stdin_fd, image.label, max_bytes);
       if (!bytes) return std::unexpected(bytes.error());
       image.bytes = std::move(*bytes);
-      auto checked = check_bytes(std::move(image));
+      auto checked = check_bytes(std::move(image), max_bytes);
       if (checked) checked->upload_name = "stdin." + std::string(format_extension(*checked->format));
       return checked;
     }
@@ -224,14 +328,14 @@ Expected<Image> load_image(const ImageSource& source, int stdin_fd) {
   struct stat st {};
   if (::fstat(fd, &st) != 0) return fail(ErrorKind::input, image.label + ": " + describe_errno(errno));
   if (S_ISDIR(st.st_mode)) return fail(ErrorKind::input, image.label + ": is a directory (expected an image file)");
-  if (S_ISREG(st.st_mode) && static_cast<std::uint64_t>(st.st_size) > k_max_image_bytes) {
+  if (S_ISREG(st.st_mode) && static_cast<std::uint64_t>(st.st_size) > max_bytes) {
     return fail(ErrorKind::input, image.label + ": file is " + mib(static_cast<std::size_t>(st.st_size)) +
-                                      ", larger than the 16 MiB upload limit; shrink or recompress it");
+                                      ", larger than " + limit_text(max_bytes) + "; shrink or recompress it");
   }
-  auto bytes = read_bounded(fd, image.label);
+  auto bytes = read_bounded(fd, image.label, max_bytes);
   if (!bytes) return std::unexpected(bytes.error());
   image.bytes = std::move(*bytes);
-  return check_bytes(std::move(image));
+  return check_bytes(std::move(image), max_bytes);
 }
 
 }  // namespace faceverify

@@ -46,8 +46,8 @@ Similarity estimate_similarity(std::span<const Point> from, std::span<const Poin
 Point apply(const Similarity& m, Point p) noexcept;
 
 /// Whether five points look like an upright face inside `box`: eyes left to
-/// right and above the nose, nose above the mouth, eye line tilted less than
-/// 45 degrees, sensible eye distance for the box.
+/// right and above the nose, nose above the mouth, eye line tilted at most
+/// 60 degrees, sensible eye distance for the box.
 bool plausible_upright_face(const std::array<Point, 5>& points, const Box& box) noexcept;
 
 }  // namespace faceverify::geometry

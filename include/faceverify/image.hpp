@@ -5,6 +5,7 @@
 // an image before any network traffic.
 
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -15,6 +16,8 @@ namespace faceverify {
 
 /// The service refuses larger uploads (HTTP 413); we refuse them first.
 inline constexpr std::size_t k_max_image_bytes = 16u * 1024u * 1024u;
+/// Nothing is uploaded with the local backend; this only bounds memory.
+inline constexpr std::size_t k_max_local_image_bytes = 64u * 1024u * 1024u;
 
 enum class ImageFormat { jpeg, png, webp, bmp, gif, tiff };
 
@@ -38,6 +41,17 @@ struct ImageSource {
 /// only http and https are accepted (usage error otherwise).
 Expected<ImageSource> classify_image_argument(std::string_view arg);
 
+struct ImageHeader {
+  std::optional<std::uint32_t> width;  // from the header, when the format is understood
+  std::optional<std::uint32_t> height;
+  bool truncated = false;  // the data ends before the format's end marker (JPEG EOI, PNG IEND, RIFF/BMP size)
+};
+
+/// Reads size and completeness from the container structure without
+/// decoding pixels: JPEG (segments, scans, EOI), PNG (chunks up to IEND),
+/// GIF, BMP and WebP. TIFF is not inspected (nothing set).
+ImageHeader inspect_header(std::string_view bytes, ImageFormat format) noexcept;
+
 /// How messages show an argument: control characters and invalid UTF-8
 /// become '?', so a diagnostic stays one line, and a URL's user:password@
 /// part becomes "***@".
@@ -55,7 +69,7 @@ struct Image {
 
 /// Reads a file or stdin (`stdin_fd`) fully and checks it. Errors
 /// (ErrorKind::input) name the input: missing, unreadable, directory, empty,
-/// over k_max_image_bytes, not an image. A URL is returned without I/O.
-Expected<Image> load_image(const ImageSource& source, int stdin_fd = 0);
+/// over `max_bytes`, not an image. A URL is returned without I/O.
+Expected<Image> load_image(const ImageSource& source, int stdin_fd = 0, std::size_t max_bytes = k_max_image_bytes);
 
 }  // namespace faceverify

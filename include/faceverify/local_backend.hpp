@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "faceverify/error.hpp"
 #include "faceverify/face.hpp"
@@ -31,17 +32,23 @@ const std::array<ModelSpec, 3>& model_specs() noexcept;
 /// to the installed binary, and <build>/models for a development build.
 std::vector<std::string> model_search_path(const std::optional<std::string>& explicit_dir);
 
-/// The first directory of the search path holding all three files, each
-/// checked against its sha256. A missing model is ErrorKind::usage with how
-/// to install it; a wrong checksum is refused the same way.
-Expected<std::string> find_models(const std::optional<std::string>& explicit_dir);
+/// The three model files, read once: what is checksummed is what is loaded.
+struct ModelSet {
+  std::string dir;
+  std::array<std::vector<unsigned char>, 3> bytes;  // in model_specs() order
+};
+
+/// Reads the models from the first directory of the search path that holds
+/// any of them, checking each against its sha256. Missing models, a missing
+/// file or a wrong checksum are ErrorKind::usage, saying how to install them.
+Expected<ModelSet> find_models(const std::optional<std::string>& explicit_dir);
 
 /// Whether this build includes the local backend (CMake FACEVERIFY_WITH_LOCAL).
 bool compiled_in() noexcept;
 
-/// A FaceAnalyzer that loads the models in `model_dir` once and reuses them
-/// for every image; safe to call from several threads (one network set per
-/// concurrent call).
-Expected<std::unique_ptr<FaceAnalyzer>> make_analyzer(const std::string& model_dir);
+/// A FaceAnalyzer over `models`, reused for every image; safe to call from
+/// several threads (one network set per concurrent call, built from the same
+/// bytes, never re-read from disk).
+Expected<std::unique_ptr<FaceAnalyzer>> make_analyzer(ModelSet models);
 
 }  // namespace faceverify::local

@@ -4,6 +4,7 @@
 // landmarks, alignment and embedding for every face.
 #include <mutex>
 #include <opencv2/core.hpp>
+#include <opencv2/imgproc.hpp>
 
 #include "faceverify/local_backend.hpp"
 #include "pipeline.hpp"
@@ -22,8 +23,16 @@ constexpr double k_sure_score = 0.99;
 // embedder's raw norm (upright 3.3-5.0, upside-down 1.9-2.9) and how far the
 // landmarks found again on the aligned crop fall from the template (upright
 // 2.3-6.5 px, upside-down 7-33 px). quality = norm - error / 10 put every
-// upright face at >= 2.9 and every upside-down one at <= 1.4.
-constexpr double k_min_quality = 1.8;
+// upright face at >= 2.9 and every upside-down one at <= 1.4; sideways
+// garbage reaches ~2.0. Below k_min_quality a detection is not a face; at or
+// above k_sure_quality the upright view is trusted without trying the others.
+constexpr double k_min_quality = 2.5;
+constexpr double k_sure_quality = 2.9;
+// Analysis runs on a copy at most this many pixels on its longer side: the
+// detector sees 320x240 anyway, the zoomed tiles still reach faces of ~3 %
+// of the photo, and a 50-megapixel photo no longer costs gigabytes.
+constexpr int k_max_side = 2000;
+constexpr std::uint64_t k_max_pixels = 100'000'000;
 
 struct Candidate {
   geometry::Box box;
@@ -65,8 +74,8 @@ Point unrotate(Point p, int quarter_turns, double w, double h) {
 // Detection on the whole image, then, if nothing is found, on overlapping
 // tiles at 2x and 4x zoom: the detector's 320x240 input misses faces under
 // ~5 % of a large photo.
-std::vector<geometry::Box> detect_with_zoom(cv::dnn::Net& net, const cv::Mat& image) {
-  auto boxes = detect(net, image, k_min_score);
+std::vector<geometry::Box> detect_zoomed(cv::dnn::Net& net, const cv::Mat& image) {
+  std::vector<geometry::Box> boxes;
   for (int zoom : {2, 4}) {
     if (!boxes.empty()) break;
     const int tw = image.cols / zoom, th = image.rows / zoom;
@@ -89,11 +98,12 @@ std::vector<geometry::Box> detect_with_zoom(cv::dnn::Net& net, const cv::Mat& im
   return boxes;
 }
 
-View analyse_view(Networks& nets, const cv::Mat& upright, int quarter_turns) {
+View analyse_view(Networks& nets, const cv::Mat& upright, int quarter_turns, bool zoomed) {
   View view;
   view.quarter_turns = quarter_turns;
   view.image = rotated(upright, quarter_turns);
-  for (const auto& box : detect_with_zoom(nets.detector, view.image)) {
+  const auto boxes = zoomed ? detect_zoomed(nets.detector, view.image) : detect(nets.detector, view.image, k_min_score);
+  for (const auto& box : boxes) {
     const auto points = landmarks68(nets.landmarks, view.image, box);
     if (points.size() != 68) continue;
     const auto five = geometry::five_points(points);
@@ -119,7 +129,7 @@ void drop_unsure_giants(std::vector<Candidate>& faces) {
 
 class LocalAnalyzer final : public FaceAnalyzer {
  public:
-  LocalAnalyzer(std::string model_dir, Networks first) : m_model_dir(std::move(model_dir)) {
+  LocalAnalyzer(ModelSet models, Networks first) : m_models(std::move(models)) {
     m_free.push_back(std::make_unique<Networks>(std::move(first)));
   }
 
@@ -128,6 +138,20 @@ class LocalAnalyzer final : public FaceAnalyzer {
       return fail(ErrorKind::input, image.label +
                                         ": the local backend does not download URLs (it never uses the "
                                         "network); download the image and pass the file");
+    }
+    // Refused before decoding: a damaged file would decode to a grey-filled
+    // picture and a confident but meaningless verdict; a huge one would take
+    // gigabytes.
+    if (image.format) {
+      const ImageHeader header = inspect_header(image.bytes, *image.format);
+      if (header.truncated) {
+        return fail(ErrorKind::input, image.label + ": the image data ends early (truncated or damaged file)");
+      }
+      if (header.width && header.height && std::uint64_t{*header.width} * *header.height > k_max_pixels) {
+        return fail(ErrorKind::input, image.label + ": " + std::to_string(*header.width) + "x" +
+                                          std::to_string(*header.height) +
+                                          " pixels is over the local backend's 100-megapixel limit; downscale it");
+      }
     }
     auto decoded = decode(image.bytes, image.label);
     if (!decoded) return std::unexpected(decoded.error());
@@ -145,21 +169,31 @@ class LocalAnalyzer final : public FaceAnalyzer {
   }
 
  private:
-  Analysis run(Networks& nets, const cv::Mat& upright, const Image& image) {
-    // All four rotations, always, keeping the one whose best face has the
-    // highest quality: the detector alone cannot tell (an upside-down face
-    // scored higher than upright in 2 of 48 photos). Ties keep the photo as
-    // it is. No plausible face in any rotation means no face.
-    View best = analyse_view(nets, upright, 0);
-    for (int q = 1; q <= 3; ++q) {
-      View view = analyse_view(nets, upright, q);
-      if (view.best_quality() > best.best_quality()) best = std::move(view);
+  Analysis run(Networks& nets, const cv::Mat& decoded, const Image& image) {
+    cv::Mat upright = decoded;
+    if (std::max(decoded.cols, decoded.rows) > k_max_side) {
+      const double f = static_cast<double>(k_max_side) / std::max(decoded.cols, decoded.rows);
+      cv::resize(decoded, upright, cv::Size(), f, f, cv::INTER_AREA);
     }
+    // The upright view first; when it holds no sure face, all four
+    // rotations, keeping the one whose best face has the highest quality:
+    // the detector alone cannot tell (an upside-down face scored higher than
+    // upright in 2 of 48 photos). Ties keep the photo as it is. When no
+    // rotation holds a face, zoomed tiles of the upright photo are searched
+    // for small faces. Nothing plausible anywhere means no face.
+    View best = analyse_view(nets, upright, 0, false);
+    if (best.best_quality() < k_sure_quality) {
+      for (int q = 1; q <= 3; ++q) {
+        View view = analyse_view(nets, upright, q, false);
+        if (view.best_quality() > best.best_quality()) best = std::move(view);
+      }
+    }
+    if (best.faces.empty()) best = analyse_view(nets, upright, 0, true);
     drop_unsure_giants(best.faces);
     Analysis analysis;
     analysis.name = image.upload_name;
-    analysis.width = upright.cols;
-    analysis.height = upright.rows;
+    analysis.width = decoded.cols;
+    analysis.height = decoded.rows;
     const double w = upright.cols, h = upright.rows;
     static constexpr const char* k_names[] = {"left-eye", "right-eye", "nose-tip", "mouth-left-corner",
                                               "mouth-right-corner"};
@@ -198,7 +232,7 @@ class LocalAnalyzer final : public FaceAnalyzer {
     }
     // Another analysis holds the first set: a Net must not run forward()
     // on two threads at once, so this thread gets its own.
-    auto nets = load_networks(m_model_dir);
+    auto nets = load_networks(m_models);
     if (!nets) return std::unexpected(nets.error());
     return std::make_unique<Networks>(std::move(*nets));
   }
@@ -208,7 +242,7 @@ class LocalAnalyzer final : public FaceAnalyzer {
     m_free.push_back(std::move(nets));
   }
 
-  std::string m_model_dir;
+  ModelSet m_models;  // kept: further network sets are built from these bytes
   std::mutex m_mutex;
   std::vector<std::unique_ptr<Networks>> m_free;
 };
@@ -219,10 +253,10 @@ bool compiled_in() noexcept {
   return true;
 }
 
-Expected<std::unique_ptr<FaceAnalyzer>> make_analyzer(const std::string& model_dir) {
-  auto nets = load_networks(model_dir);
+Expected<std::unique_ptr<FaceAnalyzer>> make_analyzer(ModelSet models) {
+  auto nets = load_networks(models);
   if (!nets) return std::unexpected(nets.error());
-  return std::unique_ptr<FaceAnalyzer>(std::make_unique<LocalAnalyzer>(model_dir, std::move(*nets)));
+  return std::unique_ptr<FaceAnalyzer>(std::make_unique<LocalAnalyzer>(std::move(models), std::move(*nets)));
 }
 
 }  // namespace faceverify::local

@@ -93,7 +93,10 @@ bool plausible_upright_face(const std::array<Point, 5>& pt, const Box& box) noex
   const double eye_dx = re.x - le.x, eye_dy = re.y - le.y;
   const double eye_dist = std::hypot(eye_dx, eye_dy);
   if (eye_dx <= 0 || eye_dist <= 0) return false;
-  if (std::abs(std::atan2(eye_dy, eye_dx)) > std::numbers::pi / 4) return false;  // more than 45 degrees
+  // Up to 60 degrees of tilt: wider than the 45 that separates quarter turns,
+  // so a face tilted ~45 degrees is plausible in two neighbouring views and
+  // quality picks between them.
+  if (std::abs(std::atan2(eye_dy, eye_dx)) > std::numbers::pi / 3) return false;
   if (mr.x <= ml.x) return false;
   const double eyes_y = (le.y + re.y) / 2, mouth_y = (ml.y + mr.y) / 2;
   if (!(eyes_y < nose.y && nose.y < mouth_y)) return false;

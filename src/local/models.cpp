@@ -30,12 +30,12 @@ std::optional<fs::path> executable_dir() {
   return exe.parent_path();
 }
 
-bool has_all(const fs::path& dir) {
+bool has_any(const fs::path& dir) {
   std::error_code ec;
   for (const auto& spec : model_specs()) {
-    if (!fs::is_regular_file(dir / spec.file, ec)) return false;
+    if (fs::exists(dir / spec.file, ec)) return true;
   }
-  return true;
+  return false;
 }
 
 }  // namespace
@@ -64,20 +64,28 @@ std::vector<std::string> model_search_path(const std::optional<std::string>& exp
   return dirs;
 }
 
-Expected<std::string> find_models(const std::optional<std::string>& explicit_dir) {
+Expected<ModelSet> find_models(const std::optional<std::string>& explicit_dir) {
   const auto dirs = model_search_path(explicit_dir);
   for (const auto& dir : dirs) {
-    if (!has_all(dir)) continue;
-    for (const auto& spec : model_specs()) {
+    if (!has_any(dir)) continue;
+    ModelSet set;
+    set.dir = dir;
+    for (std::size_t i = 0; i < model_specs().size(); ++i) {
+      const auto& spec = model_specs()[i];
       const fs::path file = fs::path(dir) / spec.file;
       std::ifstream in(file, std::ios::binary);
-      const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-      if (sha256_hex(bytes) != spec.sha256) {
+      if (!in) {
+        return fail(ErrorKind::usage, file.string() + ": missing or unreadable (the " + std::string(spec.role) +
+                                          " model); reinstall with scripts/install-models.sh");
+      }
+      set.bytes[i].assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+      const std::string_view view(reinterpret_cast<const char*>(set.bytes[i].data()), set.bytes[i].size());
+      if (sha256_hex(view) != spec.sha256) {
         return fail(ErrorKind::usage, file.string() + ": checksum mismatch (not the pinned " + std::string(spec.role) +
                                           " model); reinstall with scripts/install-models.sh");
       }
     }
-    return dir;
+    return set;
   }
   std::string where;
   for (const auto& d : dirs) where += (where.empty() ? "" : ", ") + d;

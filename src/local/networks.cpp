@@ -4,19 +4,19 @@
 
 namespace faceverify::local {
 
-Expected<Networks> load_networks(const std::string& model_dir) {
+Expected<Networks> load_networks(const ModelSet& models) {
   Networks nets;
   const auto& specs = model_specs();
   cv::dnn::Net* targets[] = {&nets.detector, &nets.landmarks, &nets.embedder};
   for (std::size_t i = 0; i < specs.size(); ++i) {
-    const std::string path = model_dir + "/" + std::string(specs[i].file);
     try {
-      *targets[i] = cv::dnn::readNetFromONNX(path);
+      *targets[i] = cv::dnn::readNetFromONNX(models.bytes[i]);
     } catch (const cv::Exception&) {
       *targets[i] = cv::dnn::Net();
     }
     if (targets[i]->empty()) {
-      return fail(ErrorKind::usage, path + ": OpenCV cannot load this model; reinstall with scripts/install-models.sh");
+      return fail(ErrorKind::usage, models.dir + "/" + std::string(specs[i].file) +
+                                        ": OpenCV cannot load this model; reinstall with scripts/install-models.sh");
     }
   }
   return nets;

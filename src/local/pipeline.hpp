@@ -13,6 +13,7 @@
 
 #include "faceverify/error.hpp"
 #include "faceverify/geometry.hpp"
+#include "faceverify/local_backend.hpp"
 
 namespace faceverify::local {
 
@@ -24,8 +25,8 @@ struct Networks {
   cv::dnn::Net embedder;
 };
 
-/// Loads the three models from `model_dir` (already checksummed).
-Expected<Networks> load_networks(const std::string& model_dir);
+/// Builds the three networks from the (already checksummed) model bytes.
+Expected<Networks> load_networks(const ModelSet& models);
 
 /// Decodes image bytes to 8-bit BGR with the EXIF orientation applied.
 /// ErrorKind::input naming `label` when OpenCV cannot decode them.

@@ -8,7 +8,7 @@ bool compiled_in() noexcept {
   return false;
 }
 
-Expected<std::unique_ptr<FaceAnalyzer>> make_analyzer(const std::string&) {
+Expected<std::unique_ptr<FaceAnalyzer>> make_analyzer(ModelSet) {
   return fail(
       ErrorKind::usage,
       "this faceverify was built without the local backend (rebuild with OpenCV and -DFACEVERIFY_WITH_LOCAL=ON)");

@@ -19,7 +19,7 @@ inline std::unique_ptr<FaceAnalyzer> local_analyzer_or_skip() {
     WARN("SKIPPED: " << dir.error().message);
     return nullptr;
   }
-  auto analyzer = local::make_analyzer(*dir);
+  auto analyzer = local::make_analyzer(std::move(*dir));
   REQUIRE(analyzer);
   return std::move(*analyzer);
 }

@@ -28,7 +28,7 @@ std::optional<test::ProcessResult> run_local(std::vector<std::string> args, test
     return std::nullopt;
   }
   args.insert(args.begin(), {FACEVERIFY_BINARY_PATH, "--backend", "local"});
-  if (!o.env_overrides.count("FACEVERIFY_MODELS")) o.env_overrides["FACEVERIFY_MODELS"] = *dir;
+  if (!o.env_overrides.count("FACEVERIFY_MODELS")) o.env_overrides["FACEVERIFY_MODELS"] = dir->dir;
   // No proxy and an unroutable one: the local backend must not touch the network at all.
   o.env_overrides["https_proxy"] = "http://127.0.0.1:1";
   o.env_overrides["http_proxy"] = "http://127.0.0.1:1";
@@ -98,7 +98,7 @@ TEST_CASE("local e2e: errors", "[local][e2e]") {
     if (!dir_models) return;
     test::RunOptions o;
     o.env_overrides["FACEVERIFY_BACKEND"] = "local";
-    o.env_overrides["FACEVERIFY_MODELS"] = *dir_models;
+    o.env_overrides["FACEVERIFY_MODELS"] = dir_models->dir;
     auto r = test::run_process(
         {FACEVERIFY_BINARY_PATH, "--json", k_samples + "astronaut.jpg", k_samples + "astronaut-crop.jpg"}, o);
     CHECK(r.exit_code == 0);

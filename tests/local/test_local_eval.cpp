@@ -12,6 +12,7 @@
 
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
 #include "faceverify/compare.hpp"
 #include "faceverify/image.hpp"
 #include "local_test_support.hpp"
@@ -73,15 +74,24 @@ TEST_CASE("local::evaluation over shared/faces", "[local][eval]") {
   for (std::size_t i = 0; i < photos.size(); ++i) {
     const cv::Mat original = cv::imread((dir / photos[i].first).string());
     REQUIRE_FALSE(original.empty());
-    for (auto flag : {cv::ROTATE_90_CLOCKWISE, cv::ROTATE_180, cv::ROTATE_90_COUNTERCLOCKWISE}) {
+    // Quarter turns, and 45 and 135 degrees (the canvas grown to fit), where
+    // the upright view and a quarter turn both see a tilted face.
+    for (double angle : {90.0, 180.0, 270.0, 45.0, 135.0}) {
       cv::Mat turned;
-      cv::rotate(original, turned, flag);
+      const cv::Point2f centre(static_cast<float>(original.cols) / 2, static_cast<float>(original.rows) / 2);
+      cv::Mat m = cv::getRotationMatrix2D(centre, angle, 1.0);
+      const cv::Rect2f bounds = cv::RotatedRect(centre, original.size(), static_cast<float>(angle)).boundingRect2f();
+      m.at<double>(0, 2) += bounds.width / 2.0 - centre.x;
+      m.at<double>(1, 2) += bounds.height / 2.0 - centre.y;
+      cv::warpAffine(original, turned, m, bounds.size(), cv::INTER_LINEAR, cv::BORDER_CONSTANT,
+                     cv::Scalar(255, 255, 255));
       std::vector<unsigned char> jpeg;
       cv::imencode(".jpg", turned, jpeg);
       Image image;
       image.source = {SourceKind::file, photos[i].first + " (rotated)"};
       image.label = image.source.spec;
       image.bytes.assign(jpeg.begin(), jpeg.end());
+      image.format = ImageFormat::jpeg;
       auto analysis = analyzer->analyze(image);
       REQUIRE(analysis);
       if (analysis->faces.empty()) {
@@ -90,7 +100,7 @@ TEST_CASE("local::evaluation over shared/faces", "[local][eval]") {
       }
       ++rotated_found;
       auto c = compare(analyses[i], "original", *analysis, "rotated", FacePolicy::largest, ScoreOptions{});
-      INFO(photos[i].first << " rotated, distance " << c->distance);
+      INFO(photos[i].first << " rotated " << angle << " degrees, distance " << c->distance);
       CHECK(c->same);
     }
   }

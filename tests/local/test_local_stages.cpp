@@ -3,6 +3,8 @@
 // and on synthetic images made here.
 #include <catch2/catch.hpp>
 
+#include <unistd.h>
+
 #include <cmath>
 #include <filesystem>
 #include <future>
@@ -32,6 +34,7 @@ Image image_from(const cv::Mat& mat, const std::string& label) {
   img.source = {SourceKind::file, label};
   img.label = label;
   img.bytes.assign(png.begin(), png.end());
+  img.format = ImageFormat::png;
   return img;
 }
 
@@ -46,7 +49,7 @@ std::optional<local::Networks> networks_or_skip() {
     WARN("SKIPPED: " << dir.error().message);
     return std::nullopt;
   }
-  auto nets = local::load_networks(*dir);
+  auto nets = local::load_networks(*dir);  // the ModelSet read and checked once
   REQUIRE(nets);
   return std::move(*nets);
 }
@@ -214,6 +217,32 @@ TEST_CASE("local::analyzer", "[local]") {
     const auto largest = pick_face(*a, FacePolicy::largest);
     CHECK(a->faces[*largest].box[0] < 0.3);  // the bigger copy, on the left
   }
+  SECTION("a truncated file is refused, not decoded into a grey-filled guess") {
+    Image cut = image_file(k_samples + "astronaut.jpg");
+    cut.bytes.resize(cut.bytes.size() * 2 / 3);
+    auto a = analyzer->analyze(cut);
+    REQUIRE_FALSE(a);
+    CHECK(a.error().kind == ErrorKind::input);
+    CHECK(a.error().message.ends_with(": the image data ends early (truncated or damaged file)"));
+  }
+  SECTION("a huge image is refused before decoding") {
+    std::string d = "\x89PNG\r\n\x1A\n";
+    auto be32 = [](std::uint32_t v) {
+      return std::string{static_cast<char>(v >> 24), static_cast<char>(v >> 16), static_cast<char>(v >> 8),
+                         static_cast<char>(v)};
+    };
+    d += be32(13) + "IHDR" + be32(30000) + be32(30000) + std::string("\x08\x00\0\0\0", 5) + "CRC!";
+    d += be32(0) + "IEND" + "CRC!";
+    Image huge;
+    huge.source = {SourceKind::file, "huge.png"};
+    huge.label = "huge.png";
+    huge.bytes = d;
+    huge.format = ImageFormat::png;
+    auto a = analyzer->analyze(huge);
+    REQUIRE_FALSE(a);
+    CHECK(a.error().message ==
+          "huge.png: 30000x30000 pixels is over the local backend's 100-megapixel limit; downscale it");
+  }
   SECTION("URLs are refused: the local backend never uses the network") {
     Image url;
     url.source = {SourceKind::url, "https://example.com/a.jpg"};
@@ -244,6 +273,18 @@ TEST_CASE("local::find_models", "[local]") {
     CHECK(m.error().kind == ErrorKind::usage);
     CHECK(m.error().message == "the local backend's models are not installed (looked in " + d +
                                    "); install them with scripts/install-models.sh, or point --models DIR at them");
+  }
+  SECTION("a directory missing one model names it") {
+    test::write_file(d + "/fr_detect.onnx", "x");
+    auto m = local::find_models(d);
+    REQUIRE_FALSE(m);
+    CHECK(m.error().message.find("fr_detect.onnx: checksum mismatch") != std::string::npos);
+    ::unlink((d + "/fr_detect.onnx").c_str());
+    test::write_file(d + "/fr_feature.onnx", "x");
+    auto n = local::find_models(d);
+    REQUIRE_FALSE(n);
+    CHECK(n.error().message == d + "/fr_detect.onnx: missing or unreadable (the detector model); reinstall with "
+                                   "scripts/install-models.sh");
   }
   SECTION("a file with the wrong checksum is refused") {
     for (const auto& spec : local::model_specs()) test::write_file(d + "/" + std::string(spec.file), "not a model");

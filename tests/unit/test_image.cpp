@@ -162,3 +162,61 @@ TEST_CASE("image::display_name", "[image]") {
   CHECK(display_name("https://user:pw@example.com/a.jpg") == "https://***@example.com/a.jpg");
   CHECK(display_name("https://example.com/a@b.jpg") == "https://example.com/a@b.jpg");
 }
+
+namespace {
+std::string be32_bytes(std::uint32_t v) {
+  return {static_cast<char>(v >> 24), static_cast<char>(v >> 16), static_cast<char>(v >> 8), static_cast<char>(v)};
+}
+// A structurally complete PNG (no pixel data needed for header inspection).
+std::string png(std::uint32_t w, std::uint32_t h) {
+  std::string d = "\x89PNG\r\n\x1A\n";
+  d += be32_bytes(13) + "IHDR" + be32_bytes(w) + be32_bytes(h) + std::string("\x08\x02\0\0\0", 5) + "CRC!";
+  d += be32_bytes(0) + "IEND" + "CRC!";
+  return d;
+}
+}  // namespace
+
+TEST_CASE("image::inspect_header", "[image]") {
+  const std::string jpeg = test::read_file(std::string(FACEVERIFY_SOURCE_DIR) + "/samples/astronaut.jpg");
+  SECTION("a complete JPEG: size from SOF, not truncated") {
+    const auto h = inspect_header(jpeg, ImageFormat::jpeg);
+    CHECK(h.width == 512u);
+    CHECK(h.height == 512u);
+    CHECK_FALSE(h.truncated);
+  }
+  SECTION("a JPEG cut short is truncated, however much is left") {
+    for (std::size_t keep : {jpeg.size() - 1, jpeg.size() / 2, std::size_t{200}}) {
+      INFO(keep);
+      CHECK(inspect_header(jpeg.substr(0, keep), ImageFormat::jpeg).truncated);
+    }
+  }
+  SECTION("data after the JPEG's end (a motion photo's video) is fine") {
+    CHECK_FALSE(inspect_header(jpeg + std::string(100000, 'v'), ImageFormat::jpeg).truncated);
+  }
+  SECTION("PNG: IHDR size, IEND required") {
+    const std::string p = png(20000, 15000);
+    const auto h = inspect_header(p, ImageFormat::png);
+    CHECK(h.width == 20000u);
+    CHECK(h.height == 15000u);
+    CHECK_FALSE(h.truncated);
+    CHECK(inspect_header(p.substr(0, p.size() - 12), ImageFormat::png).truncated);
+  }
+  SECTION("GIF, BMP and WebP") {
+    CHECK(inspect_header(std::string("GIF89a\x10\0\x20\0rest;", 15), ImageFormat::gif).width == 16u);
+    CHECK(inspect_header(std::string("GIF89a\x10\0\x20\0rest", 14), ImageFormat::gif).truncated);
+    std::string bmp = "BM";
+    bmp += std::string("\x40\0\0\0", 4);  // declared file size 64
+    bmp.resize(14, '\0');
+    bmp += std::string("\x28\0\0\0", 4) + std::string("\x03\0\0\0", 4) + std::string("\xFE\xFF\xFF\xFF", 4);
+    bmp.resize(64, '\0');
+    const auto h = inspect_header(bmp, ImageFormat::bmp);
+    CHECK(h.width == 3u);
+    CHECK(h.height == 2u);  // negative height: top-down rows
+    CHECK_FALSE(h.truncated);
+    CHECK(inspect_header(bmp.substr(0, 40), ImageFormat::bmp).truncated);
+    std::string webp = std::string("RIFF") + std::string("\x20\0\0\0", 4) + "WEBPVP8X";
+    webp.resize(40, '\0');
+    CHECK_FALSE(inspect_header(webp, ImageFormat::webp).truncated);
+    CHECK(inspect_header(webp.substr(0, 30), ImageFormat::webp).truncated);
+  }
+}
