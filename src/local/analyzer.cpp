@@ -153,7 +153,8 @@ class LocalAnalyzer final : public FaceAnalyzer {
                                           " pixels is over the local backend's 100-megapixel limit; downscale it");
       }
     }
-    auto decoded = decode(image.bytes, image.label);
+    if (!image.format) return fail(ErrorKind::input, image.label + ": not an image");
+    auto decoded = decode(image.bytes, *image.format, image.label);
     if (!decoded) return std::unexpected(decoded.error());
     auto nets = acquire();
     if (!nets) return std::unexpected(nets.error());

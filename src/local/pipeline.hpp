@@ -13,6 +13,7 @@
 
 #include "faceverify/error.hpp"
 #include "faceverify/geometry.hpp"
+#include "faceverify/image.hpp"
 #include "faceverify/local_backend.hpp"
 
 namespace faceverify::local {
@@ -28,9 +29,10 @@ struct Networks {
 /// Builds the three networks from the (already checksummed) model bytes.
 Expected<Networks> load_networks(const ModelSet& models);
 
-/// Decodes image bytes to 8-bit BGR with the EXIF orientation applied.
-/// ErrorKind::input naming `label` when OpenCV cannot decode them.
-Expected<cv::Mat> decode(std::string_view bytes, const std::string& label);
+/// Decodes image bytes of `format` to 8-bit BGR, with a JPEG's EXIF
+/// orientation applied. ErrorKind::input naming `label` when they cannot be
+/// decoded (GIF is not supported).
+Expected<cv::Mat> decode(std::string_view bytes, ImageFormat format, const std::string& label);
 
 /// Face boxes (pixel corners of `bgr`) scoring at least `min_score`, after
 /// non-maximum suppression.

@@ -56,38 +56,107 @@ std::optional<local::Networks> networks_or_skip() {
 
 }  // namespace
 
+namespace {
+// The EXIF segment of tests/data/local/astronaut-exif6.jpg with another
+// orientation value: a JPEG whose stored pixels are `stored`.
+std::string jpeg_with_orientation(const cv::Mat& stored, int orientation) {
+  std::vector<unsigned char> buf;
+  REQUIRE(cv::imencode(".jpg", stored, buf, {cv::IMWRITE_JPEG_QUALITY, 95}));
+  const std::string tiff = std::string("II*\0\x08\0\0\0\x01\0\x12\x01\x03\0\x01\0\0\0", 18) +
+                           static_cast<char>(orientation) + std::string("\0\0\0\0\0\0\0", 7);
+  const std::string payload = std::string("Exif\0\0", 6) + tiff;
+  const std::size_t len = payload.size() + 2;
+  const std::string app1 =
+      std::string("\xFF\xE1") + static_cast<char>(len >> 8) + static_cast<char>(len & 0xFF) + payload;
+  return std::string("\xFF\xD8") + app1 + std::string(buf.begin() + 2, buf.end());
+}
+double mean_abs_diff(const cv::Mat& a, const cv::Mat& b) {
+  REQUIRE(a.size() == b.size());
+  return cv::norm(a, b, cv::NORM_L1) / static_cast<double>(a.total() * a.channels());
+}
+}  // namespace
+
 TEST_CASE("local::decode", "[local]") {
-  SECTION("a JPEG decodes to BGR") {
-    auto m = local::decode(file_bytes(k_samples + "astronaut.jpg"), "astronaut.jpg");
+  const std::string jpeg = file_bytes(k_samples + "astronaut.jpg");
+  SECTION("a JPEG decodes to BGR, as OpenCV's own decoder does") {
+    auto m = local::decode(jpeg, ImageFormat::jpeg, "astronaut.jpg");
     REQUIRE(m);
     CHECK(m->cols == 512);
     CHECK(m->rows == 512);
     CHECK(m->type() == CV_8UC3);
+    CHECK(mean_abs_diff(*m, cv::imread(k_samples + "astronaut.jpg")) < 1.0);
   }
   SECTION("the EXIF orientation is applied") {
     // Stored 180x240 with Orientation 6: shown upright it is 240x180.
-    auto m =
-        local::decode(file_bytes(std::string(FACEVERIFY_SOURCE_DIR) + "/tests/data/local/astronaut-exif6.jpg"), "x");
+    auto m = local::decode(file_bytes(std::string(FACEVERIFY_SOURCE_DIR) + "/tests/data/local/astronaut-exif6.jpg"),
+                           ImageFormat::jpeg, "x");
     REQUIRE(m);
     CHECK(m->cols == 240);
     CHECK(m->rows == 180);
   }
-  SECTION("PNG, BMP, TIFF and WebP made here decode too") {
-    cv::Mat img(40, 60, CV_8UC3, cv::Scalar(10, 200, 30));
-    for (const char* ext : {".png", ".bmp", ".tiff", ".webp"}) {
-      std::vector<unsigned char> buf;
-      REQUIRE(cv::imencode(ext, img, buf));
-      auto m = local::decode(std::string(buf.begin(), buf.end()), ext);
-      INFO(ext);
+  SECTION("all eight orientations give the same upright picture") {
+    // An asymmetric picture (a crop of the sample), stored as each tag
+    // requires, must always decode to the original.
+    const cv::Mat upright = cv::imread(k_samples + "astronaut.jpg")(cv::Rect(100, 20, 200, 120)).clone();
+    for (int o = 1; o <= 8; ++o) {
+      cv::Mat stored;
+      switch (o) {  // the inverse of what the tag asks a viewer to do
+        case 2: cv::flip(upright, stored, 1); break;
+        case 3: cv::rotate(upright, stored, cv::ROTATE_180); break;
+        case 4: cv::flip(upright, stored, 0); break;
+        case 5: cv::transpose(upright, stored); break;
+        case 6: cv::rotate(upright, stored, cv::ROTATE_90_COUNTERCLOCKWISE); break;
+        case 7:
+          cv::flip(upright, stored, -1);
+          cv::transpose(stored, stored);
+          break;
+        case 8: cv::rotate(upright, stored, cv::ROTATE_90_CLOCKWISE); break;
+        default: stored = upright.clone();
+      }
+      auto m = local::decode(jpeg_with_orientation(stored, o), ImageFormat::jpeg, "oriented.jpg");
+      INFO("orientation " << o);
       REQUIRE(m);
-      CHECK(m->cols == 60);
+      CHECK(mean_abs_diff(*m, upright) < 4.0);
+    }
+  }
+  SECTION("PNG (grey, alpha, 16-bit), BMP, TIFF and WebP match the source pixels") {
+    const cv::Mat img = cv::imread(k_samples + "astronaut.jpg")(cv::Rect(0, 0, 61, 47)).clone();
+    struct Case {
+      const char* ext;
+      ImageFormat format;
+      cv::Mat source;
+      double tolerance;
+    };
+    cv::Mat grey, alpha, deep;
+    cv::cvtColor(img, grey, cv::COLOR_BGR2GRAY);
+    cv::cvtColor(img, alpha, cv::COLOR_BGR2BGRA);
+    img.convertTo(deep, CV_16UC3, 257.0);
+    cv::Mat grey_bgr;
+    cv::cvtColor(grey, grey_bgr, cv::COLOR_GRAY2BGR);
+    for (const auto& c : std::vector<Case>{{".png", ImageFormat::png, img, 0.0},
+                                           {".png", ImageFormat::png, grey, 0.0},
+                                           {".png", ImageFormat::png, alpha, 0.0},
+                                           {".png", ImageFormat::png, deep, 0.6},
+                                           {".bmp", ImageFormat::bmp, img, 0.0},
+                                           {".tiff", ImageFormat::tiff, img, 0.0},
+                                           {".webp", ImageFormat::webp, img, 12.0}}) {
+      std::vector<unsigned char> buf;
+      REQUIRE(cv::imencode(c.ext, c.source, buf));
+      auto m = local::decode(std::string(buf.begin(), buf.end()), c.format, c.ext);
+      INFO(c.ext << " with " << c.source.channels() << " channels, depth " << c.source.depth());
+      REQUIRE(m);
+      CHECK(mean_abs_diff(*m, c.source.channels() == 1 ? grey_bgr : img) <= c.tolerance);
     }
   }
   SECTION("undecodable bytes are an input error naming the image") {
-    auto m = local::decode(std::string("\xFF\xD8\xFF\xE0 truncated", 14), "broken.jpg");
+    auto m = local::decode(std::string("\xFF\xD8\xFF\xE0 truncated", 14), ImageFormat::jpeg, "broken.jpg");
     REQUIRE_FALSE(m);
     CHECK(m.error().kind == ErrorKind::input);
-    CHECK(m.error().message.starts_with("broken.jpg: cannot be decoded by the local backend"));
+    CHECK(m.error().message ==
+          "broken.jpg: cannot be decoded as JPEG (damaged, or a variant the local backend does not read)");
+    auto gif = local::decode("GIF89a", ImageFormat::gif, "anim.gif");
+    REQUIRE_FALSE(gif);
+    CHECK(gif.error().message.starts_with("anim.gif: GIF is not supported by the local backend"));
   }
 }
 
