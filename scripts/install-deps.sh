@@ -8,10 +8,10 @@ set -euo pipefail
 
 packages=(
   g++ cmake ninja-build pkg-config ca-certificates  # toolchain; CA bundle for https
-  libcurl4-openssl-dev                               # HTTP client
+  libcurl4-openssl-dev libssl-dev                    # HTTP client; libcrypto for SHA-256
   nlohmann-json3-dev                                 # JSON
   libcli11-dev                                       # command line
-  catch2 libcpp-httplib-dev libssl-dev openssl       # tests: fake API4AI server (also over HTTPS)
+  catch2 libcpp-httplib-dev openssl                  # tests: fake API4AI server (also over HTTPS)
 )
 if [ -z "${FACEVERIFY_WITHOUT_LOCAL:-}" ]; then
   # The offline backend (--backend local): OpenCV's dnn and imgproc, the codec
