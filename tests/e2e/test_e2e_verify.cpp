@@ -1,8 +1,13 @@
 // SPDX-License-Identifier: MIT
 // Runs the real faceverify binary against the fake API4AI server and checks
 // exit code, stdout and stderr together.
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 #include <regex>
@@ -244,6 +249,40 @@ TEST_CASE("verify: input and usage errors stop before any request", "[e2e]") {
     CHECK(r.err == c.err);
   }
   CHECK(server.requests().empty());
+}
+
+TEST_CASE("verify: awkward input paths", "[e2e]") {
+  test::FakeServer server(k_people);
+  Photos photo;
+  const std::string ok = photo("alice1.jpg");
+  const std::string dir = photo.dir.path().string();
+  SECTION("a symlink loop") {
+    ::symlink((dir + "/loop").c_str(), (dir + "/loop").c_str());
+    auto r = run_faceverify(with_server(server, {ok, dir + "/loop"}));
+    CHECK(r.exit_code == 2);
+    CHECK(r.err == "faceverify: " + dir + "/loop: too many levels of symbolic links\n");
+  }
+  SECTION("a path longer than the system allows") {
+    const std::string path = dir + "/" + std::string(5000, 'x') + ".jpg";
+    auto r = run_faceverify(with_server(server, {ok, path}));
+    CHECK(r.exit_code == 2);
+    CHECK(r.err.ends_with(": path too long\n"));
+    CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+  }
+  SECTION("a file name that is not UTF-8 and has a newline is shown on one line") {
+    auto r = run_faceverify(with_server(server, {ok, dir + "/bad\xff\nname.jpg"}));
+    CHECK(r.exit_code == 2);
+    CHECK(r.err == "faceverify: " + dir + "/bad??name.jpg: no such file\n");
+  }
+  SECTION("a pipe from process substitution is read like a file") {
+    auto r = test::run_process({"bash", "-c", "\"$0\" --api-url \"$1\" <(cat \"$2\") \"$3\"", FACEVERIFY_BINARY_PATH,
+                                server.base_url(), photo("alice2.jpg"), ok},
+                               clean_env());
+    CHECK(r.exit_code == 1);  // the pipe's upload is named after /dev/fd/N, so it is its own person here
+    CHECK(std::regex_match(r.out, k_different));
+    CHECK(r.err.empty());
+  }
+  CHECK(server.requests().size() <= 2);
 }
 
 TEST_CASE("verify: keys and modes", "[e2e]") {
@@ -510,6 +549,44 @@ TEST_CASE("verify: the two analyses overlap in time", "[e2e]") {
   const double start_later = std::max(log[0]["start_ms"].get<double>(), log[1]["start_ms"].get<double>());
   const double end_earlier = std::min(log[0]["end_ms"].get<double>(), log[1]["end_ms"].get<double>());
   CHECK(start_later < end_earlier);
+}
+
+TEST_CASE("verify: signals and a closed stdout", "[e2e]") {
+  test::FakeServer server(json{{"default", {{"delay_ms", 5000}}}});
+  Photos photo;
+  const std::string a = photo("a.jpg"), b = photo("b.jpg");
+  for (const auto& [sig, status] : std::vector<std::pair<int, int>>{{SIGINT, 130}, {SIGTERM, 143}}) {
+    INFO("signal " << sig);
+    // env(1) execs faceverify in the same process, without proxy variables.
+    const auto child = test::spawn_with_stdout_pipe({"env", "-u", "http_proxy", "-u", "https_proxy", "-u", "HTTP_PROXY",
+                                                     "-u", "HTTPS_PROXY", "-u", "ALL_PROXY", "-u", "all_proxy",
+                                                     FACEVERIFY_BINARY_PATH, "--api-url", server.base_url(), a, b});
+    // Wait until both requests are in flight (the server holds them 5 s).
+    for (int i = 0; i < 100 && server.requests().size() < 2; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    const auto sent = std::chrono::steady_clock::now();
+    ::kill(child.pid, sig);
+    int wstatus = 0;
+    ::waitpid(child.pid, &wstatus, 0);
+    const auto took = std::chrono::steady_clock::now() - sent;
+    std::string out;
+    char buf[256];
+    for (ssize_t n; (n = ::read(child.stdout_fd, buf, sizeof buf)) > 0;) out.append(buf, static_cast<std::size_t>(n));
+    ::close(child.stdout_fd);
+    const int code = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 128 + WTERMSIG(wstatus);
+    CHECK(code == status);
+    CHECK(out.empty());  // no partial record
+    CHECK(took < std::chrono::seconds(1));
+    server.reset();
+  }
+  SECTION("| head: a reader that goes away ends the run quietly, the exit code still tells") {
+    test::FakeServer quick(k_people);
+    const std::string x = photo("alice1.jpg"), y = photo("alice2.jpg");
+    auto r = test::run_process({"bash", "-c", "\"$0\" \"$@\" | head -c 0; echo \"status ${PIPESTATUS[0]}\" >&2",
+                                FACEVERIFY_BINARY_PATH, "--api-url", quick.base_url(), x, y},
+                               clean_env());
+    CHECK(r.err == "status 0\n");  // same person, and not a word about the closed pipe
+  }
 }
 
 TEST_CASE("verify: golden fixture image end to end", "[e2e]") {
