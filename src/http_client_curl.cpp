@@ -13,13 +13,6 @@
 
 namespace faceverify {
 
-std::optional<std::string> HttpResponse::header(std::string_view lowercase_name) const {
-  for (const auto& [name, value] : headers) {
-    if (name == lowercase_name) return value;
-  }
-  return std::nullopt;
-}
-
 namespace {
 
 // Abort a transfer that moves fewer than this many bytes per second for
