@@ -56,9 +56,13 @@ std::optional<Millis> parse_retry_after(std::string_view value, std::chrono::sys
   }
   const auto when = parse_http_date(value);
   if (!when) return std::nullopt;
-  const auto target = std::chrono::system_clock::from_time_t(*when);
-  if (target <= now) return Millis(0);
-  return std::chrono::ceil<Millis>(target - now);
+  // Compared in whole seconds: a date centuries away (found by fuzzing:
+  // "Wed, 21 Oct 1007 ...") overflows system_clock's nanoseconds.
+  const std::time_t now_s = std::chrono::system_clock::to_time_t(now);
+  if (*when <= now_s) return Millis(0);
+  const long long seconds = static_cast<long long>(*when) - static_cast<long long>(now_s);
+  if (seconds > 365LL * 24 * 3600) return Millis::max();
+  return Millis(seconds * 1000);
 }
 
 Millis backoff_delay(const RetryPolicy& policy, int retry, double unit_random) noexcept {

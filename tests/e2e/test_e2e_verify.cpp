@@ -11,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 #include <regex>
+#include <sstream>
 
 #include "fake_server.hpp"
 
@@ -42,8 +43,17 @@ test::RunOptions clean_env(test::RunOptions o = {}) {
   return o;
 }
 
+// FACEVERIFY_TEST_WRAPPER (e.g. "valgrind --error-exitcode=99 -q") runs the
+// binary under a tool; CI uses it for a memcheck pass over these scenarios.
 test::ProcessResult run_faceverify(std::vector<std::string> args, test::RunOptions opts = {}) {
   args.insert(args.begin(), FACEVERIFY_BINARY_PATH);
+  if (const char* wrapper = std::getenv("FACEVERIFY_TEST_WRAPPER"); wrapper && *wrapper) {
+    std::vector<std::string> words;
+    std::istringstream in(wrapper);
+    for (std::string w; in >> w;) words.push_back(w);
+    args.insert(args.begin(), words.begin(), words.end());
+    opts.timeout = std::chrono::milliseconds(120000);
+  }
   return test::run_process(args, clean_env(std::move(opts)));
 }
 

@@ -8,8 +8,12 @@
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 #include <algorithm>
 #include <array>
 #include <atomic>
@@ -47,6 +51,9 @@ constexpr std::string_view k_version = "v1.16.2";
 constexpr std::size_t k_embedding_size = 512;
 constexpr double k_default_noise = 0.3;
 constexpr double k_default_scale = 1.0;
+
+// Set when the server is asked to stop, so the endless/trickling content providers give up.
+std::atomic<bool> g_stopping{false};
 
 // ---------------------------------------------------------------------------------------------
 // MD5 (RFC 1321). Small and self-contained so the fake needs no crypto library.
@@ -263,6 +270,79 @@ struct Reply {
   bool close_mid_body = false;
 };
 
+// ---------------------------------------------------------------------------------------------
+// Hostile-network helpers (scenario keys trickle_bytes_per_second, endless_body, no_body,
+// reset_before_headers, gzip_bomb_mb, corrupt_gzip, number_array_mb; see README.md).
+
+// A content type httplib never compresses on its own (it only compresses exactly
+// "application/json", text/* and a few others), so what we hand it goes out byte for byte.
+constexpr const char* k_uncompressed_json = "application/json; charset=utf-8";
+
+// Sleeps up to d, in short steps, returning false as soon as the server is stopping.
+bool nap(std::chrono::milliseconds d) {
+  const auto until = std::chrono::steady_clock::now() + d;
+  while (std::chrono::steady_clock::now() < until) {
+    if (g_stopping) return false;
+    std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(
+        std::chrono::milliseconds(20), until - std::chrono::steady_clock::now()));
+  }
+  return !g_stopping;
+}
+
+int port_of(const sockaddr_storage& a) {
+  if (a.ss_family == AF_INET) return ntohs(reinterpret_cast<const sockaddr_in&>(a).sin_port);
+  if (a.ss_family == AF_INET6) return ntohs(reinterpret_cast<const sockaddr_in6&>(a).sin6_port);
+  return -1;
+}
+
+// The socket of the connection that carried req, or -1. httplib does not expose it, so this
+// matches its REMOTE_PORT / LOCAL_PORT pseudo headers against every open socket's endpoints.
+int connection_fd(const httplib::Request& req) {
+  const int remote = std::atoi(req.get_header_value("REMOTE_PORT").c_str());
+  const int local = std::atoi(req.get_header_value("LOCAL_PORT").c_str());
+  if (remote <= 0 || local <= 0) return -1;
+  rlimit lim{};
+  int max_fd = 4096;
+  if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur != RLIM_INFINITY) {
+    max_fd = static_cast<int>(std::min<rlim_t>(lim.rlim_cur, 65536));
+  }
+  for (int fd = 0; fd < max_fd; ++fd) {
+    sockaddr_storage peer{}, self{};
+    socklen_t peer_len = sizeof peer, self_len = sizeof self;
+    if (getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &peer_len) != 0) continue;
+    if (getsockname(fd, reinterpret_cast<sockaddr*>(&self), &self_len) != 0) continue;
+    if (port_of(peer) == remote && port_of(self) == local) return fd;
+  }
+  return -1;
+}
+
+// gzip (RFC 1952) of `mib` MiB of spaces, made once per size with httplib's own zlib compressor
+// (cpp-httplib is built with CPPHTTPLIB_ZLIB_SUPPORT): ~1000:1, so 200 MiB is ~200 KB.
+std::shared_ptr<const std::string> gzip_bomb(std::size_t mib) {
+  static std::mutex mutex;
+  static std::map<std::size_t, std::shared_ptr<const std::string>> cache;
+  std::lock_guard lock(mutex);
+  if (const auto it = cache.find(mib); it != cache.end()) return it->second;
+  auto out = std::make_shared<std::string>();
+  httplib::detail::gzip_compressor gz;
+  const std::string block(std::size_t{1} << 20, ' ');
+  for (std::size_t i = 0; i < mib; ++i) {
+    gz.compress(block.data(), block.size(), i + 1 == mib, [&out](const char* data, std::size_t n) {
+      out->append(data, n);
+      return true;
+    });
+  }
+  cache[mib] = out;
+  return out;
+}
+
+// A gzip member header (magic, deflate, no flags) followed by bytes that are not deflate data.
+std::string corrupt_gzip_body() {
+  std::string s("\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03", 10);
+  s += "\xff\xff this is not a deflate stream \xff\xff\xff";
+  return s;
+}
+
 std::string default_content_type(const std::string& body) {
   return !body.empty() && body.front() == '{' ? "application/json" : "text/plain";
 }
@@ -399,7 +479,9 @@ class FakeService {
 
     res.status = reply.status;
     for (const auto& [name, value] : reply.headers) res.set_header(name, value);
-    if (reply.close_mid_body) {
+    if (input && hostile(req, res, behaviour, reply)) {
+      // reply.status stays what the log reports; the wire may carry less (or nothing).
+    } else if (reply.close_mid_body) {
       // Announce the full length, send half, then fail the provider so httplib drops the socket.
       auto body = std::make_shared<std::string>(std::move(reply.body));
       res.set_content_provider(body->size(), reply.content_type,
@@ -417,6 +499,97 @@ class FakeService {
       m_log[slot]["end_ms"] = end;
       m_log[slot]["status"] = reply.status;
     }
+  }
+
+  // The misbehaviours that need control of the wire. Returns false when b asks for none of them.
+  static bool hostile(const httplib::Request& req, httplib::Response& res, const json& b, Reply& reply) {
+    if (b.value("reset_before_headers", false)) {
+      // Close the connection without a byte of response: shut the socket down under httplib's
+      // feet (its own response write then fails) and make its final close() send a RST.
+      const int fd = connection_fd(req);
+      if (fd >= 0) {
+        const linger hard{1, 0};
+        setsockopt(fd, SOL_SOCKET, SO_LINGER, &hard, sizeof hard);
+        shutdown(fd, SHUT_RDWR);
+      } else {
+        std::fprintf(stderr, "fake_api4ai: reset_before_headers: connection socket not found\n");
+      }
+      reply.status = 0;
+      res.set_content("", "text/plain");
+      return true;
+    }
+    if (b.value("no_body", false)) {
+      // Headers announcing the full Content-Length, then the connection closes with no body.
+      res.set_content_provider(std::max<std::size_t>(reply.body.size(), 1), reply.content_type,
+                               [](std::size_t, std::size_t, httplib::DataSink&) { return false; });
+      return true;
+    }
+    if (b.contains("trickle_bytes_per_second") && b["trickle_bytes_per_second"].is_number() &&
+        b["trickle_bytes_per_second"].get<double>() > 0) {
+      // The normal body with its true Content-Length, one byte every 1/rate seconds.
+      const double rate = b["trickle_bytes_per_second"].get<double>();
+      const auto gap = std::chrono::milliseconds(static_cast<long long>(std::max(1.0, 1000.0 / rate)));
+      auto body = std::make_shared<std::string>(std::move(reply.body));
+      res.set_content_provider(body->size(), k_uncompressed_json,
+                               [body, gap](std::size_t offset, std::size_t, httplib::DataSink& sink) {
+                                 if (!nap(gap) || !sink.is_writable()) return false;
+                                 return sink.write(body->data() + offset, 1);
+                               });
+      return true;
+    }
+    if (b.value("endless_body", false)) {
+      // Chunked transfer of a JSON-looking body that never ends: '{"results":[' then "0," forever.
+      res.set_chunked_content_provider(k_uncompressed_json, [](std::size_t offset, httplib::DataSink& sink) {
+        static const std::string chunk = [] {
+          std::string s;
+          while (s.size() < (std::size_t{64} << 10)) s += "0,";
+          return s;
+        }();
+        if (g_stopping || !sink.is_writable()) return false;
+        if (offset == 0) return sink.write("{\"results\":[", 12);
+        return sink.write(chunk.data(), chunk.size());
+      });
+      return true;
+    }
+    if (b.contains("number_array_mb") && b["number_array_mb"].is_number_unsigned()) {
+      // '{"results":[0,0,...,0]}' of exactly N MiB with its Content-Length, streamed from a pattern.
+      const std::size_t total = std::max<std::size_t>(b["number_array_mb"].get<std::size_t>() << 20, 32);
+      res.set_content_provider(total, k_uncompressed_json,
+                               [total](std::size_t offset, std::size_t, httplib::DataSink& sink) {
+                                 static const std::string prefix = "{\"results\":[";
+                                 static const std::string suffix = "0]}";
+                                 std::string piece;
+                                 const std::size_t end = std::min(total, offset + (std::size_t{64} << 10));
+                                 for (std::size_t i = offset; i < end; ++i) {
+                                   if (i < prefix.size()) {
+                                     piece.push_back(prefix[i]);
+                                   } else if (i >= total - suffix.size()) {
+                                     piece.push_back(suffix[i - (total - suffix.size())]);
+                                   } else {
+                                     // "0," pairs; an odd filler length ends on a space.
+                                     const std::size_t k = i - prefix.size();
+                                     const bool last_pair_half = i + 1 == total - suffix.size() && k % 2 == 0;
+                                     piece.push_back(last_pair_half ? ' ' : (k % 2 == 0 ? '0' : ','));
+                                   }
+                                 }
+                                 if (g_stopping || !sink.is_writable()) return false;
+                                 return sink.write(piece.data(), piece.size());
+                               });
+      return true;
+    }
+    if (b.contains("gzip_bomb_mb") && b["gzip_bomb_mb"].is_number_unsigned() &&
+        b["gzip_bomb_mb"].get<std::size_t>() > 0) {
+      const auto bomb = gzip_bomb(b["gzip_bomb_mb"].get<std::size_t>());
+      res.set_header("Content-Encoding", "gzip");
+      res.set_content(*bomb, k_uncompressed_json);
+      return true;
+    }
+    if (b.value("corrupt_gzip", false)) {
+      res.set_header("Content-Encoding", "gzip");
+      res.set_content(corrupt_gzip_body(), k_uncompressed_json);
+      return true;
+    }
+    return false;
   }
 
   std::string requests_json() {
@@ -572,6 +745,13 @@ class FakeService {
       }
     }
     reply.close_mid_body = b.value("close_mid_body", false);
+    if (b.contains("redirect") && b["redirect"].is_string()) {
+      reply.status = b.contains("status") && b["status"].is_number_integer() ? b["status"].get<int>() : 302;
+      reply.headers.emplace_back("Location", b["redirect"].get<std::string>());
+      reply.body = "";
+      reply.content_type = "text/plain";
+      return reply;
+    }
     const int status = b.contains("status") && b["status"].is_number_integer() ? b["status"].get<int>() : 200;
     const bool has_body = b.contains("body") && b["body"].is_string();
 
@@ -679,6 +859,13 @@ class FakeService {
       const std::size_t base = envelope.dump().size();
       if (target > base) envelope["padding"] = std::string(target - base, 'x');
       body = envelope.dump();
+    }
+    // Raw members spliced first/last into the envelope object (duplicate-key tests).
+    if (b.contains("prepend_members") && b["prepend_members"].is_string()) {
+      body.insert(1, b["prepend_members"].get<std::string>() + ",");
+    }
+    if (b.contains("append_members") && b["append_members"].is_string()) {
+      body.insert(body.size() - 1, "," + b["append_members"].get<std::string>());
     }
     for (std::size_t i = 0; i < raw_splices.size(); ++i) {
       const std::string placeholder = "\"@@FAKE_API4AI_RAW_" + std::to_string(i) + "@@\"";
@@ -808,6 +995,7 @@ int run(int argc, char** argv) {
     // Stop from another thread so this response is written first.
     std::thread([&server] {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      g_stopping = true;
       server.stop();
     }).detach();
   });
@@ -828,6 +1016,7 @@ int run(int argc, char** argv) {
   std::thread([&server, stop_signals] {
     int sig = 0;
     sigwait(&stop_signals, &sig);
+    g_stopping = true;
     server.stop();
   }).detach();
 
