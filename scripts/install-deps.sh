@@ -3,7 +3,8 @@
 # Installs the Debian/Ubuntu packages faceverify needs to build and test.
 # Used by README's set-up command and by .ci/run. Runs apt-get through sudo
 # when not root. Set FACEVERIFY_WITHOUT_LOCAL=1 for an API-only build (no
-# OpenCV, no npm: about 170 MB less).
+# OpenCV, no npm: about 170 MB less). With --ci it also installs what .ci/run
+# uses beyond the tests: valgrind, and clang 16 with libFuzzer.
 set -euo pipefail
 
 packages=(
@@ -21,6 +22,10 @@ if [ -z "${FACEVERIFY_WITHOUT_LOCAL:-}" ]; then
   packages+=(libopencv-dnn-dev libopencv-imgproc-dev libjpeg-dev libpng-dev libwebp-dev libtiff-dev
              libopencv-imgcodecs-dev)
   if ! command -v npm >/dev/null 2>&1; then packages+=(npm); fi
+fi
+
+if [ "${1:-}" = "--ci" ]; then
+  packages+=(valgrind clang-16 libclang-rt-16-dev)
 fi
 
 as_root=()

@@ -78,6 +78,14 @@ Expected<OpenBackend> open_backend(const VerifyOptions& o, std::chrono::steady_c
 
   auto key = resolve_key(o.api_key_file, std::string(api4ai::key_variable(o.api)));
   if (!key) return std::unexpected(key.error());
+  if (o.api_key) {
+    // Printed even with --quiet: the exposure has already happened.
+    diag.line(
+        "warning: a key given with --api-key is visible to other users of this machine (ps, shell history); "
+        "use " +
+        std::string(o.api == api4ai::Mode::rapidapi ? "RAPIDAPI_KEY" : "API4AI_KEY") + " or --api-key-file instead");
+    *key = o.api_key;
+  }
   auto endpoint = api4ai::make_endpoint(o.api, o.api_url, *key);
   if (!endpoint) return std::unexpected(endpoint.error());
 

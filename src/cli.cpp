@@ -123,6 +123,10 @@ Expected<Command> parse_command_line(int argc, const char* const* argv) {
                  "Replace scheme://host[:port] of the service, keeping its path "
                  "(e.g. http://127.0.0.1:8080 posts to http://127.0.0.1:8080/face-analyzer/v1/results)")
       ->type_name("BASE");
+  app.add_option("--api-key", o.api_key,
+                 "The API key itself (discouraged: other users can see it in ps; prefer the environment or "
+                 "--api-key-file)")
+      ->type_name("KEY");
   app.add_option("--api-key-file", o.api_key_file,
                  "Read the API key from the first line of FILE (mode 600) instead of the environment")
       ->type_name("FILE");
@@ -180,6 +184,7 @@ Expected<Command> parse_command_line(int argc, const char* const* argv) {
   o.backend = k_backends.at(backend_name);
   o.face = k_policies.at(face_name);
   if (o.quiet && o.verbose) return fail(ErrorKind::usage, "--quiet and --verbose contradict each other");
+  if (o.api_key && o.api_key_file) return fail(ErrorKind::usage, "give --api-key or --api-key-file, not both");
   return cmd;
 }
 

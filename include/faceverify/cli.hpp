@@ -22,6 +22,7 @@ struct VerifyOptions {
   api4ai::Mode api = api4ai::Mode::demo;
   std::optional<std::string> api_url;
   std::optional<std::string> api_key_file;
+  std::optional<std::string> api_key;  // --api-key: works, but warned about (visible in ps)
   std::optional<std::string> cacert;
   double threshold = 0.8;
   bool threshold_given = false;

@@ -136,9 +136,15 @@ TEST_CASE("hostile: the connection is closed before any header; the error names 
 TEST_CASE("hostile: redirects are never followed", "[e2e][hostile]") {
   Photos photo;
   std::string location;
-  SECTION("302 to itself (a loop if followed)") { location = "/face-analyzer/v1/results?embeddings=true"; }
-  SECTION("302 to file:///etc/passwd") { location = "file:///etc/passwd"; }
-  SECTION("302 to ftp://") { location = "ftp://ftp.example.com/pub/face.json"; }
+  SECTION("302 to itself (a loop if followed)") {
+    location = "/face-analyzer/v1/results?embeddings=true";
+  }
+  SECTION("302 to file:///etc/passwd") {
+    location = "file:///etc/passwd";
+  }
+  SECTION("302 to ftp://") {
+    location = "ftp://ftp.example.com/pub/face.json";
+  }
   test::FakeServer server(json{{"images", {{"redirect.jpg", {{"redirect", location}}}}}});
   // --retries 2: a 3xx is not retryable, so one request even though retries are allowed.
   auto r = expect_clean_failure(server, photo("redirect.jpg"), photo("fine.jpg"), "redirects are not followed", 20, 2);
@@ -148,8 +154,8 @@ TEST_CASE("hostile: redirects are never followed", "[e2e][hostile]") {
 
 TEST_CASE("hostile: gzip bombs and corrupt gzip", "[e2e][hostile]") {
   test::FakeServer server(json{{"images",
-                            {{"gzipbomb.jpg", {{"gzip_bomb_mb", 200}}},  // ~200 KB on the wire
-                             {"badgzip.jpg", {{"corrupt_gzip", true}}}}}});
+                                {{"gzipbomb.jpg", {{"gzip_bomb_mb", 200}}},  // ~200 KB on the wire
+                                 {"badgzip.jpg", {{"corrupt_gzip", true}}}}}});
   Photos photo;
   SECTION("200 MiB of spaces behind Content-Encoding: gzip: the decoded-size cap stops it") {
     expect_clean_failure(server, photo("gzipbomb.jpg"), photo("fine.jpg"), "larger than 8 MiB");
@@ -161,8 +167,8 @@ TEST_CASE("hostile: gzip bombs and corrupt gzip", "[e2e][hostile]") {
 
 TEST_CASE("hostile: a JSON nesting bomb in a 200", "[e2e][hostile]") {
   const std::size_t depth = 100000;
-  test::FakeServer server(json
-      {{"images", {{"nested.jpg", {{"body", std::string(depth, '[') + std::string(depth, ']')}}}}}});
+  test::FakeServer server(
+      json{{"images", {{"nested.jpg", {{"body", std::string(depth, '[') + std::string(depth, ']')}}}}}});
   Photos photo;
   expect_clean_failure(server, photo("nested.jpg"), photo("fine.jpg"), "nested deeper");
 }
@@ -187,13 +193,13 @@ TEST_CASE("hostile: a 10^6-value vector is refused as too many values", "[e2e][h
 // without a crash; the comments record what was observed.
 TEST_CASE("hostile: duplicate keys in the envelope are handled deterministically", "[e2e][hostile]") {
   const std::string e0 = basis_vector(512, 0), e1 = basis_vector(512, 1);
-  test::FakeServer server(json{{"images",
-                            {{"dup-results-last-empty.jpg", {{"person", "carol"}, {"append_members", R"("results":[])"}}},
-                             {"dup-results-first-empty.jpg",
-                              {{"person", "carol"}, {"prepend_members", R"("results":[])"}}},
-                             {"carol.jpg", {{"person", "carol"}}},
-                             {"dup-vector.jpg", {{"raw_vector", e0 + R"(,"vector":)" + e1}}},
-                             {"e1.jpg", {{"raw_vector", e1}}}}}});
+  test::FakeServer server(
+      json{{"images",
+            {{"dup-results-last-empty.jpg", {{"person", "carol"}, {"append_members", R"("results":[])"}}},
+             {"dup-results-first-empty.jpg", {{"person", "carol"}, {"prepend_members", R"("results":[])"}}},
+             {"carol.jpg", {{"person", "carol"}}},
+             {"dup-vector.jpg", {{"raw_vector", e0 + R"(,"vector":)" + e1}}},
+             {"e1.jpg", {{"raw_vector", e1}}}}}});
   Photos photo;
   auto run_twice = [&](const std::string& a, const std::string& b) {
     const std::vector<std::string> args = with_server(server, {"--timeout", "20", "--retries", "0", a, b});
@@ -230,12 +236,12 @@ TEST_CASE("hostile: duplicate keys in the envelope are handled deterministically
 TEST_CASE("hostile: boxes outside [0,1] or with non-positive sizes", "[e2e][hostile]") {
   auto faces = [](json box) { return json{{"person", "dave"}, {"faces", json::array({{{"box", box}}})}}; };
   test::FakeServer server(json{{"images",
-                            {{"box-outside.jpg", faces({1.5, 1.5, 0.2, 0.2})},
-                             {"box-negative.jpg", faces({0.1, 0.1, -0.2, 0.3})},
-                             {"box-zero.jpg", faces({0.1, 0.1, 0.3, 0.0})},
-                             {"box-huge.jpg", faces({-1e308, -1e308, 1e308, 1e308})},
-                             {"box-partial.jpg", faces({-0.2, -0.1, 0.6, 0.7})},
-                             {"dave.jpg", {{"person", "dave"}}}}}});
+                                {{"box-outside.jpg", faces({1.5, 1.5, 0.2, 0.2})},
+                                 {"box-negative.jpg", faces({0.1, 0.1, -0.2, 0.3})},
+                                 {"box-zero.jpg", faces({0.1, 0.1, 0.3, 0.0})},
+                                 {"box-huge.jpg", faces({-1e308, -1e308, 1e308, 1e308})},
+                                 {"box-partial.jpg", faces({-0.2, -0.1, 0.6, 0.7})},
+                                 {"dave.jpg", {{"person", "dave"}}}}}});
   Photos photo;
   SECTION("wholly outside the image") {
     expect_clean_failure(server, photo("box-outside.jpg"), photo("dave.jpg"), "outside the image");
@@ -243,13 +249,15 @@ TEST_CASE("hostile: boxes outside [0,1] or with non-positive sizes", "[e2e][host
   SECTION("negative width") {
     expect_clean_failure(server, photo("box-negative.jpg"), photo("dave.jpg"), "not positive");
   }
-  SECTION("zero height") { expect_clean_failure(server, photo("box-zero.jpg"), photo("dave.jpg"), "not positive"); }
+  SECTION("zero height") {
+    expect_clean_failure(server, photo("box-zero.jpg"), photo("dave.jpg"), "not positive");
+  }
   SECTION("huge coordinates that end at 0") {
     expect_clean_failure(server, photo("box-huge.jpg"), photo("dave.jpg"), "outside the image");
   }
   SECTION("partly outside: clipped, and the verdict stands") {
-    auto r = run_faceverify(with_server(server, {"--timeout", "20", "--retries", "0", "--json",
-                                                 photo("box-partial.jpg"), photo("dave.jpg")}));
+    auto r = run_faceverify(with_server(
+        server, {"--timeout", "20", "--retries", "0", "--json", photo("box-partial.jpg"), photo("dave.jpg")}));
     INFO("stderr: " << r.err);
     REQUIRE(r.exit_code == 0);
     const auto out = json::parse(r.out);

@@ -323,6 +323,17 @@ TEST_CASE("verify: keys and modes", "[e2e]") {
     CHECK(log[0]["headers"]["x-rapidapi-key"] == key);
     CHECK(log[0]["headers"]["x-rapidapi-host"] == "face-detection14.p.rapidapi.com");
   }
+  SECTION("--api-key works but warns that others can see it; the key is never echoed") {
+    auto r = run_faceverify(with_server(server, {"--api", "api4ai", "--api-key", key, photo("a.jpg"), photo("b.jpg")}));
+    CHECK(r.exit_code == 1);
+    CHECK(r.err ==
+          "faceverify: warning: a key given with --api-key is visible to other users of this machine (ps, shell "
+          "history); use API4AI_KEY or --api-key-file instead\n");
+    CHECK(r.err.find(key) == std::string::npos);
+    auto log = server.requests();
+    REQUIRE(log.size() == 2);
+    CHECK(log[0]["headers"]["x-api-key"] == key);
+  }
   SECTION("a missing key is a usage error") {
     auto r = run_faceverify(with_server(server, {"--api", "api4ai", photo("a.jpg"), photo("b.jpg")}));
     CHECK(r.exit_code == 2);

@@ -100,7 +100,8 @@ TEST_CASE("cli::parse_command_line", "[cli]") {
                            {{"--retries", "-1", "a", "b"}, "--retries"},
                            {{"--timeout", "0", "a", "b"}, "--timeout"},
                            {{"--nope", "a", "b"}, "--nope"},
-                           {{"-q", "-v", "a", "b"}, "contradict"}}) {
+                           {{"-q", "-v", "a", "b"}, "contradict"},
+             {{"--api-key", "k", "--api-key-file", "f", "a", "b"}, "not both"}}) {
       auto c = parse(args);
       INFO(needle);
       REQUIRE_FALSE(c);
