@@ -6,7 +6,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <catch2/catch.hpp>
+#include <fstream>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -283,6 +285,27 @@ TEST_CASE("verify: awkward input paths", "[e2e]") {
     auto r = run_faceverify(with_server(server, {ok, dir + "/bad\xff\nname.jpg"}));
     CHECK(r.exit_code == 2);
     CHECK(r.err == "faceverify: " + dir + "/bad??name.jpg: no such file\n");
+  }
+  SECTION("a file that grows while it is read: bounded, never a crash or a hang") {
+    const std::string growing = dir + "/growing.jpg";
+    test::write_file(growing, k_jpeg_magic);
+    std::atomic<bool> stop{false};
+    std::thread writer([&] {
+      std::ofstream out(growing, std::ios::binary | std::ios::app);
+      const std::string chunk(1 << 20, 'g');
+      for (int i = 0; i < 40 && !stop; ++i) {  // up to 40 MiB, 1 MiB every 5 ms
+        out.write(chunk.data(), static_cast<std::streamsize>(chunk.size()));
+        out.flush();
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      }
+    });
+    auto r = run_faceverify(with_server(server, {ok, growing}));
+    stop = true;
+    writer.join();
+    // Depending on how far the writer got: read whole (a verdict) or over the 16 MiB limit (exit 2).
+    CHECK((r.exit_code == 1 || r.exit_code == 2));
+    if (r.exit_code == 2) CHECK(r.err.find("larger than the 16 MiB upload limit") != std::string::npos);
+    CHECK(std::count(r.err.begin(), r.err.end(), '\n') <= 1);
   }
   SECTION("a pipe from process substitution is read like a file") {
     auto r = test::run_process({"bash", "-c", "\"$0\" --api-url \"$1\" <(cat \"$2\") \"$3\"", FACEVERIFY_BINARY_PATH,
