@@ -15,6 +15,7 @@
 #include <regex>
 #include <sstream>
 
+#include "e2e_support.hpp"
 #include "fake_server.hpp"
 
 using nlohmann::json;
@@ -22,56 +23,7 @@ namespace test = faceverify::test;
 
 namespace {
 
-const std::string k_jpeg_magic("\xFF\xD8\xFF\xE0", 4);
-
-// A scratch folder of tiny "JPEGs": the fake server never decodes them, it
-// keys its scripted behaviour on the upload's file name.
-struct Photos {
-  test::TempDir dir;
-  std::string operator()(const std::string& name) {
-    const std::string path = (dir / name).string();
-    test::write_file(path, k_jpeg_magic + " bytes of " + name);
-    return path;
-  }
-};
-
-// The process environment minus anything that would change the run: keys and
-// proxies (a CI proxy must not intercept loopback traffic).
-test::RunOptions clean_env(test::RunOptions o = {}) {
-  for (const char* var : {"API4AI_KEY", "RAPIDAPI_KEY", "http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY",
-                          "ALL_PROXY", "all_proxy"}) {
-    if (!o.env_overrides.count(var)) o.env_overrides[var] = std::nullopt;
-  }
-  return o;
-}
-
-// FACEVERIFY_TEST_WRAPPER (e.g. "valgrind --error-exitcode=99 -q") runs the
-// binary under a tool; CI uses it for a memcheck pass over these scenarios.
-test::ProcessResult run_faceverify(std::vector<std::string> args, test::RunOptions opts = {}) {
-  args.insert(args.begin(), FACEVERIFY_BINARY_PATH);
-  if (const char* wrapper = std::getenv("FACEVERIFY_TEST_WRAPPER"); wrapper && *wrapper) {
-    std::vector<std::string> words;
-    std::istringstream in(wrapper);
-    for (std::string w; in >> w;) words.push_back(w);
-    args.insert(args.begin(), words.begin(), words.end());
-    opts.timeout = std::chrono::milliseconds(120000);
-  }
-  return test::run_process(args, clean_env(std::move(opts)));
-}
-
-std::vector<std::string> with_server(const test::FakeServer& s, std::vector<std::string> args) {
-  args.insert(args.begin(), {"--api-url", s.base_url()});
-  return args;
-}
-
-std::size_t requests_for(const json& log, const std::string& key) {
-  return static_cast<std::size_t>(
-      std::count_if(log.begin(), log.end(), [&](const json& r) { return r["key"] == key; }));
-}
-
-bool one_line(const std::string& s) {
-  return !s.empty() && s.back() == '\n' && std::count(s.begin(), s.end(), '\n') == 1;
-}
+using namespace faceverify::test::e2e;
 
 const json k_people = {{"images",
                         {{"alice1.jpg", {{"person", "alice"}}},

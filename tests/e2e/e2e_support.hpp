@@ -1,0 +1,69 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+// Shared by the end-to-end tests: scratch photos, a clean environment, and
+// running the built binary against a fake server.
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "fake_server.hpp"
+
+namespace faceverify::test::e2e {
+
+inline const std::string k_jpeg_magic("\xFF\xD8\xFF\xE0", 4);
+
+// A scratch folder of tiny "JPEGs": the fake server never decodes them, it
+// keys its scripted behaviour on the upload's file name, so each photo is
+// named after its scenario.
+struct Photos {
+  TempDir dir;
+  std::string operator()(const std::string& name) {
+    const std::string path = (dir / name).string();
+    write_file(path, k_jpeg_magic + " bytes of " + name);
+    return path;
+  }
+};
+
+// The process environment minus anything that would change the run: keys and
+// proxies (a CI proxy must not intercept loopback traffic).
+inline RunOptions clean_env(RunOptions o = {}) {
+  for (const char* var : {"API4AI_KEY", "RAPIDAPI_KEY", "http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY",
+                          "ALL_PROXY", "all_proxy", "no_proxy", "NO_PROXY"}) {
+    if (!o.env_overrides.count(var)) o.env_overrides[var] = std::nullopt;
+  }
+  return o;
+}
+
+// FACEVERIFY_TEST_WRAPPER (e.g. "valgrind --error-exitcode=99 -q") runs the
+// binary under a tool; CI uses it for a memcheck pass over the scenarios.
+inline ProcessResult run_faceverify(std::vector<std::string> args, RunOptions opts = {}) {
+  args.insert(args.begin(), FACEVERIFY_BINARY_PATH);
+  if (const char* wrapper = std::getenv("FACEVERIFY_TEST_WRAPPER"); wrapper && *wrapper) {
+    std::vector<std::string> words;
+    std::istringstream in(wrapper);
+    for (std::string w; in >> w;) words.push_back(w);
+    args.insert(args.begin(), words.begin(), words.end());
+    opts.timeout = std::chrono::milliseconds(120000);
+  }
+  return run_process(args, clean_env(std::move(opts)));
+}
+
+inline std::vector<std::string> with_server(const FakeServer& s, std::vector<std::string> args) {
+  args.insert(args.begin(), {"--api-url", s.base_url()});
+  return args;
+}
+
+inline std::size_t requests_for(const nlohmann::json& log, const std::string& key) {
+  return static_cast<std::size_t>(
+      std::count_if(log.begin(), log.end(), [&](const nlohmann::json& r) { return r["key"] == key; }));
+}
+
+inline bool one_line(const std::string& s) {
+  return !s.empty() && s.back() == '\n' && std::count(s.begin(), s.end(), '\n') == 1;
+}
+
+}  // namespace faceverify::test::e2e
