@@ -7,19 +7,28 @@
 
 #include <cstdlib>
 #include <memory>
+#include <optional>
 
 #include "faceverify/local_backend.hpp"
 
 namespace faceverify::test {
 
-inline std::unique_ptr<FaceAnalyzer> local_analyzer_or_skip() {
-  auto dir = local::find_models(std::nullopt);
-  if (!dir) {
-    if (std::getenv("FACEVERIFY_REQUIRE_MODELS")) FAIL(dir.error().message);
-    WARN("SKIPPED: " << dir.error().message);
-    return nullptr;
+/// The installed models; nullopt (the caller returns: test skipped, with the
+/// reason) when they are missing, a failure instead under FACEVERIFY_REQUIRE_MODELS.
+inline std::optional<local::ModelSet> models_or_skip() {
+  auto models = local::find_models(std::nullopt);
+  if (!models) {
+    if (std::getenv("FACEVERIFY_REQUIRE_MODELS")) FAIL(models.error().message);
+    WARN("SKIPPED: " << models.error().message);
+    return std::nullopt;
   }
-  auto analyzer = local::make_analyzer(std::move(*dir));
+  return std::move(*models);
+}
+
+inline std::unique_ptr<FaceAnalyzer> local_analyzer_or_skip() {
+  auto models = models_or_skip();
+  if (!models) return nullptr;
+  auto analyzer = local::make_analyzer(std::move(*models));
   REQUIRE(analyzer);
   return std::move(*analyzer);
 }

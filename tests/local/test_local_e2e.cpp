@@ -9,6 +9,7 @@
 #include <regex>
 
 #include "faceverify/local_backend.hpp"
+#include "local_test_support.hpp"
 #include "process.hpp"
 
 using nlohmann::json;
@@ -21,12 +22,8 @@ const std::string k_samples = std::string(FACEVERIFY_SOURCE_DIR) + "/samples/";
 // Runs the binary with models found the normal way; nullopt (test skipped)
 // when they are not installed, unless FACEVERIFY_REQUIRE_MODELS is set.
 std::optional<test::ProcessResult> run_local(std::vector<std::string> args, test::RunOptions o = {}) {
-  auto dir = faceverify::local::find_models(std::nullopt);
-  if (!dir) {
-    if (std::getenv("FACEVERIFY_REQUIRE_MODELS")) FAIL(dir.error().message);
-    WARN("SKIPPED: " << dir.error().message);
-    return std::nullopt;
-  }
+  auto dir = test::models_or_skip();
+  if (!dir) return std::nullopt;
   args.insert(args.begin(), {FACEVERIFY_BINARY_PATH, "--backend", "local"});
   if (!o.env_overrides.count("FACEVERIFY_MODELS")) o.env_overrides["FACEVERIFY_MODELS"] = dir->dir;
   // No proxy and an unroutable one: the local backend must not touch the network at all.
@@ -94,7 +91,7 @@ TEST_CASE("local e2e: errors", "[local][e2e]") {
     CHECK(std::count(r->err.begin(), r->err.end(), '\n') == 1);
   }
   SECTION("FACEVERIFY_BACKEND=local selects the backend") {
-    auto dir_models = faceverify::local::find_models(std::nullopt);
+    auto dir_models = test::models_or_skip();
     if (!dir_models) return;
     test::RunOptions o;
     o.env_overrides["FACEVERIFY_BACKEND"] = "local";

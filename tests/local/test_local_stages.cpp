@@ -43,13 +43,9 @@ Image image_file(const std::string& path) {
 }
 
 std::optional<local::Networks> networks_or_skip() {
-  auto dir = local::find_models(std::nullopt);
-  if (!dir) {
-    if (std::getenv("FACEVERIFY_REQUIRE_MODELS")) FAIL(dir.error().message);
-    WARN("SKIPPED: " << dir.error().message);
-    return std::nullopt;
-  }
-  auto nets = local::load_networks(*dir);  // the ModelSet read and checked once
+  auto models = test::models_or_skip();
+  if (!models) return std::nullopt;
+  auto nets = local::load_networks(*models);  // the ModelSet read and checked once
   REQUIRE(nets);
   return std::move(*nets);
 }
