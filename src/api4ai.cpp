@@ -3,6 +3,8 @@
 // shapes this code accepts. nlohmann/json exceptions never leave this file.
 #include "faceverify/api4ai.hpp"
 
+#include "json_depth.hpp"
+
 #include <algorithm>
 #include <cctype>
 #include <cmath>
@@ -22,33 +24,8 @@ constexpr std::size_t k_max_faces = 10000;
 constexpr std::size_t k_excerpt_chars = 200;
 constexpr std::string_view k_rapidapi_host = "face-detection14.p.rapidapi.com";
 
-// A reply nested deeper than k_max_json_depth would make the recursive parser
-// use unbounded stack; this scan is linear and allocation-free.
-bool nested_too_deep(std::string_view text) {
-  int depth = 0;
-  bool in_string = false;
-  bool escaped = false;
-  for (char c : text) {
-    if (in_string) {
-      if (escaped)
-        escaped = false;
-      else if (c == '\\')
-        escaped = true;
-      else if (c == '"')
-        in_string = false;
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '[' || c == '{') {
-      if (++depth > k_max_json_depth) return true;
-    } else if (c == ']' || c == '}') {
-      --depth;
-    }
-  }
-  return false;
-}
-
 std::optional<json> parse_json(std::string_view text) {
-  if (nested_too_deep(text)) return std::nullopt;
+  if (detail::nested_too_deep(text, k_max_json_depth)) return std::nullopt;
   json j = json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) return std::nullopt;
   return j;
@@ -408,7 +385,7 @@ HttpRequest build_request(const Endpoint& endpoint, const Image& image) {
 }
 
 Expected<Analysis> parse_response(std::string_view body) {
-  if (nested_too_deep(body))
+  if (detail::nested_too_deep(body, k_max_json_depth))
     return malformed("JSON nested deeper than " + std::to_string(k_max_json_depth) + " levels");
   json root;
   try {
@@ -543,19 +520,64 @@ std::string redact(std::string text, std::string_view secret) {
   return text;
 }
 
+Expected<std::string> fetch_service_version(const Endpoint& endpoint, HttpClient& client, Millis timeout) {
+  HttpRequest req = build_request(endpoint, Image{});
+  req.form.clear();  // a GET
+  std::string url = endpoint.results_url;
+  if (const auto slash = url.rfind('/'); slash != std::string::npos) url.resize(slash);
+  req.url = url + "/version";
+  req.timeout = timeout;
+  auto response = client.send(req);
+  if (!response) return std::unexpected(response.error());
+  if (endpoint.api_key) response->body = redact(std::move(response->body), *endpoint.api_key);
+  if (response->status != 200) return std::unexpected(error_from_response(*response, std::chrono::system_clock::now()));
+  std::string_view text = response->body;
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front()))) text.remove_prefix(1);
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.remove_suffix(1);
+  if (text.size() >= 2 && text.front() == '"' && text.back() == '"') text = text.substr(1, text.size() - 2);
+  const bool plausible = !text.empty() && text.size() <= 64 && std::all_of(text.begin(), text.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '+' || c == '_';
+  });
+  if (!plausible) return fail(ErrorKind::api_response, "unexpected version reply (expected e.g. v1.16.2)");
+  return std::string(text);
+}
+
 Analyzer::Analyzer(Endpoint endpoint, HttpClient& client, RetryPolicy policy,
-                   std::chrono::steady_clock::time_point deadline, Clock& clock, AttemptObserver observer)
+                   std::chrono::steady_clock::time_point deadline, Clock& clock, AttemptObserver observer,
+                   BatchSettings batch)
     : m_endpoint(std::move(endpoint)),
       m_client(client),
       m_policy(policy),
       m_deadline(deadline),
       m_clock(clock),
-      m_observer(std::move(observer)) {}
+      m_observer(std::move(observer)),
+      m_batch(batch) {}
+
+Expected<HttpResponse> Analyzer::send_in_turn(const HttpRequest& request) {
+  if (m_batch.gate) {
+    const auto deadline = m_clock.now() + request.timeout;
+    if (!m_batch.gate->wait_turn(deadline, m_batch.cancel)) {
+      if (m_batch.cancel && m_batch.cancel->load()) return fail(ErrorKind::network, "interrupted");
+      return std::unexpected(
+          Error{ErrorKind::timeout, "--timeout reached while waiting for the service's rate limit", {}, false, {}});
+    }
+  }
+  auto response = m_client.send(request);
+  if (m_batch.gate && response && response->status == 429) {
+    // Everyone waits, not just this request: the limit is per key, not per image.
+    auto wait = m_policy.base_delay * 2;
+    if (const auto value = response->header("retry-after")) {
+      if (const auto parsed = parse_retry_after(*value, std::chrono::system_clock::now())) wait = *parsed;
+    }
+    m_batch.gate->pause_for(wait);
+  }
+  return response;
+}
 
 Expected<Analysis> Analyzer::attempt(const Image& image, Millis remaining) {
   HttpRequest req = build_request(m_endpoint, image);
   req.timeout = remaining;
-  auto response = m_client.send(req);
+  auto response = send_in_turn(req);
   if (!response) return std::unexpected(response.error());
   // Redact before anything is summarised or cut: an excerpt could otherwise
   // keep part of a key the server echoed back.
@@ -585,7 +607,11 @@ Expected<Analysis> Analyzer::analyze(const Image& image) {
       m_observer(image, copy);
     };
   }
-  auto result = run_with_retries<Analysis>(m_policy, m_deadline, m_clock, thread_random, fn, report);
+  const auto deadline = m_batch.per_image_timeout
+                            ? m_clock.now() + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                                  *m_batch.per_image_timeout)
+                            : m_deadline;
+  auto result = run_with_retries<Analysis>(m_policy, deadline, m_clock, thread_random, fn, report);
   if (!result) {
     // The service may echo what it was sent; no key ever reaches a message.
     Error e = std::move(result.error());

@@ -8,6 +8,7 @@
 #include <cctype>
 #include <memory>
 #include <mutex>
+#include <vector>
 
 #include "faceverify/http_client.hpp"
 
@@ -141,6 +142,10 @@ Error transport_error(CURLcode code, const Transfer& t, const HttpRequest& req, 
       e.kind = ErrorKind::api_response;
       e.message = "the answer from " + host + " has a corrupt Content-Encoding";
       break;
+    case CURLE_ABORTED_BY_CALLBACK:
+      e.message = "request to " + host + " interrupted";
+      e.retryable = false;
+      break;
     default:
       e.message = "request to " + host + " failed: " + std::string(detail[0] ? detail : curl_easy_strerror(code));
       break;
@@ -156,8 +161,15 @@ class CurlHttpClient final : public HttpClient {
   }
 
   Expected<HttpResponse> send(const HttpRequest& req) override {
-    CurlHandle curl(curl_easy_init());
+    CurlHandle curl = acquire();
     if (!curl) return fail(ErrorKind::internal, "cannot initialise libcurl");
+    // Back to the pool however this ends, forgetting this call's buffers but
+    // keeping its connection for the next request.
+    struct Release {
+      CurlHttpClient& self;
+      CurlHandle& handle;
+      ~Release() { self.release(std::move(handle)); }
+    } release_on_exit{*this, curl};
     CURL* h = curl.get();
     Transfer t;
     t.max_body = m_options.max_body_bytes;
@@ -186,6 +198,11 @@ class CurlHttpClient final : public HttpClient {
     curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(h, CURLOPT_HEADERDATA, &t);
     if (!m_options.user_agent.empty()) curl_easy_setopt(h, CURLOPT_USERAGENT, m_options.user_agent.c_str());
+    if (m_options.cancel) {
+      curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+      curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
+      curl_easy_setopt(h, CURLOPT_XFERINFODATA, m_options.cancel);
+    }
 
     curl_slist* list = curl_slist_append(nullptr, "Expect:");  // no 100-continue round trip
     for (const auto& [name, value] : req.headers) {
@@ -230,7 +247,32 @@ class CurlHttpClient final : public HttpClient {
   }
 
  private:
+  static int on_progress(void* cancel, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+    return static_cast<const std::atomic<bool>*>(cancel)->load() ? 1 : 0;
+  }
+
+  CurlHandle acquire() {
+    {
+      std::lock_guard lock(m_pool_mutex);
+      if (!m_idle.empty()) {
+        CurlHandle h = std::move(m_idle.back());
+        m_idle.pop_back();
+        return h;
+      }
+    }
+    return CurlHandle(curl_easy_init());
+  }
+
+  void release(CurlHandle handle) {
+    if (!handle) return;
+    curl_easy_reset(handle.get());  // drops pointers to this call's buffers; live connections stay
+    std::lock_guard lock(m_pool_mutex);
+    m_idle.push_back(std::move(handle));
+  }
+
   CurlOptions m_options;
+  std::mutex m_pool_mutex;
+  std::vector<CurlHandle> m_idle;
 };
 
 }  // namespace

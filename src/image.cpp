@@ -301,7 +301,27 @@ Expected<ImageSource> classify_image_argument(std::string_view arg) {
   return ImageSource{SourceKind::url, std::string(arg)};
 }
 
-Expected<Image> load_image(const ImageSource& source, int stdin_fd, std::size_t max_bytes) {
+namespace {
+
+bool starts_like_json(std::string_view bytes) noexcept {
+  for (const char c : bytes) {
+    if (c == ' ' || c == '\t' || c == '\n' || c == '\r') continue;
+    return c == '{';
+  }
+  return false;
+}
+
+// Reads and checks one input; with `allow_text`, an embedding file is let
+// through unchecked (bounded by the larger limit).
+Expected<Image> load_any(const ImageSource& source, int stdin_fd, std::size_t max_bytes, bool allow_text) {
+  const std::size_t read_limit = allow_text ? std::max(max_bytes, k_max_embedding_file_bytes) : max_bytes;
+  auto finish = [&](Image image) -> Expected<Image> {
+    if (allow_text && starts_like_json(image.bytes)) {
+      image.embedding_text = true;
+      return image;
+    }
+    return check_bytes(std::move(image), max_bytes);
+  };
   Image image;
   image.source = source;
   switch (source.kind) {
@@ -311,11 +331,13 @@ Expected<Image> load_image(const ImageSource& source, int stdin_fd, std::size_t 
       return image;
     case SourceKind::stdin_stream: {
       image.label = "stdin";
-      auto bytes = read_bounded(stdin_fd, image.label, max_bytes);
+      auto bytes = read_bounded(stdin_fd, image.label, read_limit);
       if (!bytes) return std::unexpected(bytes.error());
       image.bytes = std::move(*bytes);
-      auto checked = check_bytes(std::move(image), max_bytes);
-      if (checked) checked->upload_name = "stdin." + std::string(format_extension(*checked->format));
+      auto checked = finish(std::move(image));
+      if (checked && checked->format) {
+        checked->upload_name = "stdin." + std::string(format_extension(*checked->format));
+      }
       return checked;
     }
     case SourceKind::file: break;
@@ -329,13 +351,33 @@ Expected<Image> load_image(const ImageSource& source, int stdin_fd, std::size_t 
   if (::fstat(fd, &st) != 0) return fail(ErrorKind::input, image.label + ": " + describe_errno(errno));
   if (S_ISDIR(st.st_mode)) return fail(ErrorKind::input, image.label + ": is a directory (expected an image file)");
   if (S_ISREG(st.st_mode) && static_cast<std::uint64_t>(st.st_size) > max_bytes) {
-    return fail(ErrorKind::input, image.label + ": file is " + mib(static_cast<std::size_t>(st.st_size)) +
-                                      ", larger than " + limit_text(max_bytes) + "; shrink or recompress it");
+    // Too big for an image; an embedding file may be larger.
+    bool text = false;
+    if (allow_text) {
+      char head[64];
+      const ssize_t n = ::pread(fd, head, sizeof head, 0);
+      text = n > 0 && starts_like_json(std::string_view(head, static_cast<std::size_t>(n)));
+    }
+    if (!text || static_cast<std::uint64_t>(st.st_size) > read_limit) {
+      return fail(ErrorKind::input, image.label + ": file is " + mib(static_cast<std::size_t>(st.st_size)) +
+                                        ", larger than " + limit_text(text ? read_limit : max_bytes) +
+                                        (text ? "; split it" : "; shrink or recompress it"));
+    }
   }
-  auto bytes = read_bounded(fd, image.label, max_bytes);
+  auto bytes = read_bounded(fd, image.label, read_limit);
   if (!bytes) return std::unexpected(bytes.error());
   image.bytes = std::move(*bytes);
-  return check_bytes(std::move(image), max_bytes);
+  return finish(std::move(image));
+}
+
+}  // namespace
+
+Expected<Image> load_image(const ImageSource& source, int stdin_fd, std::size_t max_bytes) {
+  return load_any(source, stdin_fd, max_bytes, false);
+}
+
+Expected<Image> load_input(const ImageSource& source, int stdin_fd, std::size_t max_image_bytes) {
+  return load_any(source, stdin_fd, max_image_bytes, true);
 }
 
 }  // namespace faceverify

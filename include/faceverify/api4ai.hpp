@@ -21,6 +21,7 @@
 #include "faceverify/face.hpp"
 #include "faceverify/http_client.hpp"
 #include "faceverify/image.hpp"
+#include "faceverify/rate_gate.hpp"
 #include "faceverify/retry.hpp"
 
 namespace faceverify::api4ai {
@@ -71,18 +72,30 @@ Error error_from_response(const HttpResponse& response, std::chrono::system_cloc
 /// Replaces every occurrence of `secret` in `text` with "[redacted]".
 std::string redact(std::string text, std::string_view secret);
 
+/// The service version from GET …/v1/version (e.g. "v1.16.2"; a bare or
+/// JSON-quoted string). Errors are like an analysis' (network, http, ...).
+Expected<std::string> fetch_service_version(const Endpoint& endpoint, HttpClient& client, Millis timeout);
+
+/// How a batch shares one analyzer among workers.
+struct BatchSettings {
+  std::optional<Millis> per_image_timeout;  // set: each analyze() gets its own budget instead of the deadline
+  RequestGate* gate = nullptr;              // set: every attempt waits its turn; 429 pauses everyone
+  const std::atomic<bool>* cancel = nullptr;
+};
+
 /// The analyzer: one request per image with retries within a deadline.
 class Analyzer final : public FaceAnalyzer {
  public:
   using AttemptObserver = std::function<void(const Image&, const AttemptReport&)>;
 
   Analyzer(Endpoint endpoint, HttpClient& client, RetryPolicy policy, std::chrono::steady_clock::time_point deadline,
-           Clock& clock, AttemptObserver observer = {});
+           Clock& clock, AttemptObserver observer = {}, BatchSettings batch = {});
 
   Expected<Analysis> analyze(const Image& image) override;
 
  private:
   Expected<Analysis> attempt(const Image& image, Millis remaining);
+  Expected<HttpResponse> send_in_turn(const HttpRequest& request);
 
   Endpoint m_endpoint;
   HttpClient& m_client;
@@ -90,6 +103,7 @@ class Analyzer final : public FaceAnalyzer {
   std::chrono::steady_clock::time_point m_deadline;
   Clock& m_clock;
   AttemptObserver m_observer;
+  BatchSettings m_batch;
 };
 
 }  // namespace faceverify::api4ai

@@ -2,7 +2,11 @@
 #pragma once
 // Command line: fills a plain options struct from argv (CLI11 stays inside
 // cli.cpp). No I/O besides producing the help and version texts.
+//
+//   faceverify [OPTIONS] IMAGE1 IMAGE2         verify (the default command)
+//   faceverify embed|matrix|search|pairs|cache [OPTIONS] ...
 
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <vector>
@@ -13,11 +17,15 @@
 
 namespace faceverify {
 
-enum class Backend { api4ai, local };
+enum class BackendKind { api4ai, local };
+
+/// Output of the batch commands: matrix and search (text, csv, json), pairs
+/// (jsonl, csv).
+enum class OutputFormat { text, csv, json, jsonl };
 
 struct VerifyOptions {
   std::vector<std::string> images;  // exactly two
-  Backend backend = Backend::api4ai;
+  BackendKind backend = BackendKind::api4ai;
   std::optional<std::string> models;  // --models DIR (local backend)
   api4ai::Mode api = api4ai::Mode::demo;
   std::optional<std::string> api_url;
@@ -33,10 +41,24 @@ struct VerifyOptions {
   bool json = false;
   bool quiet = false;
   bool verbose = false;
+
+  // Batch commands (embed, matrix, search, pairs, cache).
+  std::vector<std::string> inputs;     // embed, matrix: every IMAGE; search: the candidates
+  std::string reference;               // search: REFERENCE
+  std::optional<std::string> gallery;  // search --gallery DIR
+  std::optional<std::size_t> top;      // search --top K
+  std::string pairs_file;              // pairs FILE|-
+  std::optional<std::string> junit;    // pairs --junit FILE
+  OutputFormat format = OutputFormat::text;
+  int jobs = 4;
+  double max_rps = 0.0;  // 0: no limit
+  std::optional<std::string> cache_dir;
+  bool no_cache = false;
+  bool ordered = false;
 };
 
 struct Command {
-  enum class Action { verify, print_help, print_version };
+  enum class Action { verify, embed, matrix, search, pairs, cache_stats, cache_clear, print_help, print_version };
   Action action = Action::verify;
   VerifyOptions verify;
   std::string text;  // help or version text for print_*

@@ -7,6 +7,7 @@
 #include <expected>
 #include <optional>
 #include <string>
+#include <string_view>
 
 namespace faceverify {
 
@@ -36,6 +37,13 @@ using Expected = std::expected<T, Error>;
 inline std::unexpected<Error> fail(ErrorKind kind, std::string message) {
   return std::unexpected(Error{kind, std::move(message), {}, false, {}});
 }
+
+/// "usage", "input", "no_face", "network", "timeout", "http",
+/// "api_response", "internal" (the `kind` of JSON error records).
+std::string_view kind_name(ErrorKind kind) noexcept;
+
+/// The inverse of kind_name; nullopt for an unknown name.
+std::optional<ErrorKind> kind_from_name(std::string_view name) noexcept;
 
 /// Process exit status of the documented contract (docs/cli-contract.md).
 int exit_code(ErrorKind kind) noexcept;

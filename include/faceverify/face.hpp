@@ -37,6 +37,15 @@ struct Analysis {
   std::vector<Face> faces;
 };
 
+/// Which backend produced analyses: named in JSON output, embedding files and
+/// cache keys, and checked before embeddings of two origins are compared.
+struct Provenance {
+  std::string backend;                                      // "api4ai" or "local"
+  std::string api;                                          // api4ai: "demo", "api4ai", "rapidapi"
+  std::string endpoint;                                     // api4ai: results URL (never carries a key)
+  std::vector<std::pair<std::string, std::string>> models;  // local: role -> sha256
+};
+
 /// "Describe this image's faces." Implementations must be callable from
 /// several threads at once (one call per image).
 class FaceAnalyzer {

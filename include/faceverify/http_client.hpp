@@ -3,6 +3,7 @@
 // A minimal HTTP client interface, so the protocol code can be tested with a
 // scripted fake and the libcurl implementation stays in one file.
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <memory>
@@ -55,10 +56,12 @@ struct CurlOptions {
   std::optional<std::string> ca_file;               // --cacert
   std::size_t max_body_bytes = 8u * 1024u * 1024u;  // responses beyond this are refused
   std::string user_agent;
+  const std::atomic<bool>* cancel = nullptr;  // when it becomes true, transfers in flight abort ("interrupted")
 };
 
 /// The libcurl client: TLS verified, http/https only (redirects too), body
-/// capped, proxy variables honoured. Safe to use from several threads.
+/// capped, proxy variables honoured. Safe to use from several threads; idle
+/// handles are pooled, so their connections are kept alive and reused.
 std::unique_ptr<HttpClient> make_curl_client(CurlOptions options);
 
 }  // namespace faceverify

@@ -65,11 +65,20 @@ struct Image {
   std::string bytes;        // empty for URLs
   std::optional<ImageFormat> format;
   std::string sha256;  // of the bytes; empty for URLs
+  bool embedding_text = false;  // load_input: the bytes are an embedding file, not an image
 };
 
 /// Reads a file or stdin (`stdin_fd`) fully and checks it. Errors
 /// (ErrorKind::input) name the input: missing, unreadable, directory, empty,
 /// over `max_bytes`, not an image. A URL is returned without I/O.
 Expected<Image> load_image(const ImageSource& source, int stdin_fd = 0, std::size_t max_bytes = k_max_image_bytes);
+
+/// An embedding file may be this large (about 25,000 faces).
+inline constexpr std::size_t k_max_embedding_file_bytes = 256u * 1024u * 1024u;
+
+/// Like load_image, but a file or stdin whose first non-blank byte is '{'
+/// comes back unchecked with `embedding_text` set (an embedding file, see
+/// embedding_file.hpp), bounded by k_max_embedding_file_bytes instead.
+Expected<Image> load_input(const ImageSource& source, int stdin_fd, std::size_t max_image_bytes);
 
 }  // namespace faceverify

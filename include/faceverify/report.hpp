@@ -21,14 +21,6 @@ struct ImageResult {
   long long elapsed_ms = 0;  // wall time of this image's analysis, retries included
 };
 
-/// Which backend produced the embeddings, for JSON provenance.
-struct Provenance {
-  std::string backend;                                      // "api4ai" or "local"
-  std::string api;                                          // api4ai: "demo", "api4ai", "rapidapi"
-  std::string endpoint;                                     // api4ai: results URL (never carries a key)
-  std::vector<std::pair<std::string, std::string>> models;  // local: role -> sha256
-};
-
 struct Verification {
   std::array<ImageResult, 2> images;
   Comparison comparison;

@@ -1,0 +1,90 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+// The batch engine behind embed, matrix, search and pairs. It turns arguments
+// into subjects (an image to analyse, or one record of an embedding file),
+// analyses each distinct image once (from the cache when it can, else with
+// --jobs workers sharing one request gate) and hands every result to the
+// caller, in the caller's thread, as it completes.
+
+#include <cstddef>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "faceverify/backend.hpp"
+#include "faceverify/cache.hpp"
+#include "faceverify/diagnostics.hpp"
+#include "faceverify/embedding_file.hpp"
+#include "faceverify/error.hpp"
+#include "faceverify/face.hpp"
+#include "faceverify/image.hpp"
+
+namespace faceverify {
+
+struct Subject {
+  std::string input;           // as given (an embedding-file record: its own input)
+  std::string label;           // how messages name it
+  std::string sha256;          // of the image bytes; empty for URLs
+  std::optional<Image> image;  // to analyse; its bytes are freed once analysed
+  bool from_file = false;      // a record of an embedding file
+  // The outcome, valid once done:
+  bool done = false;
+  Expected<Analysis> analysis = fail(ErrorKind::internal, "not analysed");
+  Provenance provenance;
+  std::optional<std::string> service_version;
+  bool cached = false;
+  long long elapsed_ms = 0;
+};
+
+/// One input as the user named it: an argument, or one record of an
+/// embedding file. Several entries may share a subject (the same bytes under
+/// two names are analysed once but reported under each name).
+struct Entry {
+  std::string input;  // as given (a record: its own input)
+  std::string label;  // how messages name it
+  std::size_t subject = 0;
+  bool first_for_subject = true;  // false: an earlier entry already names these bytes
+};
+
+/// Every input of a run. Subjects are deduplicated: the same bytes (or URL)
+/// given twice are one subject, analysed once.
+struct InputSet {
+  std::vector<Subject> subjects;
+  std::vector<Entry> entries;
+  bool stdin_used = false;
+
+  /// Loads one argument: an image file, a URL, "-", or an embedding file
+  /// (all its records). Returns the indices of the entries it stands for.
+  /// Errors (ErrorKind::input or usage) name the argument; nothing is
+  /// analysed yet.
+  Expected<std::vector<std::size_t>> add(const std::string& argument, int stdin_fd, std::size_t max_image_bytes);
+
+  const Subject& subject_of(std::size_t entry) const { return subjects[entries[entry].subject]; }
+
+  /// Usage error when embedding-file records and the images to analyse (by
+  /// `backend`) come from models whose embeddings cannot be compared.
+  Expected<void> check_comparable(const Provenance& backend) const;
+};
+
+struct EngineSettings {
+  int jobs = 4;
+  std::optional<cache::Cache> cache;  // nullopt: --no-cache
+  bool want_service_version = false;  // embed records it; the others skip the request
+  bool progress = false;              // draw a progress line (see progress_wanted)
+};
+
+/// How a run ended.
+enum class RunEnd { complete, interrupted };
+
+/// Analyses every subject not yet done (`backend` may be null when every
+/// subject is an embedding-file record). `on_done(i)` is called for each
+/// subject as it completes (embedding-file records and cache hits first);
+/// it runs in the calling thread. Errors (ErrorKind::usage, before anything
+/// is reported): the backend cannot be opened (e.g. models missing). After an
+/// interruption (SIGINT/SIGTERM, see interrupt.hpp) no further on_done call
+/// is made; analyses that finished are in the cache.
+Expected<RunEnd> analyse_all(InputSet& inputs, Backend* backend, const EngineSettings& settings, Diagnostics& diag,
+                             const std::function<void(std::size_t)>& on_done);
+
+}  // namespace faceverify

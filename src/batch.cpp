@@ -1,0 +1,254 @@
+// SPDX-License-Identifier: MIT
+#include "faceverify/batch.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
+
+#include "faceverify/interrupt.hpp"
+#include "faceverify/version.hpp"
+
+namespace faceverify {
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+
+long long ms_since(SteadyClock::time_point start) {
+  return std::chrono::duration_cast<Millis>(SteadyClock::now() - start).count();
+}
+
+std::string dedupe_key(const Image& image) {
+  return image.source.kind == SourceKind::url ? "url " + image.source.spec : "sha256 " + image.sha256;
+}
+
+// The cache's payload for one analysis: an embedding record without input.
+std::string cache_payload(const Subject& s) {
+  EmbeddingRecord r;
+  r.sha256 = s.sha256;
+  r.analysis = *s.analysis;
+  r.analysis.name.clear();
+  r.provenance = s.provenance;
+  r.service_version = s.service_version;
+  r.tool_version = k_version;
+  return render_embedding_record(r);
+}
+
+// A cached analysis, only if it parses strictly and is about these bytes.
+bool load_cached(const cache::Cache& cache, const std::string& key, Subject& s) {
+  const auto payload = cache.load(key);
+  if (!payload) return false;
+  auto records = parse_embedding_file(*payload, "cache");
+  if (!records || records->size() != 1) return false;
+  EmbeddingRecord& r = records->front();
+  if (r.error || r.sha256 != s.sha256) return false;
+  s.analysis = std::move(r.analysis);
+  s.service_version = std::move(r.service_version);
+  s.cached = true;
+  return true;
+}
+
+}  // namespace
+
+namespace {
+
+std::size_t add_image(std::vector<Subject>& subjects, Image image) {
+  const std::string key = dedupe_key(image);
+  for (std::size_t i = 0; i < subjects.size(); ++i) {
+    const Subject& s = subjects[i];
+    if (s.image && dedupe_key(*s.image) == key) return i;
+  }
+  Subject s;
+  s.input = image.source.kind == SourceKind::url ? display_name(image.source.spec) : image.source.spec;
+  s.label = image.label;
+  s.sha256 = image.sha256;
+  s.image = std::move(image);
+  subjects.push_back(std::move(s));
+  return subjects.size() - 1;
+}
+
+}  // namespace
+
+Expected<std::vector<std::size_t>> InputSet::add(const std::string& argument, int stdin_fd,
+                                                  std::size_t max_image_bytes) {
+  auto source = classify_image_argument(argument);
+  if (!source) return std::unexpected(source.error());
+  if (source->kind == SourceKind::stdin_stream) {
+    if (stdin_used) return fail(ErrorKind::usage, "standard input (-) can be given only once");
+    stdin_used = true;
+  }
+  auto loaded = load_input(*source, stdin_fd, max_image_bytes);
+  if (!loaded) return std::unexpected(loaded.error());
+  if (!loaded->embedding_text) {
+    Entry e;
+    e.input = loaded->source.kind == SourceKind::url ? display_name(argument) : argument;
+    e.label = loaded->label;
+    const std::size_t before = subjects.size();
+    e.subject = add_image(subjects, std::move(*loaded));
+    e.first_for_subject = subjects.size() > before;
+    entries.push_back(std::move(e));
+    return std::vector<std::size_t>{entries.size() - 1};
+  }
+
+  auto records = parse_embedding_file(loaded->bytes, loaded->label);
+  if (!records) return std::unexpected(records.error());
+  std::vector<std::size_t> indices;
+  for (auto& r : *records) {
+    Subject s;
+    s.input = r.input;
+    s.label = r.input.empty() ? loaded->label : display_name(r.input);
+    s.sha256 = r.sha256;
+    s.from_file = true;
+    s.done = true;
+    if (r.error) {
+      s.analysis = std::unexpected(*r.error);
+    } else {
+      s.analysis = std::move(r.analysis);
+    }
+    s.provenance = std::move(r.provenance);
+    s.service_version = std::move(r.service_version);
+    subjects.push_back(std::move(s));
+    entries.push_back(Entry{subjects.back().input, subjects.back().label, subjects.size() - 1, true});
+    indices.push_back(entries.size() - 1);
+  }
+  return indices;
+}
+
+Expected<void> InputSet::check_comparable(const Provenance& backend) const {
+  const bool analyses_images = std::any_of(subjects.begin(), subjects.end(), [](const Subject& s) { return !s.from_file; });
+  const Subject* first_record = nullptr;
+  for (const Subject& s : subjects) {
+    if (!s.from_file) continue;
+    if (analyses_images && !comparable(s.provenance, backend)) {
+      return fail(ErrorKind::usage, s.label + ": its embedding comes from " + describe(s.provenance) +
+                                        " and cannot be compared with " + describe(backend) +
+                                        " ones (use the same --backend, or embed the images again)");
+    }
+    if (first_record && !comparable(s.provenance, first_record->provenance)) {
+      return fail(ErrorKind::usage, s.label + ": its embedding comes from " + describe(s.provenance) +
+                                        ", " + first_record->label + "'s from " +
+                                        describe(first_record->provenance) + "; they cannot be compared");
+    }
+    if (!first_record) first_record = &s;
+  }
+  return {};
+}
+
+Expected<RunEnd> analyse_all(InputSet& inputs, Backend* backend, const EngineSettings& settings, Diagnostics& diag,
+                             const std::function<void(std::size_t)>& on_done) {
+  const auto started = SteadyClock::now();
+  auto& subjects = inputs.subjects;
+  const bool analyses_images =
+      std::any_of(subjects.begin(), subjects.end(), [](const Subject& s) { return !s.done; });
+  if (analyses_images && !backend) return fail(ErrorKind::internal, "no backend to analyse the images with");
+  const std::string identity = backend ? cache_identity(backend->provenance()) : std::string();
+  const auto& cancel = interrupted();
+
+  // What the cache already knows costs nothing; only the rest needs the backend.
+  std::vector<std::size_t> hits;
+  std::vector<std::size_t> misses;
+  for (std::size_t i = 0; i < subjects.size(); ++i) {
+    Subject& s = subjects[i];
+    if (s.done) continue;
+    s.provenance = backend->provenance();
+    if (settings.cache && !s.sha256.empty() && load_cached(*settings.cache, cache::make_key(s.sha256, identity), s)) {
+      s.image->bytes = std::string();
+      hits.push_back(i);
+    } else {
+      misses.push_back(i);
+    }
+  }
+  FaceAnalyzer* analyzer = nullptr;
+  std::optional<std::string> service_version;
+  if (!misses.empty()) {
+    auto opened = backend->analyzer();
+    if (!opened) return std::unexpected(opened.error());
+    analyzer = *opened;
+    if (settings.want_service_version) service_version = backend->service_version();
+  }
+
+  std::size_t done = 0;
+  std::size_t errors = 0;
+  const std::size_t total = subjects.size();
+  auto show_progress = [&] {
+    if (settings.progress) diag.progress(progress_text(done, total, errors, Millis(ms_since(started))));
+  };
+  for (std::size_t i = 0; i < subjects.size(); ++i) {
+    Subject& s = subjects[i];
+    if (!s.from_file && !s.cached) continue;
+    s.done = true;
+    ++done;
+    if (!s.analysis) ++errors;
+    on_done(i);
+  }
+  show_progress();
+  if (misses.empty()) {
+    diag.clear_progress();
+    return RunEnd::complete;
+  }
+
+  std::mutex mutex;
+  std::condition_variable wake;
+  std::deque<std::size_t> finished;
+  std::atomic<std::size_t> next{0};
+  std::atomic<bool> store_warned{false};
+  auto work = [&] {
+    for (;;) {
+      if (cancel.load()) return;
+      const std::size_t k = next.fetch_add(1);
+      if (k >= misses.size()) return;
+      Subject& s = subjects[misses[k]];
+      const auto t0 = SteadyClock::now();
+      auto result = analyzer->analyze(*s.image);
+      if (!result && cancel.load()) return;  // cut short by the interruption: not a result
+      s.elapsed_ms = ms_since(t0);
+      s.analysis = std::move(result);
+      s.service_version = service_version;
+      s.image->bytes = std::string();
+      // Failures are never cached: the next run tries again.
+      if (s.analysis && settings.cache) {
+        auto stored = settings.cache->store(cache::make_key(s.sha256, identity), cache_payload(s));
+        if (!stored && !store_warned.exchange(true)) {
+          diag.line("warning: results are not being cached: " + stored.error().message);
+        }
+      }
+      {
+        std::lock_guard lock(mutex);
+        finished.push_back(misses[k]);
+      }
+      wake.notify_one();
+    }
+  };
+
+  std::vector<std::jthread> workers;
+  const std::size_t n_workers = std::min<std::size_t>(static_cast<std::size_t>(std::max(1, settings.jobs)), misses.size());
+  for (std::size_t w = 0; w < n_workers; ++w) workers.emplace_back(work);
+
+  std::size_t remaining = misses.size();
+  while (remaining > 0 && !cancel.load()) {
+    std::deque<std::size_t> batch;
+    {
+      std::unique_lock lock(mutex);
+      wake.wait_for(lock, Millis(100), [&] { return !finished.empty(); });
+      batch.swap(finished);
+    }
+    for (const std::size_t i : batch) {
+      if (cancel.load()) break;
+      Subject& s = subjects[i];
+      s.done = true;
+      --remaining;
+      ++done;
+      if (!s.analysis) ++errors;
+      on_done(i);
+    }
+    show_progress();
+  }
+  workers.clear();  // joins; transfers in flight abort promptly on interruption
+  diag.clear_progress();
+  return cancel.load() ? RunEnd::interrupted : RunEnd::complete;
+}
+
+}  // namespace faceverify

@@ -1,0 +1,93 @@
+// SPDX-License-Identifier: MIT
+#include <cerrno>
+#include <cstring>
+#include <ostream>
+
+#include "commands.hpp"
+#include "faceverify/interrupt.hpp"
+
+namespace faceverify::commands {
+
+std::size_t max_image_bytes(const VerifyOptions& o) {
+  return o.backend == BackendKind::local ? k_max_local_image_bytes : k_max_image_bytes;
+}
+
+Expected<BatchSetup> prepare_batch(const VerifyOptions& o, const InputSet& inputs, Diagnostics& diag,
+                                   bool want_service_version) {
+  BatchSetup setup;
+  install_interrupt_handlers();
+  const bool analyses_images =
+      std::any_of(inputs.subjects.begin(), inputs.subjects.end(), [](const Subject& s) { return !s.from_file; });
+  if (o.backend == BackendKind::local) {
+    for (const auto& s : inputs.subjects) {
+      if (s.image && s.image->source.kind == SourceKind::url) {
+        return fail(ErrorKind::usage, s.label +
+                                          ": the local backend does not download URLs (it never uses the network); "
+                                          "download the image and pass the file, or use --backend api4ai");
+      }
+    }
+  }
+  if (analyses_images) {
+    setup.gate = std::make_unique<RequestGate>(o.max_rps, system_clock_source());
+    api4ai::BatchSettings batch;
+    batch.per_image_timeout =
+        std::chrono::duration_cast<Millis>(std::chrono::duration<double>(o.timeout_seconds));
+    batch.gate = setup.gate.get();
+    batch.cancel = &interrupted();
+    auto backend = Backend::open(o, std::chrono::steady_clock::now(), diag, batch);
+    if (!backend) return std::unexpected(backend.error());
+    setup.backend = std::move(*backend);
+    setup.provenance = setup.backend->provenance();
+    if (auto ok = inputs.check_comparable(setup.provenance); !ok) return std::unexpected(ok.error());
+    if (!o.no_cache) {
+      auto dir = o.cache_dir ? Expected<std::filesystem::path>(*o.cache_dir) : cache::default_directory();
+      if (!dir) return std::unexpected(dir.error());
+      setup.engine.cache.emplace(*dir);
+    }
+  } else {
+    if (auto ok = inputs.check_comparable(Provenance{}); !ok) return std::unexpected(ok.error());
+    if (!inputs.subjects.empty()) setup.provenance = inputs.subjects.front().provenance;
+  }
+  setup.engine.jobs = o.jobs;
+  setup.engine.want_service_version = want_service_version;
+  setup.engine.progress = progress_wanted(o.quiet);
+  if (setup.engine.progress) diag.enable_progress();
+  return setup;
+}
+
+bool emit(std::ostream& out, const std::string& text, Diagnostics& diag) {
+  diag.clear_progress();
+  out << text << std::flush;
+  if (out) return true;
+  if (errno != EPIPE) diag.line(std::string("cannot write to standard output: ") + std::strerror(errno));
+  request_stop();
+  return false;
+}
+
+int interrupted_status(int status) { return interrupt_signal() != 0 ? interrupted_exit_code() : status; }
+
+InputSummary summarize(const InputSet& inputs, std::size_t entry) {
+  const Entry& e = inputs.entries[entry];
+  const Subject& s = inputs.subjects[e.subject];
+  InputSummary in;
+  in.input = e.input;
+  in.sha256 = s.sha256;
+  if (!s.analysis) {
+    in.error = s.analysis.error();
+    return in;
+  }
+  in.faces = s.analysis->faces.size();
+  if (s.analysis->faces.empty()) in.error = Error{ErrorKind::no_face, e.label + ": no face found in the image", {}, false, {}};
+  return in;
+}
+
+ScoreContext score_context(const VerifyOptions& o, const Provenance& provenance) {
+  ScoreContext c;
+  c.score = ScoreOptions{o.threshold, o.half_distance};
+  c.threshold_source = o.threshold_given ? "option" : "default";
+  c.policy = o.face;
+  c.provenance = provenance;
+  return c;
+}
+
+}  // namespace faceverify::commands

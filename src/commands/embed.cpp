@@ -1,0 +1,66 @@
+// SPDX-License-Identifier: MIT
+// faceverify embed: one embedding record per distinct image, streamed.
+#include "commands.hpp"
+#include "faceverify/interrupt.hpp"
+#include "faceverify/version.hpp"
+
+namespace faceverify::commands {
+
+int embed(const VerifyOptions& o, std::ostream& out, Diagnostics& diag, int stdin_fd) {
+  InputSet inputs;
+  for (const auto& arg : o.inputs) {
+    auto added = inputs.add(arg, stdin_fd, max_image_bytes(o));
+    if (!added) {
+      diag.line(added.error().message);
+      return exit_code(added.error().kind);
+    }
+  }
+  auto setup = prepare_batch(o, inputs, diag, /*want_service_version=*/true);
+  if (!setup) {
+    diag.line(setup.error().message);
+    return exit_code(setup.error().kind);
+  }
+
+  int status = exit_status::same;
+  bool writing = true;
+  std::size_t next = 0;  // --ordered: the next entry to print
+  auto print = [&](std::size_t entry) {
+    const Entry& e = inputs.entries[entry];
+    const Subject& s = inputs.subjects[e.subject];
+    EmbeddingRecord r;
+    r.input = e.input;
+    r.sha256 = s.sha256;
+    r.provenance = s.provenance;
+    r.service_version = s.service_version;
+    r.tool_version = k_version;
+    if (s.analysis) {
+      r.analysis = *s.analysis;
+      if (r.analysis.faces.empty()) {
+        if (!o.quiet && e.first_for_subject) diag.line(e.label + ": no face found in the image");
+        status = std::max(status, exit_status::no_face);
+      }
+    } else {
+      r.error = s.analysis.error();
+      if (e.first_for_subject) diag.line(s.analysis.error().message);
+      status = exit_status::service;  // 4 outranks 3
+    }
+    if (writing) writing = emit(out, render_embedding_record(r), diag);
+  };
+  auto ended = analyse_all(inputs, setup->backend.get(), setup->engine, diag, [&](std::size_t subject) {
+    if (o.ordered) {
+      while (next < inputs.entries.size() && inputs.subject_of(next).done) print(next++);
+      return;
+    }
+    for (std::size_t k = 0; k < inputs.entries.size(); ++k) {
+      if (inputs.entries[k].subject == subject) print(k);
+    }
+  });
+  if (!ended) {
+    diag.line(ended.error().message);
+    return exit_code(ended.error().kind);
+  }
+  if (*ended == RunEnd::interrupted) return interrupted_status(status);
+  return status;
+}
+
+}  // namespace faceverify::commands

@@ -1,0 +1,67 @@
+// SPDX-License-Identifier: MIT
+// faceverify matrix: N analyses, then the N x N table.
+#include "commands.hpp"
+#include "faceverify/interrupt.hpp"
+
+namespace faceverify::commands {
+
+
+int matrix(const VerifyOptions& o, std::ostream& out, Diagnostics& diag, int stdin_fd) {
+  InputSet inputs;
+  std::vector<std::size_t> order;  // entries, in argument order
+  for (const auto& arg : o.inputs) {
+    auto added = inputs.add(arg, stdin_fd, max_image_bytes(o));
+    if (!added) {
+      diag.line(added.error().message);
+      return exit_code(added.error().kind);
+    }
+    order.insert(order.end(), added->begin(), added->end());
+  }
+  auto setup = prepare_batch(o, inputs, diag, false);
+  if (!setup) {
+    diag.line(setup.error().message);
+    return exit_code(setup.error().kind);
+  }
+  auto ended = analyse_all(inputs, setup->backend.get(), setup->engine, diag, [](std::size_t) {});
+  if (!ended) {
+    diag.line(ended.error().message);
+    return exit_code(ended.error().kind);
+  }
+  if (*ended == RunEnd::interrupted) return interrupted_status(exit_status::service);
+
+  MatrixReport report;
+  report.context = score_context(o, setup->provenance);
+  int status = exit_status::same;
+  for (const std::size_t i : order) {
+    report.inputs.push_back(summarize(inputs, i));
+    if (const auto& e = report.inputs.back().error; e && inputs.entries[i].first_for_subject) {
+      diag.line(e->message);
+      status = std::max(status, exit_code(e->kind));
+    }
+  }
+  bool mismatch_reported = false;
+  for (const std::size_t i : order) {
+    std::vector<std::optional<Comparison>> row;
+    for (const std::size_t j : order) {
+      const Subject& a = inputs.subject_of(i);
+      const Subject& b = inputs.subject_of(j);
+      std::optional<Comparison> cell;
+      if (a.analysis && b.analysis && !a.analysis->faces.empty() && !b.analysis->faces.empty()) {
+        auto c = compare(*a.analysis, a.label, *b.analysis, b.label, o.face, report.context.score);
+        if (c) {
+          cell = *c;
+        } else if (!mismatch_reported) {
+          mismatch_reported = true;
+          diag.line(c.error().message);
+          status = std::max(status, exit_code(c.error().kind));
+        }
+      }
+      row.push_back(cell);
+    }
+    report.cells.push_back(std::move(row));
+  }
+  if (!emit(out, render_matrix(report, o.format), diag)) return interrupted_status(status);
+  return status;
+}
+
+}  // namespace faceverify::commands

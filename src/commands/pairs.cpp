@@ -1,0 +1,293 @@
+// SPDX-License-Identifier: MIT
+// faceverify pairs: every pair of a CSV/TSV list, one record each, streamed;
+// a summary on stderr and optionally a JUnit report.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <fstream>
+#include <map>
+
+#include "commands.hpp"
+#include "faceverify/interrupt.hpp"
+#include "faceverify/junit.hpp"
+#include "faceverify/pairs_file.hpp"
+
+namespace faceverify::commands {
+namespace {
+
+constexpr std::size_t k_max_pairs_file_bytes = 64u * 1024u * 1024u;
+
+Expected<std::string> read_pairs_file(const std::string& spec, int stdin_fd) {
+  const bool from_stdin = spec == "-";
+  const std::string label = from_stdin ? "stdin" : display_name(spec);
+  int fd = stdin_fd;
+  if (!from_stdin) {
+    fd = ::open(spec.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) return fail(ErrorKind::input, label + ": cannot open the pairs file: " + std::strerror(errno));
+    struct stat st {};
+    if (::fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+      ::close(fd);
+      return fail(ErrorKind::input, label + ": is a directory (expected a pairs file)");
+    }
+  }
+  std::string text;
+  char buf[65536];
+  for (;;) {
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      const int err = errno;
+      if (!from_stdin) ::close(fd);
+      return fail(ErrorKind::input, label + ": cannot read the pairs file: " + std::strerror(err));
+    }
+    if (n == 0) break;
+    text.append(buf, static_cast<std::size_t>(n));
+    if (text.size() > k_max_pairs_file_bytes) {
+      if (!from_stdin) ::close(fd);
+      return fail(ErrorKind::input, label + ": pairs file larger than 64 MiB; split it");
+    }
+  }
+  if (!from_stdin) ::close(fd);
+  return text;
+}
+
+// Writes `text` to `path` whole or not at all: a CI job never reads half a report.
+Expected<void> write_atomically(const std::string& path, const std::string& text) {
+  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  {
+    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
+    f << text;
+    f.flush();
+    if (!f) {
+      std::remove(tmp.c_str());
+      return fail(ErrorKind::input, display_name(path) + ": cannot write the JUnit report: " + std::strerror(errno));
+    }
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    const int err = errno;
+    std::remove(tmp.c_str());
+    return fail(ErrorKind::input, display_name(path) + ": cannot write the JUnit report: " + std::strerror(err));
+  }
+  return {};
+}
+
+std::string iso_timestamp() {
+  const std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  return buf;
+}
+
+// One pair to score: two subjects, or an error known before any analysis.
+struct PendingPair {
+  PairResult result;
+  std::size_t a = 0;
+  std::size_t b = 0;
+  bool ready = false;  // scored or failed; record not yet printed
+  bool printed = false;
+  bool row_error = false;  // the row itself is malformed
+};
+
+JunitCase junit_case(const PairResult& p) {
+  JunitCase c;
+  c.classname = "faceverify.pairs";
+  c.name = "line " + std::to_string(p.line) + ": " + p.image1 + " vs " + p.image2;
+  c.seconds = p.seconds;
+  if (p.error) {
+    c.outcome = JunitCase::Outcome::errored;
+    c.message = p.error->message;
+    c.type = std::string(kind_name(p.error->kind));
+  } else if (p.as_expected() == false) {
+    c.outcome = JunitCase::Outcome::failed;
+    c.type = "contradiction";
+    c.message = "expected " + std::string(expectation_name(p.expected)) + ", got " +
+                (p.comparison->same ? "same" : "different");
+  }
+  if (p.comparison) {
+    char buf[128];
+    std::snprintf(buf, sizeof buf, "similarity %.6f, distance %.6f", p.comparison->similarity,
+                  p.comparison->distance);
+    c.system_out = buf;
+    if (c.outcome == JunitCase::Outcome::failed) c.message += " (" + std::string(buf) + ")";
+  }
+  return c;
+}
+
+}  // namespace
+
+int pairs(const VerifyOptions& o, std::ostream& out, Diagnostics& diag, int stdin_fd) {
+  const auto started = std::chrono::steady_clock::now();
+  auto text = read_pairs_file(o.pairs_file, stdin_fd);
+  if (!text) {
+    diag.line(text.error().message);
+    return exit_code(text.error().kind);
+  }
+  const auto rows = parse_pairs(*text);
+  if (rows.empty()) {
+    diag.line((o.pairs_file == "-" ? std::string("stdin") : display_name(o.pairs_file)) +
+              ": no pairs (expected lines of image1,image2[,expected])");
+    return exit_status::usage;
+  }
+
+  // Load every image once (a missing file fails its pairs, not the run).
+  InputSet inputs;
+  inputs.stdin_used = o.pairs_file == "-";
+  std::map<std::string, Expected<std::vector<std::size_t>>> loaded;
+  auto load = [&](const std::string& arg) -> const Expected<std::vector<std::size_t>>& {
+    auto it = loaded.find(arg);
+    if (it == loaded.end()) {
+      auto added = arg == "-" ? Expected<std::vector<std::size_t>>(fail(
+                                    ErrorKind::usage, "-: standard input cannot be an image inside a pairs file"))
+                              : inputs.add(arg, stdin_fd, max_image_bytes(o));
+      it = loaded.emplace(arg, std::move(added)).first;
+    }
+    return it->second;
+  };
+  std::vector<PendingPair> pending;
+  for (const auto& row : rows) {
+    PendingPair p;
+    p.result.line = row.line;
+    p.result.image1 = row.image1;
+    p.result.image2 = row.image2;
+    p.result.expected = row.expected;
+    if (row.error) {
+      p.result.error = Error{ErrorKind::usage, *row.error, {}, false, {}};
+      p.ready = true;
+      p.row_error = true;
+      pending.push_back(std::move(p));
+      continue;
+    }
+    const auto& first = load(row.image1);
+    const auto& second = load(row.image2);
+    if (!first || !second) {
+      p.result.error = !first ? first.error() : second.error();
+      p.ready = true;
+      pending.push_back(std::move(p));
+      continue;
+    }
+    // An embedding file stands for all its images: every combination is a pair.
+    for (const std::size_t a : *first) {
+      for (const std::size_t b : *second) {
+        PendingPair q = p;
+        q.a = inputs.entries[a].subject;
+        q.b = inputs.entries[b].subject;
+        if (first->size() > 1) q.result.image1 = inputs.entries[a].input;
+        if (second->size() > 1) q.result.image2 = inputs.entries[b].input;
+        pending.push_back(std::move(q));
+      }
+    }
+  }
+
+  auto setup = prepare_batch(o, inputs, diag, false);
+  if (!setup) {
+    diag.line(setup.error().message);
+    return exit_code(setup.error().kind);
+  }
+  const ScoreContext context = score_context(o, setup->provenance);
+
+  std::map<std::size_t, std::vector<std::size_t>> pairs_of;  // subject -> pending pairs
+  for (std::size_t k = 0; k < pending.size(); ++k) {
+    if (pending[k].ready) continue;
+    pairs_of[pending[k].a].push_back(k);
+    if (pending[k].b != pending[k].a) pairs_of[pending[k].b].push_back(k);
+  }
+
+  std::size_t same = 0, different = 0, errors = 0, contradicted = 0, scored = 0;
+  bool writing = true;
+  if (o.format == OutputFormat::csv) writing = emit(out, pairs_csv_header(), diag);
+  std::size_t next = 0;
+  auto print = [&](PendingPair& p) {
+    p.printed = true;
+    const PairResult& r = p.result;
+    if (r.error) {
+      ++errors;
+      // Row errors already name their line.
+      diag.line(p.row_error ? r.error->message : "line " + std::to_string(r.line) + ": " + r.error->message);
+    } else {
+      ++scored;
+      (r.comparison->same ? same : different) += 1;
+      if (r.as_expected() == false) ++contradicted;
+    }
+    if (writing) writing = emit(out, render_pair(r, context, o.format), diag);
+  };
+  auto flush_ready = [&] {
+    if (o.ordered) {
+      while (next < pending.size() && pending[next].ready) print(pending[next++]);
+    } else {
+      for (auto& p : pending) {
+        if (p.ready && !p.printed) print(p);
+      }
+    }
+  };
+  auto score = [&](PendingPair& p) {
+    const Subject& a = inputs.subjects[p.a];
+    const Subject& b = inputs.subjects[p.b];
+    p.result.seconds = static_cast<double>(std::max(a.elapsed_ms, b.elapsed_ms)) / 1000.0;
+    if (!a.analysis || !b.analysis) {
+      p.result.error = !a.analysis ? a.analysis.error() : b.analysis.error();
+    } else {
+      auto c = compare(*a.analysis, a.label, *b.analysis, b.label, o.face, context.score);
+      if (c) {
+        p.result.comparison = *c;
+      } else {
+        p.result.error = c.error();
+      }
+    }
+    p.ready = true;
+  };
+  flush_ready();  // rows that failed before any analysis
+  auto ended = analyse_all(inputs, setup->backend.get(), setup->engine, diag, [&](std::size_t i) {
+    for (const std::size_t k : pairs_of[i]) {
+      PendingPair& p = pending[k];
+      if (!p.ready && inputs.subjects[p.a].done && inputs.subjects[p.b].done) {
+        score(p);
+        if (o.ordered) {
+          flush_ready();
+        } else {
+          print(p);
+        }
+      }
+    }
+  });
+  if (!ended) {
+    diag.line(ended.error().message);
+    return exit_code(ended.error().kind);
+  }
+  const bool interrupted_run = *ended == RunEnd::interrupted;
+  if (!interrupted_run) flush_ready();
+
+  int status = errors > 0 ? exit_status::service : contradicted > 0 ? exit_status::different : exit_status::same;
+  if (!o.quiet && !(interrupted_run && interrupt_signal() == 0)) {
+    std::string summary = std::to_string(scored + errors) + (scored + errors == 1 ? " pair" : " pairs");
+    if (interrupted_run) summary += " of " + std::to_string(pending.size()) + " before the interruption";
+    summary += ": " + std::to_string(same) + " same, " + std::to_string(different) + " different, " +
+               std::to_string(errors) + (errors == 1 ? " error" : " errors");
+    if (contradicted > 0) {
+      summary += "; " + std::to_string(contradicted) + (contradicted == 1 ? " contradicts" : " contradict") +
+                 " its expected label";
+    }
+    diag.line("pairs: " + summary);
+  }
+  if (o.junit) {
+    JunitSuite suite;
+    suite.timestamp = iso_timestamp();
+    suite.seconds = static_cast<double>(std::chrono::duration_cast<Millis>(std::chrono::steady_clock::now() - started).count()) / 1000.0;
+    for (const auto& p : pending) {
+      if (p.printed) suite.cases.push_back(junit_case(p.result));
+    }
+    if (auto written = write_atomically(*o.junit, render_junit(suite)); !written) {
+      diag.line(written.error().message);
+      if (status != exit_status::service) status = exit_status::usage;
+    }
+  }
+  if (interrupted_run) return interrupted_status(status);
+  return status;
+}
+
+}  // namespace faceverify::commands

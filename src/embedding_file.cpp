@@ -1,0 +1,228 @@
+// SPDX-License-Identifier: MIT
+#include "faceverify/embedding_file.hpp"
+
+#include <cmath>
+#include <nlohmann/json.hpp>
+
+#include "json_depth.hpp"
+
+namespace faceverify {
+namespace {
+
+using nlohmann::json;
+using nlohmann::ordered_json;
+
+constexpr std::size_t k_max_embedding = 4096;
+constexpr std::size_t k_max_faces = 1000;
+
+ordered_json string_or_null(const std::string& s) { return s.empty() ? ordered_json(nullptr) : ordered_json(s); }
+
+ordered_json provenance_json(ordered_json j, const EmbeddingRecord& r) {
+  const Provenance& p = r.provenance;
+  j["backend"] = p.backend;
+  if (p.backend == "local") {
+    ordered_json models = ordered_json::object();
+    for (const auto& [role, sha] : p.models) models[role] = {{"sha256", sha}};
+    j["models"] = models;
+  } else {
+    j["api"] = p.api;
+    j["endpoint"] = p.endpoint;
+    j["service_version"] = r.service_version ? ordered_json(*r.service_version) : ordered_json(nullptr);
+  }
+  j["tool_version"] = r.tool_version;
+  return j;
+}
+
+// A parse failure inside one line: where (path) and what.
+struct Bad {
+  std::string what;
+};
+
+const json& member(const json& obj, const char* name) {
+  static const json k_null;
+  const auto it = obj.find(name);
+  return it == obj.end() ? k_null : *it;
+}
+
+std::string text_member(const json& obj, const char* name, bool required) {
+  const json& v = member(obj, name);
+  if (v.is_string()) return v.get<std::string>();
+  if (v.is_null() && !required) return {};
+  throw Bad{std::string("\"") + name + "\" must be " + (required ? "a string" : "a string or null")};
+}
+
+double finite_number(const json& v, const std::string& what) {
+  if (!v.is_number()) throw Bad{what + " is not a number"};
+  const double x = v.get<double>();
+  if (!std::isfinite(x)) throw Bad{what + " is not finite"};
+  return x;
+}
+
+std::optional<int> dimension(const json& obj, const char* name) {
+  const json& v = member(obj, name);
+  if (v.is_null()) return std::nullopt;
+  if (!v.is_number_integer() || v.get<long long>() < 0 || v.get<long long>() > 1'000'000) {
+    throw Bad{std::string("\"") + name + "\" must be a whole number of pixels or null"};
+  }
+  return static_cast<int>(v.get<long long>());
+}
+
+Face parse_face(const json& f, std::size_t n) {
+  const std::string where = "face " + std::to_string(n + 1) + ": ";
+  if (!f.is_object()) throw Bad{where + "not an object"};
+  Face face;
+  const json& box = member(f, "box");
+  if (!box.is_array() || box.size() != 4) throw Bad{where + "\"box\" must be [x, y, width, height]"};
+  for (std::size_t i = 0; i < 4; ++i) face.box[i] = finite_number(box[i], where + "box");
+  const json& conf = member(f, "confidence");
+  if (!conf.is_null()) face.confidence = finite_number(conf, where + "confidence");
+  const json& marks = member(f, "landmarks");
+  if (!marks.is_null()) {
+    if (!marks.is_object()) throw Bad{where + "\"landmarks\" must be an object of [x, y] points"};
+    for (const auto& [name, p] : marks.items()) {
+      if (!p.is_array() || p.size() != 2) throw Bad{where + "landmark \"" + name + "\" must be [x, y]"};
+      face.landmarks.emplace_back(name, Point{finite_number(p[0], where + "landmark " + name),
+                                              finite_number(p[1], where + "landmark " + name)});
+    }
+  }
+  const json& emb = member(f, "embedding");
+  if (!emb.is_array() || emb.empty() || emb.size() > k_max_embedding) {
+    throw Bad{where + "\"embedding\" must be an array of 1 to " + std::to_string(k_max_embedding) + " numbers"};
+  }
+  face.embedding.reserve(emb.size());
+  for (std::size_t i = 0; i < emb.size(); ++i) {
+    if (!emb[i].is_number() || !std::isfinite(emb[i].get<double>())) {
+      throw Bad{where + "embedding has a non-number at " + std::to_string(i)};
+    }
+    face.embedding.push_back(emb[i].get<double>());
+  }
+  return face;
+}
+
+EmbeddingRecord parse_record(const json& j) {
+  if (!j.is_object()) throw Bad{"not a JSON object"};
+  const std::string type = text_member(j, "type", true);
+  if (type != "embedding" && type != "error") {
+    throw Bad{"unknown record type \"" + type + "\" (expected \"embedding\" or \"error\")"};
+  }
+  const json& version = member(j, "schema_version");
+  if (!version.is_number_integer()) throw Bad{"\"schema_version\" must be a whole number"};
+  if (version.get<long long>() != 1) {
+    throw Bad{"schema_version " + version.dump() + " is not supported (this faceverify reads 1; upgrade it)"};
+  }
+  EmbeddingRecord r;
+  r.input = text_member(j, "input", true);
+  r.sha256 = text_member(j, "sha256", false);
+  r.analysis.md5 = text_member(j, "md5", false);
+  r.provenance.backend = text_member(j, "backend", true);
+  if (r.provenance.backend != "api4ai" && r.provenance.backend != "local") {
+    throw Bad{"unknown backend \"" + r.provenance.backend + "\""};
+  }
+  if (r.provenance.backend == "local") {
+    const json& models = member(j, "models");
+    if (!models.is_object()) throw Bad{"\"models\" must be an object (local backend)"};
+    for (const auto& [role, m] : models.items()) {
+      if (!m.is_object()) throw Bad{"model \"" + role + "\" must be an object"};
+      r.provenance.models.emplace_back(role, text_member(m, "sha256", true));
+    }
+  } else {
+    r.provenance.api = text_member(j, "api", false);
+    r.provenance.endpoint = text_member(j, "endpoint", false);
+    const std::string sv = text_member(j, "service_version", false);
+    if (!sv.empty()) r.service_version = sv;
+  }
+  r.tool_version = text_member(j, "tool_version", false);
+  if (type == "error") {
+    const json& e = member(j, "error");
+    if (!e.is_object()) throw Bad{"\"error\" must be an object with kind and message"};
+    const auto kind = kind_from_name(text_member(e, "kind", true));
+    if (!kind) throw Bad{"unknown error kind \"" + text_member(e, "kind", true) + "\""};
+    r.error = Error{*kind, text_member(e, "message", true), {}, false, {}};
+    return r;
+  }
+  r.analysis.width = dimension(j, "width");
+  r.analysis.height = dimension(j, "height");
+  const json& faces = member(j, "faces");
+  if (!faces.is_array()) throw Bad{"\"faces\" must be an array"};
+  if (faces.size() > k_max_faces) throw Bad{"more than " + std::to_string(k_max_faces) + " faces"};
+  for (std::size_t i = 0; i < faces.size(); ++i) r.analysis.faces.push_back(parse_face(faces[i], i));
+  return r;
+}
+
+}  // namespace
+
+std::string render_embedding_record(const EmbeddingRecord& r) {
+  ordered_json j;
+  j["type"] = r.error ? "error" : "embedding";
+  j["schema_version"] = 1;
+  j["input"] = r.input;
+  j["sha256"] = string_or_null(r.sha256);
+  if (r.error) {
+    j["error"] = {{"kind", kind_name(r.error->kind)}, {"message", r.error->message}};
+  } else {
+    j["md5"] = string_or_null(r.analysis.md5);
+    j["width"] = r.analysis.width ? ordered_json(*r.analysis.width) : ordered_json(nullptr);
+    j["height"] = r.analysis.height ? ordered_json(*r.analysis.height) : ordered_json(nullptr);
+    ordered_json faces = ordered_json::array();
+    for (const Face& f : r.analysis.faces) {
+      ordered_json face;
+      face["box"] = f.box;
+      face["confidence"] = f.confidence ? ordered_json(*f.confidence) : ordered_json(nullptr);
+      ordered_json marks = ordered_json::object();
+      for (const auto& [name, p] : f.landmarks) marks[name] = {p.x, p.y};
+      face["landmarks"] = marks;
+      face["embedding"] = f.embedding;
+      faces.push_back(std::move(face));
+    }
+    j["faces"] = std::move(faces);
+  }
+  j = provenance_json(std::move(j), r);
+  return j.dump(-1, ' ', false, ordered_json::error_handler_t::replace) + "\n";
+}
+
+bool comparable(const Provenance& a, const Provenance& b) noexcept {
+  if (a.backend != b.backend) return false;
+  if (a.backend == "local") return a.models == b.models;
+  return true;  // every API4AI deployment serves the same model
+}
+
+std::string describe(const Provenance& p) {
+  if (p.backend == "local") {
+    std::string digest;
+    for (const auto& [role, sha] : p.models) {
+      if (role == "embedder") digest = sha.substr(0, 12);
+    }
+    return "the local backend" + (digest.empty() ? std::string() : " (embedder " + digest + "…)");
+  }
+  return "api4ai" + (p.api.empty() ? std::string() : " (" + p.api + ")");
+}
+
+Expected<std::vector<EmbeddingRecord>> parse_embedding_file(std::string_view text, std::string_view label) {
+  std::vector<EmbeddingRecord> records;
+  std::size_t line_no = 0;
+  std::size_t pos = 0;
+  while (pos < text.size()) {
+    ++line_no;
+    std::size_t end = text.find('\n', pos);
+    if (end == std::string_view::npos) end = text.size();
+    std::string_view line = text.substr(pos, end - pos);
+    pos = end + 1;
+    if (line.find_first_not_of(" \t\r") == std::string_view::npos) continue;
+    const auto where = std::string(label) + ": line " + std::to_string(line_no) + ": ";
+    if (detail::nested_too_deep(line, 8)) return fail(ErrorKind::input, where + "nested too deeply to be a record");
+    try {
+      const json j = json::parse(line);
+      records.push_back(parse_record(j));
+    } catch (const Bad& bad) {
+      return fail(ErrorKind::input, where + bad.what);
+    } catch (const json::exception&) {
+      return fail(ErrorKind::input, where + "not valid JSON (expected a record written by faceverify embed)");
+    }
+  }
+  if (records.empty()) {
+    return fail(ErrorKind::input, std::string(label) + ": no records (expected lines written by faceverify embed)");
+  }
+  return records;
+}
+
+}  // namespace faceverify
