@@ -4,7 +4,8 @@
 # Used by README's set-up command and by .ci/run. Runs apt-get through sudo
 # when not root. Set FACEVERIFY_WITHOUT_LOCAL=1 for an API-only build (no
 # OpenCV, no npm: about 170 MB less). With --ci it also installs what .ci/run
-# uses beyond the tests: valgrind, and clang 16 with libFuzzer.
+# uses beyond the tests: valgrind, clang 16 with libFuzzer, and Chromium to
+# screenshot the calibration report (its test is skipped without it).
 set -euo pipefail
 
 packages=(
@@ -13,6 +14,7 @@ packages=(
   nlohmann-json3-dev                                 # JSON
   libcli11-dev                                       # command line
   catch2 libcpp-httplib-dev openssl                  # tests: fake API4AI server (also over HTTPS)
+  time                                               # bench/: peak memory (GNU time -f %M)
 )
 if [ -z "${FACEVERIFY_WITHOUT_LOCAL:-}" ]; then
   # The offline backend (--backend local): OpenCV's dnn and imgproc, the codec
@@ -25,7 +27,7 @@ if [ -z "${FACEVERIFY_WITHOUT_LOCAL:-}" ]; then
 fi
 
 if [ "${1:-}" = "--ci" ]; then
-  packages+=(valgrind clang-16 libclang-rt-16-dev)
+  packages+=(valgrind clang-16 libclang-rt-16-dev chromium)
 fi
 
 as_root=()

@@ -18,7 +18,16 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err,
       diag.line(cmd.error().message);
       return exit_code(cmd.error().kind);
     }
-    const VerifyOptions& o = cmd->verify;
+    VerifyOptions& o = cmd->verify;
+    const bool analyses = cmd->action != Command::Action::print_help &&
+                          cmd->action != Command::Action::print_version &&
+                          cmd->action != Command::Action::cache_stats && cmd->action != Command::Action::cache_clear;
+    if (analyses) {
+      if (auto ok = commands::apply_settings(o); !ok) {
+        diag.line(ok.error().message);
+        return exit_code(ok.error().kind);
+      }
+    }
     switch (cmd->action) {
       case Command::Action::print_help:
       case Command::Action::print_version: out << cmd->text << std::flush; return 0;
@@ -27,6 +36,7 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err,
       case Command::Action::matrix: return commands::matrix(o, out, diag, stdin_fd);
       case Command::Action::search: return commands::search(o, out, diag, stdin_fd);
       case Command::Action::pairs: return commands::pairs(o, out, diag, stdin_fd);
+      case Command::Action::calibrate: return commands::calibrate(o, out, diag, stdin_fd);
       case Command::Action::cache_stats: return commands::cache_stats(o, out, diag);
       case Command::Action::cache_clear: return commands::cache_clear(o, out, diag);
     }

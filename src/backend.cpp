@@ -117,7 +117,7 @@ std::string cache_identity(const Provenance& p) {
     for (const auto& [role, sha] : p.models) id += "model " + role + " " + sha + "\n";
     id += std::string("pipeline ") + k_version + "\n";  // pre-processing may change between releases
   } else {
-    id += "endpoint " + p.endpoint + "?embeddings=true\n";
+    id += "api " + p.api + "\nendpoint " + p.endpoint + "?embeddings=true\n";
   }
   return id;
 }

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <filesystem>
 #include <mutex>
 #include <thread>
 
@@ -89,6 +90,15 @@ Expected<std::vector<std::size_t>> InputSet::add(const std::string& argument, in
     const std::size_t before = subjects.size();
     e.subject = add_image(subjects, std::move(*loaded));
     e.first_for_subject = subjects.size() > before;
+    Subject& s = subjects[e.subject];
+    s.max_bytes = max_image_bytes;
+    // Hashed now, read again when analysed: memory stays flat however many
+    // files. Only regular files can be read twice (not pipes, not /dev/fd/N).
+    std::error_code ec;
+    if (release_file_bytes && s.image->source.kind == SourceKind::file &&
+        std::filesystem::is_regular_file(s.image->source.spec, ec)) {
+      std::string().swap(s.image->bytes);
+    }
     entries.push_back(std::move(e));
     return std::vector<std::size_t>{entries.size() - 1};
   }
@@ -135,6 +145,21 @@ Expected<void> InputSet::check_comparable(const Provenance& backend) const {
     if (!first_record) first_record = &s;
   }
   return {};
+}
+
+Expected<Analysis> analyse_subject(Subject& s, FaceAnalyzer& analyzer) {
+  Image& image = *s.image;
+  if (image.bytes.empty() && image.source.kind == SourceKind::file) {
+    auto again = load_image(image.source, -1, s.max_bytes);
+    if (!again) return std::unexpected(again.error());
+    if (again->sha256 != s.sha256) {
+      return fail(ErrorKind::input, s.label + ": the file changed while faceverify was running; run it again");
+    }
+    image.bytes = std::move(again->bytes);
+  }
+  auto result = analyzer.analyze(image);
+  std::string().swap(image.bytes);
+  return result;
 }
 
 Expected<RunEnd> analyse_all(InputSet& inputs, Backend* backend, const EngineSettings& settings, Diagnostics& diag,
@@ -202,14 +227,13 @@ Expected<RunEnd> analyse_all(InputSet& inputs, Backend* backend, const EngineSet
       if (k >= misses.size()) return;
       Subject& s = subjects[misses[k]];
       const auto t0 = SteadyClock::now();
-      auto result = analyzer->analyze(*s.image);
+      auto result = analyse_subject(s, *analyzer);
       if (!result && cancel.load()) return;  // cut short by the interruption: not a result
       s.elapsed_ms = ms_since(t0);
       s.analysis = std::move(result);
       s.service_version = service_version;
-      s.image->bytes = std::string();
       // Failures are never cached: the next run tries again.
-      if (s.analysis && settings.cache) {
+      if (s.analysis && settings.cache && !s.sha256.empty()) {
         auto stored = settings.cache->store(cache::make_key(s.sha256, identity), cache_payload(s));
         if (!stored && !store_warned.exchange(true)) {
           diag.line("warning: results are not being cached: " + stored.error().message);

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <map>
+#include <set>
 #include <nlohmann/json.hpp>
 
 #include "faceverify/report.hpp"
@@ -183,9 +184,21 @@ std::vector<std::string> short_labels(const std::vector<std::string>& inputs, st
   for (const auto& in : inputs) labels.push_back(cut(stem_of(in), std::max<std::size_t>(max_width, 4)));
   std::map<std::string, int> count;
   for (const auto& l : labels) ++count[l];
-  std::map<std::string, int> seen;
+  // Colliding labels are numbered; a number already taken (even by a file
+  // literally named "x#1") is skipped, so every label is unique.
+  std::set<std::string> taken;
+  for (const auto& l : labels) {
+    if (count[l] == 1) taken.insert(l);
+  }
+  std::map<std::string, int> next;
   for (auto& l : labels) {
-    if (count[l] > 1) l += "#" + std::to_string(++seen[l]);
+    if (count[l] == 1) continue;
+    std::string candidate;
+    do {
+      candidate = l + "#" + std::to_string(++next[l]);
+    } while (taken.count(candidate));
+    taken.insert(candidate);
+    l = candidate;
   }
   return labels;
 }
@@ -273,17 +286,25 @@ std::string render_search(const SearchReport& r, OutputFormat format) {
   return out;
 }
 
-std::optional<bool> PairResult::as_expected() const {
-  if (expected == Expectation::none || !comparison) return std::nullopt;
-  return comparison->same == (expected == Expectation::same);
+std::optional<Decision> PairResult::decision(const ScoreOptions& score) const {
+  if (!comparison) return std::nullopt;
+  return decide(comparison->similarity, score, uncertain_band);
+}
+
+std::optional<bool> PairResult::as_expected(const ScoreOptions& score) const {
+  const auto d = decision(score);
+  if (expected == Expectation::none || !d || *d == Decision::uncertain) return std::nullopt;
+  return (*d == Decision::same) == (expected == Expectation::same);
 }
 
 std::string render_pair(const PairResult& p, const ScoreContext& context, OutputFormat format) {
   const auto& c = p.comparison;
-  const auto ok = p.as_expected();
+  const auto ok = p.as_expected(context.score);
+  const auto d = p.decision(context.score);
+  const std::string d_name = d ? std::string(decision_name(*d)) : std::string();
   if (format == OutputFormat::csv) {
     return std::to_string(p.line) + "," + csv_field(p.image1) + "," + csv_field(p.image2) + "," +
-           std::string(expectation_name(p.expected)) + "," + (c ? decision(*c) : "") + "," +
+           std::string(expectation_name(p.expected)) + "," + d_name + "," +
            (c ? number(c->similarity) : "") + "," + (c ? number(c->distance) : "") + "," +
            (ok ? (*ok ? "true" : "false") : "") + "," + csv_field(p.error ? p.error->message : std::string()) + "\n";
   }
@@ -295,11 +316,12 @@ std::string render_pair(const PairResult& p, const ScoreContext& context, Output
   j["image2"] = p.image2;
   j["expected"] = p.expected == Expectation::none ? ordered_json(nullptr) : ordered_json(expectation_name(p.expected));
   j["verified"] = c ? ordered_json(c->same) : ordered_json(nullptr);
-  j["decision"] = c ? ordered_json(decision(*c)) : ordered_json(nullptr);
+  j["decision"] = d ? ordered_json(d_name) : ordered_json(nullptr);
   j["similarity"] = optional_number(c ? std::optional(c->similarity) : std::nullopt);
   j["distance"] = optional_number(c ? std::optional(c->distance) : std::nullopt);
   j["cosine"] = optional_number(c ? std::optional(c->cosine) : std::nullopt);
   j["threshold"] = context.score.threshold;
+  j["threshold_source"] = context.threshold_source;
   j["as_expected"] = ok ? ordered_json(*ok) : ordered_json(nullptr);
   j["error"] = error_json(p.error);
   return dump(j) + "\n";

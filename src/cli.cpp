@@ -32,12 +32,17 @@ Exit codes:
   2  usage or input error (bad option, unreadable or non-image file, unsafe key file)
   3  no face found in an image
   4  service error: network, TLS, HTTP status, malformed or failed response (after retries)
+  5  uncertain: with --uncertain-band W, the similarity is within W of the threshold
+  130/143  interrupted by SIGINT/SIGTERM
 
 Environment:
   API4AI_KEY          key for --api api4ai (sent as X-API-KEY)
   RAPIDAPI_KEY        key for --api rapidapi (sent as X-RapidAPI-Key)
   FACEVERIFY_BACKEND  api4ai or local, when --backend is not given
   FACEVERIFY_MODELS   the local backend's model directory, when --models is not given
+  FACEVERIFY_THRESHOLD  the threshold, when -t is not given (before the config file)
+  XDG_CONFIG_HOME     the config file is $XDG_CONFIG_HOME/faceverify/config.toml
+                      (faceverify calibrate --write-config); option > environment > config
   https_proxy, http_proxy, no_proxy   proxies, as for curl
   XDG_DATA_HOME       models are looked for in $XDG_DATA_HOME/faceverify/models
   Keys are never printed, not even with --verbose.
@@ -56,6 +61,7 @@ Commands (faceverify COMMAND --help for each):
   matrix IMAGE...                  the N x N similarity table (text, csv, json)
   search REFERENCE CANDIDATE...    rank candidates by similarity (or --gallery DIR)
   pairs FILE|-                     verify a CSV/TSV list of pairs; JSON Lines or CSV, --junit
+  calibrate LABELLED               measure AUC, EER, TAR at FAR; choose and save a threshold
   cache stats|clear                the analysis cache of the batch commands
 )";
 
@@ -97,6 +103,8 @@ struct Choices {
   std::string face = "largest";
   std::string format;
   CLI::Option* threshold = nullptr;
+  CLI::Option* half_distance_option = nullptr;
+  CLI::Option* backend_option = nullptr;
 };
 
 const std::map<std::string, api4ai::Mode>& modes() {
@@ -128,7 +136,7 @@ const std::map<std::string, OutputFormat>& stream_formats() {
 // Where faces are analysed and how the service is reached: every command
 // that analyses images has these.
 void add_backend_options(CLI::App& app, VerifyOptions& o, Choices& c) {
-  app.add_option("--backend", c.backend,
+  c.backend_option = app.add_option("--backend", c.backend,
                  "Where faces are analysed: api4ai (default; photos are uploaded) or local (on this machine, "
                  "no network; env FACEVERIFY_BACKEND)")
       ->envname("FACEVERIFY_BACKEND")
@@ -155,6 +163,10 @@ void add_backend_options(CLI::App& app, VerifyOptions& o, Choices& c) {
                  "Read the API key from the first line of FILE (mode 600) instead of the environment")
       ->type_name("FILE");
   app.add_option("--cacert", o.cacert, "Trust the CA certificates in FILE (PEM) for https")->type_name("FILE");
+  app.add_option("--config", o.config_file,
+                 "Read settings from FILE (default $XDG_CONFIG_HOME/faceverify/config.toml, written by "
+                 "faceverify calibrate --write-config)")
+      ->type_name("FILE");
   app.add_option("--retries", o.retries, "Attempts after the first on network errors and HTTP 429/5xx (default 4)")
       ->check(number_in("a whole number from 0 to 100", 0.0, 100.0, true, true))
       ->type_name("N");
@@ -167,15 +179,24 @@ void add_score_options(CLI::App& app, VerifyOptions& o, Choices& c) {
                                "(default 0.8)")
                     ->check(number_in("a number from 0 to 1", 0.0, 1.0, true))
                     ->type_name("S");
-  app.add_option("--half-distance", o.half_distance,
-                 "The embedding distance a that scores 50% similarity, > 0 (default 1.23)")
-      ->check(number_in("a number greater than 0", 0.0, 1e9, false))
-      ->type_name("A");
+  c.half_distance_option = app.add_option("--half-distance", o.half_distance,
+                                   "The embedding distance a that scores 50% similarity, > 0 (default 1.23)")
+                        ->check(number_in("a number greater than 0", 0.0, 1e9, false))
+                        ->type_name("A");
   app.add_option("--face", c.face,
                  "Which face when an image has several: largest (default), first, or best "
                  "(the most similar pair)")
       ->check(one_of(policies()))
       ->type_name("POLICY");
+}
+
+// An honest verdict near the threshold: commands with a per-pair decision.
+void add_band_option(CLI::App& app, VerifyOptions& o) {
+  app.add_option("--uncertain-band", o.uncertain_band,
+                 "Call a result uncertain (exit 5, decision \"uncertain\") when its similarity is within W of "
+                 "the threshold (off by default)")
+      ->check(number_in("a number from 0 to 1", 0.0, 1.0, true))
+      ->type_name("W");
 }
 
 void add_cache_dir_option(CLI::App& app, VerifyOptions& o) {
@@ -269,6 +290,20 @@ Examples:
   printf 'a.jpg,b.jpg,same\n' | faceverify pairs -
 )";
 
+constexpr const char* k_calibrate_footer = R"(Output: text, or --json (one object; its "threshold" is the chosen similarity threshold:
+the --target-far one when given, else the best-accuracy cut; with "auc" and "eer"). Pairs whose
+images have no face are left out and counted. FAR figures resting on too few impostor pairs are
+flagged (at least 10 / FAR impostor pairs are needed for a meaningful figure).
+
+Exit codes: 0 calibrated; 4 an image failed (service error; the figures use the rest);
+  2 usage or input error (unreadable labels, no labelled pairs); 130/143 interrupted.
+
+Examples:
+  faceverify calibrate --backend local photos/              # photos/labels.csv: file,identity
+  faceverify calibrate --target-far 0.001 --write-config pairs.csv
+  faceverify calibrate --json --report calibration.html pairs.csv | jq .threshold
+)";
+
 constexpr const char* k_cache_footer = R"(The cache holds analysis results only (faces, boxes, embeddings), never keys or image
 bytes: one file per image and endpoint (mode 600, directories 700). The batch commands
 (embed, matrix, search, pairs) read and fill it; faceverify IMAGE1 IMAGE2 does not.
@@ -302,7 +337,7 @@ std::optional<Expected<Command>> run_parser(CLI::App& app, int argc, const char*
   } catch (const CLI::ParseError& e) {
     std::string what = e.what();
     if (const auto nl = what.find('\n'); nl != std::string::npos) what.resize(nl);
-    const std::string name = app.get_name() == "faceverify" ? "faceverify" : "faceverify " + app.get_name();
+    const std::string name = app.get_name();
     return Expected<Command>(fail(ErrorKind::usage, what + " (see " + name + " --help)"));
   }
   return std::nullopt;
@@ -313,6 +348,8 @@ Expected<void> finish_common(VerifyOptions& o, const Choices& c) {
   o.backend = backends().at(c.backend);
   o.face = policies().at(c.face);
   o.threshold_given = c.threshold && c.threshold->count() > 0;
+  o.half_distance_given = c.half_distance_option && c.half_distance_option->count() > 0;
+  o.backend_given = c.backend_option && c.backend_option->count() > 0;
   if (o.quiet && o.verbose) return fail(ErrorKind::usage, "--quiet and --verbose contradict each other");
   if (o.api_key && o.api_key_file) return fail(ErrorKind::usage, "give --api-key or --api-key-file, not both");
   if (o.no_cache && o.cache_dir) return fail(ErrorKind::usage, "give --cache-dir or --no-cache, not both");
@@ -333,6 +370,7 @@ Expected<Command> parse_verify(int argc, const char* const* argv) {
       ->type_name("");
   add_backend_options(app, o, c);
   add_score_options(app, o, c);
+  add_band_option(app, o);
   app.add_option("--timeout", o.timeout_seconds,
                  "Give up after SECONDS in all, retries and waits included (default 60)")
       ->check(number_in("a number of seconds greater than 0", 0.0, 1e6, false))
@@ -352,7 +390,7 @@ Expected<Command> parse_verify(int argc, const char* const* argv) {
 Expected<Command> parse_cache(int argc, const char* const* argv) {
   Command cmd;
   VerifyOptions& o = cmd.verify;
-  CLI::App app{"faceverify cache: inspect or empty the analysis cache of the batch commands.", "cache"};
+  CLI::App app{"faceverify cache: inspect or empty the analysis cache of the batch commands.", "faceverify cache"};
   app.footer(k_cache_footer);
   app.get_formatter()->column_width(34);
   app.require_subcommand(1, 1);
@@ -369,7 +407,7 @@ Expected<Command> parse_batch(const std::string& name, int argc, const char* con
   Command cmd;
   VerifyOptions& o = cmd.verify;
   Choices c;
-  CLI::App app{"", name};
+  CLI::App app{"", "faceverify " + name};
   app.get_formatter()->column_width(34);
   const bool streaming = name == "embed" || name == "pairs";
   const bool table = name == "matrix" || name == "search";
@@ -404,13 +442,40 @@ Expected<Command> parse_batch(const std::string& name, int argc, const char* con
     app.add_option("--top", o.top, "Show only the K most similar candidates")
         ->check(number_in("a whole number of at least 1", 1.0, 1e9, true, true))
         ->type_name("K");
+  } else if (name == "calibrate") {
+    cmd.action = Command::Action::calibrate;
+    app.description(
+        "faceverify calibrate: measure your own operating point. Scores every labelled pair with the chosen\n"
+        "backend and prints the genuine and impostor score distributions, AUC and EER, TAR at FAR 1%, 0.1%\n"
+        "and 0.01%, and the best-accuracy cut, each with its threshold as a similarity and as a distance.");
+    app.footer(k_calibrate_footer);
+    app.add_option("LABELLED", o.labelled,
+                   "A pairs file with same/different labels (see faceverify pairs --help), or a folder with a "
+                   "labels.csv of file,identity rows (every pair of its photos is scored)")
+        ->required()
+        ->type_name("");
+    app.add_option("--target-far", o.target_far,
+                   "Choose the threshold that keeps the false accept rate at or below F (e.g. 0.001); "
+                   "default: the best-accuracy cut")
+        ->check(number_in("a rate greater than 0 and below 1", 0.0, 1.0, false))
+        ->type_name("F");
+    app.add_option("--report", o.report, "Also write a self-contained HTML report (charts, worst pairs) to FILE")
+        ->type_name("FILE");
+    app.add_flag("--write-config", o.write_config,
+                 "Save the chosen threshold, --half-distance and the backend to the config file (or --config "
+                 "FILE), which later runs read");
+    app.add_flag("--json", o.json, "Print one JSON object instead of text");
   } else {
     cmd.action = Command::Action::pairs;
-    app.description("faceverify pairs: verify every pair of a CSV/TSV list, for evaluation and CI.\n" +
-                    std::string(k_input_note));
+    app.description(
+        "faceverify pairs: verify every pair of a CSV/TSV list, for evaluation and CI.\n"
+        "Each image of the list may be a file, an http(s) URL or an embedding file (faceverify embed;\n"
+        "one of several images stands for all of them). Each distinct image is analysed once per run\n"
+        "and cached, so a rerun costs no request.");
     app.footer(k_pairs_footer);
     app.add_option("FILE", o.pairs_file, "The pairs file, or - for standard input")->required()->type_name("");
     app.add_option("--junit", o.junit, "Also write a JUnit XML report to FILE")->type_name("FILE");
+    add_band_option(app, o);
     c.format = "jsonl";
   }
   if (table) {
@@ -423,7 +488,7 @@ Expected<Command> parse_batch(const std::string& name, int argc, const char* con
         ->check(one_of(stream_formats()))
         ->type_name("FORMAT");
   }
-  if (name != "embed") {
+  if (name != "embed" && name != "calibrate") {
     app.add_flag("--json", o.json, name == "pairs" ? "Same as --format jsonl" : "Same as --format json");
   }
   add_backend_options(app, o, c);
@@ -431,6 +496,7 @@ Expected<Command> parse_batch(const std::string& name, int argc, const char* con
   add_batch_options(app, o, streaming);
   if (auto early = run_parser(app, argc, argv)) return *early;
   if (auto ok = finish_common(o, c); !ok) return std::unexpected(ok.error());
+  if (name == "calibrate") return cmd;
   o.format = table ? table_formats().at(c.format) : stream_formats().at(c.format);
   if (o.json) o.format = table ? OutputFormat::json : OutputFormat::jsonl;
   if (name == "search" && o.inputs.empty() && !o.gallery) {
@@ -446,7 +512,7 @@ Expected<Command> parse_command_line(int argc, const char* const* argv) {
   if (argc >= 2) {
     const std::string first = argv[1];
     // The command's name becomes its parser's program name.
-    if (first == "embed" || first == "matrix" || first == "search" || first == "pairs") {
+    if (first == "embed" || first == "matrix" || first == "search" || first == "pairs" || first == "calibrate") {
       return parse_batch(first, argc - 1, argv + 1);
     }
     if (first == "cache") return parse_cache(argc - 1, argv + 1);

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "faceverify/compare.hpp"
 
+#include <cmath>
+
 #include "faceverify/similarity.hpp"
 
 namespace faceverify {
@@ -76,6 +78,21 @@ Expected<Comparison> compare(const Analysis& a, std::string_view label1, const A
   c.cosine = cosine_similarity(a.faces[c.face1].embedding, b.faces[c.face2].embedding);
   c.same = c.similarity >= options.threshold;
   return c;
+}
+
+std::string_view decision_name(Decision d) noexcept {
+  switch (d) {
+    case Decision::same: return "same";
+    case Decision::different: return "different";
+    case Decision::uncertain: return "uncertain";
+  }
+  return "different";
+}
+
+Decision decide(double similarity, const ScoreOptions& options, std::optional<double> band) noexcept {
+  // The tolerance keeps "within 0.05 of 0.8" true for 0.75 despite binary fractions.
+  if (band && std::fabs(similarity - options.threshold) <= *band + 1e-12) return Decision::uncertain;
+  return similarity >= options.threshold ? Decision::same : Decision::different;
 }
 
 }  // namespace faceverify

@@ -1,18 +1,25 @@
 // SPDX-License-Identifier: MIT
 #include "faceverify/embedding_file.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <nlohmann/json.hpp>
 
+#include "faceverify/image.hpp"
 #include "json_depth.hpp"
 
 namespace faceverify {
 namespace {
 
-using nlohmann::json;
+// Parsed with insertion order kept: landmarks and models come back in the
+// order they were written (the analysis from the cache equals a fresh one).
+using json = nlohmann::ordered_json;
 using nlohmann::ordered_json;
 
-constexpr std::size_t k_max_embedding = 4096;
+// A value quoted into a message: one line, no control characters.
+std::string quote_value(const std::string& text) { return "\"" + display_name(text.substr(0, 40)) + "\""; }
+
+constexpr std::size_t k_max_embedding = 65536;  // as many as a reply may carry (api4ai.cpp)
 constexpr std::size_t k_max_faces = 1000;
 
 ordered_json string_or_null(const std::string& s) { return s.empty() ? ordered_json(nullptr) : ordered_json(s); }
@@ -80,9 +87,9 @@ Face parse_face(const json& f, std::size_t n) {
   if (!marks.is_null()) {
     if (!marks.is_object()) throw Bad{where + "\"landmarks\" must be an object of [x, y] points"};
     for (const auto& [name, p] : marks.items()) {
-      if (!p.is_array() || p.size() != 2) throw Bad{where + "landmark \"" + name + "\" must be [x, y]"};
-      face.landmarks.emplace_back(name, Point{finite_number(p[0], where + "landmark " + name),
-                                              finite_number(p[1], where + "landmark " + name)});
+      if (!p.is_array() || p.size() != 2) throw Bad{where + "landmark " + quote_value(name) + " must be [x, y]"};
+      face.landmarks.emplace_back(name, Point{finite_number(p[0], where + "landmark " + quote_value(name)),
+                                              finite_number(p[1], where + "landmark " + quote_value(name))});
     }
   }
   const json& emb = member(f, "embedding");
@@ -103,7 +110,7 @@ EmbeddingRecord parse_record(const json& j) {
   if (!j.is_object()) throw Bad{"not a JSON object"};
   const std::string type = text_member(j, "type", true);
   if (type != "embedding" && type != "error") {
-    throw Bad{"unknown record type \"" + type + "\" (expected \"embedding\" or \"error\")"};
+    throw Bad{"unknown record type " + quote_value(type) + " (expected \"embedding\" or \"error\")"};
   }
   const json& version = member(j, "schema_version");
   if (!version.is_number_integer()) throw Bad{"\"schema_version\" must be a whole number"};
@@ -116,13 +123,13 @@ EmbeddingRecord parse_record(const json& j) {
   r.analysis.md5 = text_member(j, "md5", false);
   r.provenance.backend = text_member(j, "backend", true);
   if (r.provenance.backend != "api4ai" && r.provenance.backend != "local") {
-    throw Bad{"unknown backend \"" + r.provenance.backend + "\""};
+    throw Bad{"unknown backend " + quote_value(r.provenance.backend) + " (expected \"api4ai\" or \"local\")"};
   }
   if (r.provenance.backend == "local") {
     const json& models = member(j, "models");
     if (!models.is_object()) throw Bad{"\"models\" must be an object (local backend)"};
     for (const auto& [role, m] : models.items()) {
-      if (!m.is_object()) throw Bad{"model \"" + role + "\" must be an object"};
+      if (!m.is_object()) throw Bad{"model " + quote_value(role) + " must be an object"};
       r.provenance.models.emplace_back(role, text_member(m, "sha256", true));
     }
   } else {
@@ -136,7 +143,7 @@ EmbeddingRecord parse_record(const json& j) {
     const json& e = member(j, "error");
     if (!e.is_object()) throw Bad{"\"error\" must be an object with kind and message"};
     const auto kind = kind_from_name(text_member(e, "kind", true));
-    if (!kind) throw Bad{"unknown error kind \"" + text_member(e, "kind", true) + "\""};
+    if (!kind) throw Bad{"unknown error kind " + quote_value(text_member(e, "kind", true))};
     r.error = Error{*kind, text_member(e, "message", true), {}, false, {}};
     return r;
   }
@@ -182,7 +189,11 @@ std::string render_embedding_record(const EmbeddingRecord& r) {
 
 bool comparable(const Provenance& a, const Provenance& b) noexcept {
   if (a.backend != b.backend) return false;
-  if (a.backend == "local") return a.models == b.models;
+  if (a.backend == "local") {
+    // The same model files, in whatever order they were listed.
+    return a.models.size() == b.models.size() &&
+           std::is_permutation(a.models.begin(), a.models.end(), b.models.begin());
+  }
   return true;  // every API4AI deployment serves the same model
 }
 

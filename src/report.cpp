@@ -60,7 +60,14 @@ std::string format_percent(double similarity) {
 
 std::string render_text(const Verification& v) {
   std::string out = "Similarity is " + format_percent(v.comparison.similarity) + ".\n";
-  out += v.comparison.same ? "It's the same person.\n" : "There are different people on the images.\n";
+  switch (v.decision()) {
+    case Decision::same: out += "It's the same person.\n"; break;
+    case Decision::different: out += "There are different people on the images.\n"; break;
+    case Decision::uncertain:
+      out += "It's uncertain whether it's the same person (within " + format_percent(*v.uncertain_band) +
+             " of the " + format_percent(v.score.threshold) + " threshold).\n";
+      break;
+  }
   return out;
 }
 
@@ -69,12 +76,13 @@ std::string render_json(const Verification& v) {
   j["schema_version"] = 1;
   j["type"] = "verification";
   j["verified"] = v.comparison.same;
-  j["decision"] = v.comparison.same ? "same" : "different";
+  j["decision"] = decision_name(v.decision());
   j["similarity"] = v.comparison.similarity;
   j["distance"] = v.comparison.distance;
   j["cosine"] = v.comparison.cosine;
   j["threshold"] = v.score.threshold;
   j["threshold_source"] = v.threshold_source;
+  j["uncertain_band"] = v.uncertain_band ? ordered_json(*v.uncertain_band) : ordered_json(nullptr);
   j["threshold_distance"] = distance_from_similarity(v.score.threshold, v.score.half_distance);
   j["half_distance"] = v.score.half_distance;
   j["face_policy"] = policy_name(v.policy);

@@ -26,7 +26,8 @@ struct Subject {
   std::string input;           // as given (an embedding-file record: its own input)
   std::string label;           // how messages name it
   std::string sha256;          // of the image bytes; empty for URLs
-  std::optional<Image> image;  // to analyse; its bytes are freed once analysed
+  std::optional<Image> image;  // to analyse; a file's bytes are read again when needed (see with_bytes)
+  std::size_t max_bytes = 0;   // the size limit it was read with
   bool from_file = false;      // a record of an embedding file
   // The outcome, valid once done:
   bool done = false;
@@ -53,6 +54,9 @@ struct InputSet {
   std::vector<Subject> subjects;
   std::vector<Entry> entries;
   bool stdin_used = false;
+  /// Regular files' bytes are dropped once hashed and read again for the
+  /// analysis (see analyse_subject); false keeps them (two-image verify).
+  bool release_file_bytes = true;
 
   /// Loads one argument: an image file, a URL, "-", or an embedding file
   /// (all its records). Returns the indices of the entries it stands for.
@@ -66,6 +70,13 @@ struct InputSet {
   /// `backend`) come from models whose embeddings cannot be compared.
   Expected<void> check_comparable(const Provenance& backend) const;
 };
+
+/// Runs `analyse` on the subject's image with its bytes in memory: a file's
+/// bytes are not kept between reading (hashing) and analysis, so a batch of
+/// thousands of photos holds only the ones in flight. A file whose bytes
+/// changed since they were hashed is an ErrorKind::input error. The bytes are
+/// released afterwards.
+Expected<Analysis> analyse_subject(Subject& subject, FaceAnalyzer& analyzer);
 
 struct EngineSettings {
   int jobs = 4;

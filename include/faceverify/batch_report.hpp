@@ -24,6 +24,7 @@ struct ScoreContext {
   std::string threshold_source;  // "option" or "default"
   FacePolicy policy = FacePolicy::largest;
   Provenance provenance;
+  std::optional<double> uncertain_band;  // --uncertain-band (pairs)
 };
 
 /// One input of a matrix or search: what it is and how its analysis went.
@@ -76,8 +77,13 @@ struct PairResult {
   std::optional<Error> error;            // set when the pair could not be scored
   double seconds = 0.0;                  // analysis wall time of the slower image
 
-  /// nullopt without an expectation or a score.
-  std::optional<bool> as_expected() const;
+  std::optional<double> uncertain_band;  // copied from the run's --uncertain-band
+
+  /// same/different/uncertain; nullopt when not scored.
+  std::optional<Decision> decision(const ScoreOptions& score) const;
+
+  /// nullopt without an expectation, a score, or when uncertain.
+  std::optional<bool> as_expected(const ScoreOptions& score) const;
 };
 
 /// One JSON Lines record (type "pair") or one CSV row, with '\n'.

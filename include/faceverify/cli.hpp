@@ -33,8 +33,13 @@ struct VerifyOptions {
   std::optional<std::string> api_key;  // --api-key: works, but warned about (visible in ps)
   std::optional<std::string> cacert;
   double threshold = 0.8;
-  bool threshold_given = false;
+  bool threshold_given = false;          // -t/--threshold on the command line
+  std::string threshold_source = "default";  // "option", "env", "config" or "default" (set by the app)
   double half_distance = 1.23;
+  bool half_distance_given = false;
+  bool backend_given = false;  // --backend or FACEVERIFY_BACKEND
+  std::optional<std::string> config_file;  // --config FILE
+  std::optional<double> uncertain_band;   // --uncertain-band W
   FacePolicy face = FacePolicy::largest;
   int retries = 4;
   double timeout_seconds = 60.0;
@@ -55,10 +60,27 @@ struct VerifyOptions {
   std::optional<std::string> cache_dir;
   bool no_cache = false;
   bool ordered = false;
+
+  // calibrate
+  std::string labelled;               // LABELLED: a pairs file or a folder with labels.csv
+  std::optional<double> target_far;   // --target-far F
+  std::optional<std::string> report;  // --report FILE.html
+  bool write_config = false;          // --write-config
 };
 
 struct Command {
-  enum class Action { verify, embed, matrix, search, pairs, cache_stats, cache_clear, print_help, print_version };
+  enum class Action {
+    verify,
+    embed,
+    matrix,
+    search,
+    pairs,
+    calibrate,
+    cache_stats,
+    cache_clear,
+    print_help,
+    print_version
+  };
   Action action = Action::verify;
   VerifyOptions verify;
   std::string text;  // help or version text for print_*

@@ -32,6 +32,15 @@ struct Comparison {
   bool same = false;  // similarity >= threshold
 };
 
+enum class Decision { same, different, uncertain };
+
+/// "same", "different", "uncertain"
+std::string_view decision_name(Decision d) noexcept;
+
+/// same/different by the threshold, or uncertain when `band` is set and the
+/// similarity lies within it of the threshold (|s - t| <= band).
+Decision decide(double similarity, const ScoreOptions& options, std::optional<double> band) noexcept;
+
 /// Picks the faces to compare and scores them. Errors: ErrorKind::no_face
 /// naming the image without a face; ErrorKind::api_response when embedding
 /// lengths differ. `label1`/`label2` name the images in messages.

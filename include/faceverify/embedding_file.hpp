@@ -47,7 +47,7 @@ std::string describe(const Provenance& p);
 
 /// Parses an embedding file strictly. Blank lines are skipped; every other
 /// line must be a record of a known type and schema_version 1 with well-formed
-/// faces (box of 4 finite numbers, embedding of 1 to 4096 finite numbers).
+/// faces (box of 4 finite numbers, embedding of 1 to 65536 finite numbers).
 /// Errors (ErrorKind::input) name `label` and the 1-based line:
 /// "people.jsonl: line 3: face 1: embedding has a non-number at 17".
 Expected<std::vector<EmbeddingRecord>> parse_embedding_file(std::string_view text, std::string_view label);

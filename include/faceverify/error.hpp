@@ -54,6 +54,7 @@ inline constexpr int different = 1;
 inline constexpr int usage = 2;
 inline constexpr int no_face = 3;
 inline constexpr int service = 4;
+inline constexpr int uncertain = 5;
 }  // namespace exit_status
 
 }  // namespace faceverify

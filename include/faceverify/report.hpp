@@ -4,6 +4,7 @@
 // caller writes them. JSON format: docs/json-output.md.
 
 #include <array>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -29,10 +30,14 @@ struct Verification {
   FacePolicy policy = FacePolicy::largest;
   Provenance provenance;
   long long total_ms = 0;
+  std::optional<double> uncertain_band;  // --uncertain-band
+
+  Decision decision() const noexcept { return decide(comparison.similarity, score, uncertain_band); }
 };
 
 /// "Similarity is 99.2%.\nIt's the same person.\n" or
-/// "...\nThere are different people on the images.\n"
+/// "...\nThere are different people on the images.\n" or, within the
+/// uncertain band, "...\nIt's uncertain whether it's the same person (...).\n"
 std::string render_text(const Verification& v);
 
 /// One JSON object and a newline (schema_version 1).

@@ -1,5 +1,10 @@
 // SPDX-License-Identifier: MIT
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <cerrno>
+#include <cstdio>
+#include <ctime>
 #include <cstring>
 #include <ostream>
 
@@ -50,7 +55,9 @@ Expected<BatchSetup> prepare_batch(const VerifyOptions& o, const InputSet& input
   }
   setup.engine.jobs = o.jobs;
   setup.engine.want_service_version = want_service_version;
-  setup.engine.progress = progress_wanted(o.quiet);
+  // A machine format on a terminal must not be interleaved with progress.
+  const bool machine_output = want_service_version || o.format != OutputFormat::text;
+  setup.engine.progress = progress_wanted(o.quiet) && !(machine_output && ::isatty(STDOUT_FILENO));
   if (setup.engine.progress) diag.enable_progress();
   return setup;
 }
@@ -62,6 +69,40 @@ bool emit(std::ostream& out, const std::string& text, Diagnostics& diag) {
   if (errno != EPIPE) diag.line(std::string("cannot write to standard output: ") + std::strerror(errno));
   request_stop();
   return false;
+}
+
+Expected<void> write_output_file(const std::string& path, const std::string& text, std::string_view what) {
+  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  auto failed = [&](int err) {
+    ::unlink(tmp.c_str());
+    return fail(ErrorKind::input,
+                display_name(path) + ": cannot write " + std::string(what) + ": " + std::strerror(err));
+  };
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return failed(errno);
+  std::size_t done = 0;
+  while (done < text.size()) {
+    const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      const int err = errno;
+      ::close(fd);
+      return failed(err);
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  if (::close(fd) != 0) return failed(errno);
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) return failed(errno);
+  return {};
+}
+
+std::string iso_timestamp() {
+  const std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  return buf;
 }
 
 int interrupted_status(int status) { return interrupt_signal() != 0 ? interrupted_exit_code() : status; }
@@ -84,9 +125,10 @@ InputSummary summarize(const InputSet& inputs, std::size_t entry) {
 ScoreContext score_context(const VerifyOptions& o, const Provenance& provenance) {
   ScoreContext c;
   c.score = ScoreOptions{o.threshold, o.half_distance};
-  c.threshold_source = o.threshold_given ? "option" : "default";
+  c.threshold_source = o.threshold_source;
   c.policy = o.face;
   c.provenance = provenance;
+  c.uncertain_band = o.uncertain_band;
   return c;
 }
 

@@ -19,8 +19,13 @@ int embed(const VerifyOptions& o, std::ostream& out, Diagnostics& diag, int stdi
 int matrix(const VerifyOptions& o, std::ostream& out, Diagnostics& diag, int stdin_fd);
 int search(const VerifyOptions& o, std::ostream& out, Diagnostics& diag, int stdin_fd);
 int pairs(const VerifyOptions& o, std::ostream& out, Diagnostics& diag, int stdin_fd);
+int calibrate(const VerifyOptions& o, std::ostream& out, Diagnostics& diag, int stdin_fd);
 int cache_stats(const VerifyOptions& o, std::ostream& out, Diagnostics& diag);
 int cache_clear(const VerifyOptions& o, std::ostream& out, Diagnostics& diag);
+
+/// Completes `o` from FACEVERIFY_THRESHOLD and the config file (settings.cpp):
+/// option > environment > config file > default; sets threshold_source.
+Expected<void> apply_settings(VerifyOptions& o);
 
 // Shared by the batch commands (batch_common.cpp).
 
@@ -44,6 +49,13 @@ Expected<BatchSetup> prepare_batch(const VerifyOptions& o, const InputSet& input
 /// that went away (EPIPE) stops the run quietly; other errors are reported.
 /// Returns false when the run must stop.
 bool emit(std::ostream& out, const std::string& text, Diagnostics& diag);
+
+/// Writes `text` to `path` whole or not at all (temp + rename), so a CI job
+/// never reads half a report. Errors (ErrorKind::input) name the file and `what`.
+Expected<void> write_output_file(const std::string& path, const std::string& text, std::string_view what);
+
+/// The current UTC time as ISO 8601 ("2026-11-23T06:45:44").
+std::string iso_timestamp();
 
 /// The exit status of an interrupted run: 130/143 after a signal, else
 /// `status` (stdout closed: the run ended quietly).

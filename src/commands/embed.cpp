@@ -25,6 +25,7 @@ int embed(const VerifyOptions& o, std::ostream& out, Diagnostics& diag, int stdi
   bool writing = true;
   std::size_t next = 0;  // --ordered: the next entry to print
   auto print = [&](std::size_t entry) {
+    if (!writing) return;  // the reader went away: nothing more to say
     const Entry& e = inputs.entries[entry];
     const Subject& s = inputs.subjects[e.subject];
     EmbeddingRecord r;
@@ -36,13 +37,13 @@ int embed(const VerifyOptions& o, std::ostream& out, Diagnostics& diag, int stdi
     if (s.analysis) {
       r.analysis = *s.analysis;
       if (r.analysis.faces.empty()) {
-        if (!o.quiet && e.first_for_subject) diag.line(e.label + ": no face found in the image");
+        if (e.first_for_subject) diag.line(e.label + ": no face found in the image");
         status = std::max(status, exit_status::no_face);
       }
     } else {
       r.error = s.analysis.error();
       if (e.first_for_subject) diag.line(s.analysis.error().message);
-      status = exit_status::service;  // 4 outranks 3
+      status = std::max(status, exit_code(s.analysis.error().kind));  // 4 outranks 3
     }
     if (writing) writing = emit(out, render_embedding_record(r), diag);
   };

@@ -39,26 +39,30 @@ int matrix(const VerifyOptions& o, std::ostream& out, Diagnostics& diag, int std
       status = std::max(status, exit_code(e->kind));
     }
   }
+  // Scores are symmetric: compute the upper triangle, mirror the rest.
   bool mismatch_reported = false;
-  for (const std::size_t i : order) {
-    std::vector<std::optional<Comparison>> row;
-    for (const std::size_t j : order) {
-      const Subject& a = inputs.subject_of(i);
-      const Subject& b = inputs.subject_of(j);
-      std::optional<Comparison> cell;
-      if (a.analysis && b.analysis && !a.analysis->faces.empty() && !b.analysis->faces.empty()) {
-        auto c = compare(*a.analysis, a.label, *b.analysis, b.label, o.face, report.context.score);
-        if (c) {
-          cell = *c;
-        } else if (!mismatch_reported) {
+  const std::size_t n = order.size();
+  report.cells.assign(n, std::vector<std::optional<Comparison>>(n));
+  for (std::size_t i = 0; i < n; ++i) {
+    const Subject& a = inputs.subject_of(order[i]);
+    if (!a.analysis || a.analysis->faces.empty()) continue;
+    for (std::size_t j = i; j < n; ++j) {
+      const Subject& b = inputs.subject_of(order[j]);
+      if (!b.analysis || b.analysis->faces.empty()) continue;
+      auto c = compare(*a.analysis, a.label, *b.analysis, b.label, o.face, report.context.score);
+      if (!c) {
+        if (!mismatch_reported) {
           mismatch_reported = true;
           diag.line(c.error().message);
           status = std::max(status, exit_code(c.error().kind));
         }
+        continue;
       }
-      row.push_back(cell);
+      report.cells[i][j] = *c;
+      Comparison mirrored = *c;
+      std::swap(mirrored.face1, mirrored.face2);
+      report.cells[j][i] = mirrored;
     }
-    report.cells.push_back(std::move(row));
   }
   if (!emit(out, render_matrix(report, o.format), diag)) return interrupted_status(status);
   return status;

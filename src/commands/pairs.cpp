@@ -55,35 +55,6 @@ Expected<std::string> read_pairs_file(const std::string& spec, int stdin_fd) {
   return text;
 }
 
-// Writes `text` to `path` whole or not at all: a CI job never reads half a report.
-Expected<void> write_atomically(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  {
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    f << text;
-    f.flush();
-    if (!f) {
-      std::remove(tmp.c_str());
-      return fail(ErrorKind::input, display_name(path) + ": cannot write the JUnit report: " + std::strerror(errno));
-    }
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    const int err = errno;
-    std::remove(tmp.c_str());
-    return fail(ErrorKind::input, display_name(path) + ": cannot write the JUnit report: " + std::strerror(err));
-  }
-  return {};
-}
-
-std::string iso_timestamp() {
-  const std::time_t now = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&now, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  return buf;
-}
-
 // One pair to score: two subjects, or an error known before any analysis.
 struct PendingPair {
   PairResult result;
@@ -94,7 +65,7 @@ struct PendingPair {
   bool row_error = false;  // the row itself is malformed
 };
 
-JunitCase junit_case(const PairResult& p) {
+JunitCase junit_case(const PairResult& p, const ScoreOptions& score) {
   JunitCase c;
   c.classname = "faceverify.pairs";
   c.name = "line " + std::to_string(p.line) + ": " + p.image1 + " vs " + p.image2;
@@ -103,11 +74,11 @@ JunitCase junit_case(const PairResult& p) {
     c.outcome = JunitCase::Outcome::errored;
     c.message = p.error->message;
     c.type = std::string(kind_name(p.error->kind));
-  } else if (p.as_expected() == false) {
+  } else if (p.as_expected(score) == false) {
     c.outcome = JunitCase::Outcome::failed;
     c.type = "contradiction";
     c.message = "expected " + std::string(expectation_name(p.expected)) + ", got " +
-                (p.comparison->same ? "same" : "different");
+                std::string(decision_name(*p.decision(score)));
   }
   if (p.comparison) {
     char buf[128];
@@ -198,7 +169,8 @@ int pairs(const VerifyOptions& o, std::ostream& out, Diagnostics& diag, int stdi
     if (pending[k].b != pending[k].a) pairs_of[pending[k].b].push_back(k);
   }
 
-  std::size_t same = 0, different = 0, errors = 0, contradicted = 0, scored = 0;
+  std::size_t same = 0, different = 0, uncertain = 0, errors = 0, contradicted = 0, scored = 0;
+  int worst_error = 0;  // exit status of the worst pair error: 4 service, 3 no face, 2 input or bad row
   bool writing = true;
   if (o.format == OutputFormat::csv) writing = emit(out, pairs_csv_header(), diag);
   std::size_t next = 0;
@@ -207,12 +179,14 @@ int pairs(const VerifyOptions& o, std::ostream& out, Diagnostics& diag, int stdi
     const PairResult& r = p.result;
     if (r.error) {
       ++errors;
+      worst_error = std::max(worst_error, exit_code(r.error->kind));
       // Row errors already name their line.
       diag.line(p.row_error ? r.error->message : "line " + std::to_string(r.line) + ": " + r.error->message);
     } else {
       ++scored;
-      (r.comparison->same ? same : different) += 1;
-      if (r.as_expected() == false) ++contradicted;
+      const Decision d = *r.decision(context.score);
+      (d == Decision::same ? same : d == Decision::different ? different : uncertain) += 1;
+      if (r.as_expected(context.score) == false) ++contradicted;
     }
     if (writing) writing = emit(out, render_pair(r, context, o.format), diag);
   };
@@ -239,6 +213,7 @@ int pairs(const VerifyOptions& o, std::ostream& out, Diagnostics& diag, int stdi
         p.result.error = c.error();
       }
     }
+    p.result.uncertain_band = o.uncertain_band;
     p.ready = true;
   };
   flush_ready();  // rows that failed before any analysis
@@ -262,12 +237,16 @@ int pairs(const VerifyOptions& o, std::ostream& out, Diagnostics& diag, int stdi
   const bool interrupted_run = *ended == RunEnd::interrupted;
   if (!interrupted_run) flush_ready();
 
-  int status = errors > 0 ? exit_status::service : contradicted > 0 ? exit_status::different : exit_status::same;
+  int status = errors > 0         ? worst_error
+               : contradicted > 0 ? exit_status::different
+               : uncertain > 0    ? exit_status::uncertain
+                                  : exit_status::same;
   if (!o.quiet && !(interrupted_run && interrupt_signal() == 0)) {
     std::string summary = std::to_string(scored + errors) + (scored + errors == 1 ? " pair" : " pairs");
     if (interrupted_run) summary += " of " + std::to_string(pending.size()) + " before the interruption";
-    summary += ": " + std::to_string(same) + " same, " + std::to_string(different) + " different, " +
-               std::to_string(errors) + (errors == 1 ? " error" : " errors");
+    summary += ": " + std::to_string(same) + " same, " + std::to_string(different) + " different, ";
+    if (o.uncertain_band) summary += std::to_string(uncertain) + " uncertain, ";
+    summary += std::to_string(errors) + (errors == 1 ? " error" : " errors");
     if (contradicted > 0) {
       summary += "; " + std::to_string(contradicted) + (contradicted == 1 ? " contradicts" : " contradict") +
                  " its expected label";
@@ -279,9 +258,9 @@ int pairs(const VerifyOptions& o, std::ostream& out, Diagnostics& diag, int stdi
     suite.timestamp = iso_timestamp();
     suite.seconds = static_cast<double>(std::chrono::duration_cast<Millis>(std::chrono::steady_clock::now() - started).count()) / 1000.0;
     for (const auto& p : pending) {
-      if (p.printed) suite.cases.push_back(junit_case(p.result));
+      if (p.printed) suite.cases.push_back(junit_case(p.result, context.score));
     }
-    if (auto written = write_atomically(*o.junit, render_junit(suite)); !written) {
+    if (auto written = write_output_file(*o.junit, render_junit(suite), "the JUnit report"); !written) {
       diag.line(written.error().message);
       if (status != exit_status::service) status = exit_status::usage;
     }

@@ -108,6 +108,11 @@ int search(const VerifyOptions& o, std::ostream& out, Diagnostics& diag, int std
   bool errors = false;
   for (const std::size_t i : candidate_entries) {
     const Subject& s = inputs.subject_of(i);
+    if (&s == &ref) {
+      // The same bytes as the reference would always "match": not a finding.
+      if (o.verbose) diag.line(inputs.entries[i].label + ": the reference itself; not ranked");
+      continue;
+    }
     const bool first = inputs.entries[i].first_for_subject;
     SearchResult r;
     r.candidate = summarize(inputs, i);
@@ -115,7 +120,7 @@ int search(const VerifyOptions& o, std::ostream& out, Diagnostics& diag, int std
       if (r.candidate.error->kind != ErrorKind::no_face) {
         errors = true;
         if (first) diag.line(r.candidate.error->message);
-      } else if (!o.quiet && first) {
+      } else if (first) {
         diag.line(r.candidate.error->message);
       }
     } else {

@@ -37,6 +37,7 @@ int verify(const VerifyOptions& o, std::ostream& out, Diagnostics& diag, int std
     return exit_status::usage;
   }
   InputSet inputs;
+  inputs.release_file_bytes = false;  // two images: keep what was read
   std::array<std::size_t, 2> index{};
   for (std::size_t i = 0; i < 2; ++i) {
     auto added = inputs.add(o.images[i], stdin_fd, max_image_bytes(o));
@@ -96,7 +97,7 @@ int verify(const VerifyOptions& o, std::ostream& out, Diagnostics& diag, int std
     auto analyse = [&](std::size_t i) {
       Subject& s = subjects[i];
       const auto t0 = std::chrono::steady_clock::now();
-      s.analysis = (*analyzer)->analyze(*s.image);
+      s.analysis = analyse_subject(s, **analyzer);
       s.elapsed_ms = ms_since(t0);
       s.provenance = provenance;
       s.done = true;
@@ -169,10 +170,11 @@ int verify(const VerifyOptions& o, std::ostream& out, Diagnostics& diag, int std
   v.images = {ImageResult{&shown[0], &a, sa.elapsed_ms}, ImageResult{&shown[1], &b, sb.elapsed_ms}};
   v.comparison = *comparison;
   v.score = score;
-  v.threshold_source = o.threshold_given ? "option" : "default";
+  v.threshold_source = o.threshold_source;
   v.policy = o.face;
   v.provenance = provenance;
   v.total_ms = ms_since(started);
+  v.uncertain_band = o.uncertain_band;
   if (!o.quiet) {
     out << (o.json ? render_json(v) : render_text(v)) << std::flush;
     // A reader that went away (| head) ends the run quietly; any other lost
@@ -182,7 +184,12 @@ int verify(const VerifyOptions& o, std::ostream& out, Diagnostics& diag, int std
       return exit_status::usage;
     }
   }
-  return comparison->same ? exit_status::same : exit_status::different;
+  switch (v.decision()) {
+    case Decision::same: return exit_status::same;
+    case Decision::different: return exit_status::different;
+    case Decision::uncertain: return exit_status::uncertain;
+  }
+  return exit_status::different;
 }
 
 }  // namespace faceverify::commands

@@ -28,13 +28,17 @@ struct Photos {
   }
 };
 
-// The process environment minus anything that would change the run: keys and
-// proxies (a CI proxy must not intercept loopback traffic).
+// The process environment minus anything that would change the run: keys,
+// proxies (a CI proxy must not intercept loopback traffic), settings.
 inline RunOptions clean_env(RunOptions o = {}) {
   for (const char* var : {"API4AI_KEY", "RAPIDAPI_KEY", "http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY",
-                          "ALL_PROXY", "all_proxy", "no_proxy", "NO_PROXY"}) {
+                          "ALL_PROXY", "all_proxy", "no_proxy", "NO_PROXY", "FACEVERIFY_THRESHOLD",
+                          "FACEVERIFY_BACKEND"}) {
     if (!o.env_overrides.count(var)) o.env_overrides[var] = std::nullopt;
   }
+  // A developer's own config file (faceverify calibrate --write-config) must
+  // not change what the tests see.
+  if (!o.env_overrides.count("XDG_CONFIG_HOME")) o.env_overrides["XDG_CONFIG_HOME"] = "/nonexistent/faceverify-tests";
   return o;
 }
 

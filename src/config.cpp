@@ -1,0 +1,155 @@
+// SPDX-License-Identifier: MIT
+#include "faceverify/config.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+namespace faceverify {
+namespace {
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
+  return s;
+}
+
+// A TOML basic string's content ("..." with \" and \\ escapes), or nullopt.
+std::optional<std::string> parse_string(std::string_view v) {
+  if (v.size() < 2 || v.front() != '"') return std::nullopt;
+  std::string out;
+  for (std::size_t i = 1; i < v.size(); ++i) {
+    const char c = v[i];
+    if (c == '"') return trim(v.substr(i + 1)).empty() || trim(v.substr(i + 1)).front() == '#' ? std::optional(out)
+                                                                                                 : std::nullopt;
+    if (c == '\\') {
+      if (++i >= v.size()) return std::nullopt;
+      out += v[i];
+    } else {
+      out += c;
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<double> parse_number(std::string_view v) {
+  if (const auto hash = v.find('#'); hash != std::string_view::npos) v = trim(v.substr(0, hash));
+  double x = 0.0;
+  const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), x);
+  if (ec != std::errc() || end != v.data() + v.size() || !std::isfinite(x)) return std::nullopt;
+  return x;
+}
+
+std::string number_text(double x) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.6g", x);
+  return buf;
+}
+
+}  // namespace
+
+std::optional<std::filesystem::path> default_config_path() {
+  const char* xdg = std::getenv("XDG_CONFIG_HOME");
+  if (xdg && *xdg == '/') return std::filesystem::path(xdg) / "faceverify" / "config.toml";
+  const char* home = std::getenv("HOME");
+  if (home && *home == '/') return std::filesystem::path(home) / ".config" / "faceverify" / "config.toml";
+  return std::nullopt;
+}
+
+Expected<Config> parse_config(std::string_view text, std::string_view label) {
+  Config c;
+  std::size_t line_no = 0;
+  std::size_t pos = 0;
+  while (pos < text.size()) {
+    ++line_no;
+    std::size_t end = text.find('\n', pos);
+    if (end == std::string_view::npos) end = text.size();
+    const std::string_view line = trim(text.substr(pos, end - pos));
+    pos = end + 1;
+    if (line.empty() || line.front() == '#') continue;
+    const auto where = std::string(label) + ": line " + std::to_string(line_no) + ": ";
+    if (line.front() == '[') return fail(ErrorKind::usage, where + "tables are not supported (write key = value)");
+    const auto eq = line.find('=');
+    if (eq == std::string_view::npos) return fail(ErrorKind::usage, where + "expected key = value");
+    const std::string_view key = trim(line.substr(0, eq));
+    const std::string_view value = trim(line.substr(eq + 1));
+    if (key == "backend") {
+      const auto s = parse_string(value);
+      if (!s || (*s != "api4ai" && *s != "local")) {
+        return fail(ErrorKind::usage, where + "backend must be \"api4ai\" or \"local\"");
+      }
+      c.backend = *s;
+    } else if (key == "threshold") {
+      const auto x = parse_number(value);
+      if (!x || *x < 0.0 || *x > 1.0) return fail(ErrorKind::usage, where + "threshold must be a number from 0 to 1");
+      c.threshold = *x;
+    } else if (key == "half_distance") {
+      const auto x = parse_number(value);
+      if (!x || *x <= 0.0) return fail(ErrorKind::usage, where + "half_distance must be a number greater than 0");
+      c.half_distance = *x;
+    }
+    // Other keys: ignored, so a newer faceverify's file still reads.
+  }
+  return c;
+}
+
+std::string render_config(const Config& c, std::string_view comment) {
+  std::string out;
+  if (!comment.empty()) out += "# " + std::string(comment) + "\n";
+  if (c.backend) out += "backend = \"" + *c.backend + "\"\n";
+  if (c.threshold) out += "threshold = " + number_text(*c.threshold) + "\n";
+  if (c.half_distance) out += "half_distance = " + number_text(*c.half_distance) + "\n";
+  return out;
+}
+
+Expected<Config> read_config(const std::filesystem::path& path, bool must_exist) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    if (errno == ENOENT && !must_exist) return Config{};
+    return fail(ErrorKind::usage, path.string() + ": cannot read the config file: " + std::strerror(errno));
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  return parse_config(text.str(), path.string());
+}
+
+Expected<void> write_config(const std::filesystem::path& path, const Config& config, std::string_view comment) {
+  Config merged = config;
+  if (auto old = read_config(path, false); old) {
+    if (!merged.backend) merged.backend = old->backend;
+    if (!merged.threshold) merged.threshold = old->threshold;
+    if (!merged.half_distance) merged.half_distance = old->half_distance;
+  }
+  const auto dir = path.parent_path();
+  if (!dir.empty()) {
+    std::error_code ec;
+    if (!std::filesystem::exists(dir, ec)) {
+      std::filesystem::create_directories(dir, ec);
+      if (ec) return fail(ErrorKind::input, dir.string() + ": cannot create the config directory: " + ec.message());
+      ::chmod(dir.c_str(), 0700);
+    }
+  }
+  const std::string tmp = path.string() + ".tmp." + std::to_string(::getpid());
+  const std::string text = render_config(merged, comment);
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return fail(ErrorKind::input, path.string() + ": cannot write the config file: " + std::strerror(errno));
+  const bool written = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+  const int saved = errno;
+  if (::close(fd) != 0 || !written || std::rename(tmp.c_str(), path.c_str()) != 0) {
+    const int err = written ? errno : saved;
+    ::unlink(tmp.c_str());
+    return fail(ErrorKind::input, path.string() + ": cannot write the config file: " + std::strerror(err));
+  }
+  return {};
+}
+
+}  // namespace faceverify
