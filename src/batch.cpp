@@ -35,7 +35,7 @@ std::string cache_payload(const Subject& s) {
   r.provenance = s.provenance;
   r.service_version = s.service_version;
   r.tool_version = k_version;
-  return render_embedding_record(r);
+  return render_embedding_record(r, EmbeddingEncoding::packed);
 }
 
 // A cached analysis, only if it parses strictly and is about these bytes.

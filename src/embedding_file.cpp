@@ -2,6 +2,9 @@
 #include "faceverify/embedding_file.hpp"
 
 #include <algorithm>
+#include <array>
+#include <bit>
+#include <cstdint>
 #include <cmath>
 #include <nlohmann/json.hpp>
 
@@ -74,6 +77,66 @@ std::optional<int> dimension(const json& obj, const char* name) {
   return static_cast<int>(v.get<long long>());
 }
 
+constexpr char k_b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+// Doubles as base64 of their little-endian IEEE 754 bytes.
+std::string pack(const std::vector<double>& values) {
+  std::string bytes;
+  bytes.reserve(values.size() * 8);
+  for (const double v : values) {
+    const auto bits = std::bit_cast<std::uint64_t>(v);
+    for (int k = 0; k < 8; ++k) bytes += static_cast<char>((bits >> (8 * k)) & 0xFF);
+  }
+  std::string out;
+  out.reserve((bytes.size() + 2) / 3 * 4);
+  for (std::size_t i = 0; i < bytes.size(); i += 3) {
+    const std::size_t left = bytes.size() - i;
+    std::uint32_t chunk = static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[i])) << 16;
+    if (left > 1) chunk |= static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[i + 1])) << 8;
+    if (left > 2) chunk |= static_cast<unsigned char>(bytes[i + 2]);
+    out += k_b64[(chunk >> 18) & 63];
+    out += k_b64[(chunk >> 12) & 63];
+    out += left > 1 ? k_b64[(chunk >> 6) & 63] : '=';
+    out += left > 2 ? k_b64[chunk & 63] : '=';
+  }
+  return out;
+}
+
+// The inverse of pack; nullopt for anything that is not exactly that.
+std::optional<std::vector<double>> unpack(std::string_view text) {
+  if (text.empty() || text.size() % 4 != 0) return std::nullopt;
+  static const auto table = [] {
+    std::array<std::int8_t, 256> t{};
+    t.fill(-1);
+    for (int i = 0; i < 64; ++i) t[static_cast<unsigned char>(k_b64[i])] = static_cast<std::int8_t>(i);
+    return t;
+  }();
+  const std::size_t pad = (text.back() == '=') + (text.size() > 1 && text[text.size() - 2] == '=');
+  const std::size_t n_bytes = text.size() / 4 * 3 - pad;
+  if (n_bytes % 8 != 0) return std::nullopt;
+  std::vector<unsigned char> bytes(text.size() / 4 * 3);
+  for (std::size_t i = 0, o = 0; i < text.size(); i += 4, o += 3) {
+    std::uint32_t chunk = 0;
+    for (std::size_t k = 0; k < 4; ++k) {
+      const char c = text[i + k];
+      const bool padding = c == '=' && i + 4 == text.size() && k >= 4 - pad;
+      const int v = padding ? 0 : table[static_cast<unsigned char>(c)];
+      if (v < 0) return std::nullopt;
+      chunk = (chunk << 6) | static_cast<std::uint32_t>(v);
+    }
+    bytes[o] = static_cast<unsigned char>(chunk >> 16);
+    bytes[o + 1] = static_cast<unsigned char>(chunk >> 8);
+    bytes[o + 2] = static_cast<unsigned char>(chunk);
+  }
+  std::vector<double> out(n_bytes / 8);
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    std::uint64_t bits = 0;
+    for (std::size_t k = 0; k < 8; ++k) bits |= static_cast<std::uint64_t>(bytes[i * 8 + k]) << (8 * k);
+    out[i] = std::bit_cast<double>(bits);
+  }
+  return out;
+}
+
 Face parse_face(const json& f, std::size_t n) {
   const std::string where = "face " + std::to_string(n + 1) + ": ";
   if (!f.is_object()) throw Bad{where + "not an object"};
@@ -91,6 +154,17 @@ Face parse_face(const json& f, std::size_t n) {
       face.landmarks.emplace_back(name, Point{finite_number(p[0], where + "landmark " + quote_value(name)),
                                               finite_number(p[1], where + "landmark " + quote_value(name))});
     }
+  }
+  if (const json& packed = member(f, "embedding_f64"); !packed.is_null()) {
+    auto values = packed.is_string() ? unpack(packed.get_ref<const std::string&>()) : std::nullopt;
+    if (!values || values->size() > k_max_embedding) {
+      throw Bad{where + "\"embedding_f64\" must be base64 of 1 to " + std::to_string(k_max_embedding) + " doubles"};
+    }
+    for (std::size_t i = 0; i < values->size(); ++i) {
+      if (!std::isfinite((*values)[i])) throw Bad{where + "embedding has a non-finite value at " + std::to_string(i)};
+    }
+    face.embedding = std::move(*values);
+    return face;
   }
   const json& emb = member(f, "embedding");
   if (!emb.is_array() || emb.empty() || emb.size() > k_max_embedding) {
@@ -158,7 +232,7 @@ EmbeddingRecord parse_record(const json& j) {
 
 }  // namespace
 
-std::string render_embedding_record(const EmbeddingRecord& r) {
+std::string render_embedding_record(const EmbeddingRecord& r, EmbeddingEncoding encoding) {
   ordered_json j;
   j["type"] = r.error ? "error" : "embedding";
   j["schema_version"] = 1;
@@ -178,7 +252,11 @@ std::string render_embedding_record(const EmbeddingRecord& r) {
       ordered_json marks = ordered_json::object();
       for (const auto& [name, p] : f.landmarks) marks[name] = {p.x, p.y};
       face["landmarks"] = marks;
-      face["embedding"] = f.embedding;
+      if (encoding == EmbeddingEncoding::packed) {
+        face["embedding_f64"] = pack(f.embedding);
+      } else {
+        face["embedding"] = f.embedding;
+      }
       faces.push_back(std::move(face));
     }
     j["faces"] = std::move(faces);

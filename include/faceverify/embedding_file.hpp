@@ -35,8 +35,14 @@ struct EmbeddingRecord {
   std::optional<Error> error;  // set: an "error" record (the analysis failed)
 };
 
+/// How embeddings are written: `numbers` (a JSON array, what embed prints) or
+/// `packed` ("embedding_f64": base64 of little-endian IEEE 754 doubles: exact,
+/// a third of the size and parsed without number conversion; the cache's form).
+enum class EmbeddingEncoding { numbers, packed };
+
 /// One JSON line (with '\n'). Invalid UTF-8 in strings is replaced.
-std::string render_embedding_record(const EmbeddingRecord& record);
+std::string render_embedding_record(const EmbeddingRecord& record,
+                                    EmbeddingEncoding encoding = EmbeddingEncoding::numbers);
 
 /// Whether `a` and `b` come from the same embedding model, so their
 /// embeddings may be compared: same backend and, for local, same models.

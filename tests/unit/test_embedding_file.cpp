@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include <algorithm>
+#include <bit>
 #include <catch2/catch.hpp>
+#include <cstdint>
 #include <cmath>
 #include <cstdlib>
 #include <nlohmann/json.hpp>
@@ -484,4 +486,33 @@ TEST_CASE("embedding_file: error messages stay one line", "[embedding_file][regr
   j = valid_line();
   j["faces"][0]["landmarks"]["x\ny"] = 1;
   CHECK(bad_record(j).find('\n') == std::string::npos);
+}
+
+TEST_CASE("embedding_file: the packed encoding round-trips exactly and is strict", "[embedding_file]") {
+  EmbeddingRecord r = api4ai_record();
+  r.analysis.faces[0].embedding = {0.1, -0.0, 1e-308, -123.456789012345678, 0.30000000000000004};
+  const std::string line = render_embedding_record(r, EmbeddingEncoding::packed);
+  CHECK(line.find("\"embedding_f64\":\"") != std::string::npos);
+  CHECK(line.find("\"embedding\":") == std::string::npos);
+  auto parsed = parse_embedding_file(line, "cache");
+  REQUIRE(parsed);
+  const auto& e = parsed->front().analysis.faces[0].embedding;
+  REQUIRE(e.size() == 5);
+  for (std::size_t i = 0; i < e.size(); ++i) {
+    CHECK(std::bit_cast<std::uint64_t>(e[i]) == std::bit_cast<std::uint64_t>(r.analysis.faces[0].embedding[i]));
+  }
+  check_same_faces(std::vector<Face>(parsed->front().analysis.faces.begin() + 1, parsed->front().analysis.faces.end()),
+                   std::vector<Face>(r.analysis.faces.begin() + 1, r.analysis.faces.end()));
+  // Not base64, not a whole number of doubles, empty, or a non-finite value: refused.
+  json j = json::parse(line);
+  for (const std::string bad : {"not base64!", "AAAA", "", "AAAAAAAAAA=="}) {
+    j["faces"][0]["embedding_f64"] = bad;
+    auto p = parse_embedding_file(j.dump(), "cache");
+    REQUIRE_FALSE(p);
+    CHECK(p.error().message.find("embedding_f64") != std::string::npos);
+  }
+  j["faces"][0]["embedding_f64"] = "AAAAAAAA8H8=";  // +infinity
+  auto inf = parse_embedding_file(j.dump(), "cache");
+  REQUIRE_FALSE(inf);
+  CHECK(inf.error().message.find("non-finite") != std::string::npos);
 }
