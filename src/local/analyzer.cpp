@@ -250,11 +250,7 @@ class LocalAnalyzer final : public FaceAnalyzer {
 
 }  // namespace
 
-bool compiled_in() noexcept {
-  return true;
-}
-
-Expected<std::unique_ptr<FaceAnalyzer>> make_analyzer(ModelSet models) {
+Expected<std::unique_ptr<FaceAnalyzer>> make_pipeline_analyzer(ModelSet models) {
   auto nets = load_networks(models);
   if (!nets) return std::unexpected(nets.error());
   return std::unique_ptr<FaceAnalyzer>(std::make_unique<LocalAnalyzer>(std::move(models), std::move(*nets)));

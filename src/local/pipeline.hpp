@@ -5,6 +5,7 @@
 //   decode -> detect -> landmarks -> align -> embed
 
 #include <array>
+#include <memory>
 #include <opencv2/core.hpp>
 #include <opencv2/dnn.hpp>
 #include <string>
@@ -12,6 +13,7 @@
 #include <vector>
 
 #include "faceverify/error.hpp"
+#include "faceverify/face.hpp"
 #include "faceverify/geometry.hpp"
 #include "faceverify/image.hpp"
 #include "faceverify/local_backend.hpp"
@@ -25,6 +27,10 @@ struct Networks {
   cv::dnn::Net landmarks;
   cv::dnn::Net embedder;
 };
+
+/// The pipeline as a FaceAnalyzer (what the module's entry point returns;
+/// local::make_analyzer loads the module and calls it).
+Expected<std::unique_ptr<FaceAnalyzer>> make_pipeline_analyzer(ModelSet models);
 
 /// Builds the three networks from the (already checksummed) model bytes.
 Expected<Networks> load_networks(const ModelSet& models);
