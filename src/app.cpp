@@ -23,7 +23,7 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err,
                           cmd->action != Command::Action::print_version &&
                           cmd->action != Command::Action::cache_stats && cmd->action != Command::Action::cache_clear;
     if (analyses) {
-      if (auto ok = commands::apply_settings(o); !ok) {
+      if (auto ok = commands::apply_settings(o, cmd->action != Command::Action::embed); !ok) {
         diag.line(ok.error().message);
         return exit_code(ok.error().kind);
       }

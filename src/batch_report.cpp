@@ -10,6 +10,7 @@
 #include "faceverify/report.hpp"
 #include "faceverify/similarity.hpp"
 #include "faceverify/version.hpp"
+#include "provenance_json.hpp"
 
 namespace faceverify {
 namespace {
@@ -47,15 +48,7 @@ void add_context(ordered_json& j, const ScoreContext& c) {
   j["threshold_distance"] = distance_from_similarity(c.score.threshold, c.score.half_distance);
   j["half_distance"] = c.score.half_distance;
   j["face_policy"] = policy_name(c.policy);
-  j["backend"] = c.provenance.backend;
-  if (c.provenance.backend == "local") {
-    ordered_json models = ordered_json::object();
-    for (const auto& [role, sha] : c.provenance.models) models[role] = {{"sha256", sha}};
-    j["models"] = models;
-  } else {
-    j["api"] = c.provenance.api;
-    j["endpoint"] = c.provenance.endpoint;
-  }
+  detail::add_provenance(j, c.provenance);
   j["tool_version"] = k_version;
 }
 

@@ -365,13 +365,16 @@ Expected<void> Cache::store(std::string_view key, std::string_view payload) cons
   }
 }
 
-Expected<Stats> Cache::stats() const {
-  Stats stats;
-  stats.directory = m_dir;
-  const fs::path v1 = m_dir / "v1";
+namespace {
+
+// Calls visit(fan, fan_dir, name) for every file name in every fan-out
+// directory of `v1`, then after_fan(fan_dir). A missing v1 visits nothing;
+// an unreadable directory, or an error from visit, stops the walk.
+template <typename Visit, typename AfterFan>
+Expected<void> walk(const fs::path& v1, Visit visit, AfterFan after_fan) {
   const auto fans = list_dir(v1);
   if (!fans) {
-    if (fans.error() == ENOENT) return stats;
+    if (fans.error() == ENOENT) return {};
     return std::unexpected(input_error("cannot read the cache directory " + shown(v1) + ": " +
                                        errno_text(fans.error()) + std::string(k_read_hint)));
   }
@@ -385,59 +388,64 @@ Expected<Stats> Cache::stats() const {
                                          errno_text(names.error()) + std::string(k_read_hint)));
     }
     for (const std::string& name : *names) {
-      if (!is_entry_name(name, fan)) continue;
-      const fs::path path = fan_dir / name;
-      Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY));
-      if (!fd.valid()) continue;
-      struct stat st {};
-      if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
-      const auto head = read_up_to(fd.get(), k_max_header);
-      if (!head) continue;
-      const auto header = parse_header(*head);
-      if (!header) continue;
-      const auto size = static_cast<std::uint64_t>(st.st_size);
-      if (size < header->size || size - header->size != header->length) continue;
-      ++stats.entries;
-      stats.bytes += size;
+      if (auto ok = visit(fan, fan_dir, name); !ok) return ok;
     }
+    after_fan(fan_dir);
   }
+  return {};
+}
+
+}  // namespace
+
+Expected<Stats> Cache::stats() const {
+  Stats stats;
+  stats.directory = m_dir;
+  auto walked = walk(
+      m_dir / "v1",
+      [&](const std::string& fan, const fs::path& fan_dir, const std::string& name) -> Expected<void> {
+        if (!is_entry_name(name, fan)) return {};
+        const fs::path path = fan_dir / name;
+        Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY));
+        if (!fd.valid()) return {};
+        struct stat st {};
+        if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) return {};
+        const auto head = read_up_to(fd.get(), k_max_header);
+        if (!head) return {};
+        const auto header = parse_header(*head);
+        if (!header) return {};
+        const auto size = static_cast<std::uint64_t>(st.st_size);
+        if (size < header->size || size - header->size != header->length) return {};
+        ++stats.entries;
+        stats.bytes += size;
+        return {};
+      },
+      [](const fs::path&) {});
+  if (!walked) return std::unexpected(walked.error());
   return stats;
 }
 
 Expected<std::uint64_t> Cache::clear() const {
   std::uint64_t removed = 0;
-  const fs::path v1 = m_dir / "v1";
-  const auto fans = list_dir(v1);
-  if (!fans) {
-    if (fans.error() == ENOENT) return removed;
-    return std::unexpected(input_error("cannot read the cache directory " + shown(v1) + ": " +
-                                       errno_text(fans.error()) + std::string(k_read_hint)));
-  }
-  for (const std::string& fan : *fans) {
-    if (!is_fan_out(fan)) continue;
-    const fs::path fan_dir = v1 / fan;
-    const auto names = list_dir(fan_dir);
-    if (!names) {
-      if (names.error() == ENOENT || names.error() == ENOTDIR) continue;
-      return std::unexpected(input_error("cannot read the cache directory " + shown(fan_dir) + ": " +
-                                         errno_text(names.error()) + std::string(k_read_hint)));
-    }
-    for (const std::string& name : *names) {
-      const bool entry = is_entry_name(name, fan);
-      if (!entry && !is_temp_name(name, fan)) continue;
-      const fs::path path = fan_dir / name;
-      struct stat st {};
-      if (::lstat(path.c_str(), &st) != 0 || S_ISDIR(st.st_mode)) continue;  // gone, or not ours
-      if (::unlink(path.c_str()) != 0) {
-        const int err = errno;
-        if (err == ENOENT) continue;  // removed concurrently
-        return std::unexpected(input_error("cannot remove the cache entry " + shown(path) + ": " +
-                                           errno_text(err) + std::string(k_read_hint)));
-      }
-      if (entry) ++removed;
-    }
-    ::rmdir(fan_dir.c_str());  // only succeeds when empty; other files are left alone
-  }
+  auto walked = walk(
+      m_dir / "v1",
+      [&](const std::string& fan, const fs::path& fan_dir, const std::string& name) -> Expected<void> {
+        const bool entry = is_entry_name(name, fan);
+        if (!entry && !is_temp_name(name, fan)) return {};
+        const fs::path path = fan_dir / name;
+        struct stat st {};
+        if (::lstat(path.c_str(), &st) != 0 || S_ISDIR(st.st_mode)) return {};  // gone, or not ours
+        if (::unlink(path.c_str()) != 0) {
+          const int err = errno;
+          if (err == ENOENT) return {};  // removed concurrently
+          return std::unexpected(input_error("cannot remove the cache entry " + shown(path) + ": " +
+                                             errno_text(err) + std::string(k_read_hint)));
+        }
+        if (entry) ++removed;
+        return {};
+      },
+      // Only succeeds when empty; other files are left alone.
+      [](const fs::path& fan_dir) { ::rmdir(fan_dir.c_str()); });
+  if (!walked) return std::unexpected(walked.error());
   return removed;
 }
 

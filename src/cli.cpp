@@ -263,7 +263,8 @@ reaches the threshold: text, csv, or json (see docs/batch-output.md). Candidates
 face are listed after the ranked ones as "no face"; failed ones as errors.
 
 Exit codes: 0 at least one match; 1 no match; 3 no face in the reference;
-  4 an image failed (errors outrank a verdict); 2 usage or input error; 130/143 interrupted.
+  4 an image failed at the service, 2 a candidate could not be read (errors outrank a verdict);
+  2 usage or input error; 130/143 interrupted.
 
 Examples:
   faceverify search suspect.jpg lineup/*.jpg --top 3
@@ -281,8 +282,9 @@ or CSV; a failing pair is reported and the run goes on. A summary goes to stderr
 pair that could not be scored).
 
 Exit codes: 0 every pair scored and as expected; 1 a verdict contradicted its expected label;
-  4 a pair errored (bad row, unreadable image, no face, service error; 4 wins over 1);
-  2 usage error or unreadable pairs file; 130/143 interrupted.
+  5 (with --uncertain-band) a pair was uncertain; when a pair errored, the worst error's code
+  wins over all of those: 4 service error, 3 no face, 2 bad row or unreadable image;
+  2 also for a usage error or an unreadable pairs file (before any work); 130/143 interrupted.
 
 Examples:
   faceverify pairs pairs.csv > results.jsonl

@@ -49,10 +49,12 @@ std::optional<double> parse_number(std::string_view v) {
   return x;
 }
 
+// The shortest text that reads back as exactly `x`: a threshold cut between
+// two observed scores must not move across either when saved.
 std::string number_text(double x) {
   char buf[32];
-  std::snprintf(buf, sizeof buf, "%.6g", x);
-  return buf;
+  const auto [end, ec] = std::to_chars(buf, buf + sizeof buf, x);
+  return ec == std::errc() ? std::string(buf, end) : std::string("0");
 }
 
 }  // namespace

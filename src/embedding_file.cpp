@@ -10,6 +10,7 @@
 
 #include "faceverify/image.hpp"
 #include "json_depth.hpp"
+#include "provenance_json.hpp"
 
 namespace faceverify {
 namespace {
@@ -28,15 +29,8 @@ constexpr std::size_t k_max_faces = 1000;
 ordered_json string_or_null(const std::string& s) { return s.empty() ? ordered_json(nullptr) : ordered_json(s); }
 
 ordered_json provenance_json(ordered_json j, const EmbeddingRecord& r) {
-  const Provenance& p = r.provenance;
-  j["backend"] = p.backend;
-  if (p.backend == "local") {
-    ordered_json models = ordered_json::object();
-    for (const auto& [role, sha] : p.models) models[role] = {{"sha256", sha}};
-    j["models"] = models;
-  } else {
-    j["api"] = p.api;
-    j["endpoint"] = p.endpoint;
+  detail::add_provenance(j, r.provenance);
+  if (r.provenance.backend != "local") {
     j["service_version"] = r.service_version ? ordered_json(*r.service_version) : ordered_json(nullptr);
   }
   j["tool_version"] = r.tool_version;

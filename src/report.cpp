@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "faceverify/similarity.hpp"
+#include "provenance_json.hpp"
 #include "faceverify/version.hpp"
 
 namespace faceverify {
@@ -87,15 +88,7 @@ std::string render_json(const Verification& v) {
   j["half_distance"] = v.score.half_distance;
   j["face_policy"] = policy_name(v.policy);
   j["images"] = {image_json(v.images[0], v.comparison.face1), image_json(v.images[1], v.comparison.face2)};
-  j["backend"] = v.provenance.backend;
-  if (v.provenance.backend == "local") {
-    ordered_json models = ordered_json::object();
-    for (const auto& [role, sha] : v.provenance.models) models[role] = {{"sha256", sha}};
-    j["models"] = models;
-  } else {
-    j["api"] = v.provenance.api;
-    j["endpoint"] = v.provenance.endpoint;
-  }
+  detail::add_provenance(j, v.provenance);
   j["tool_version"] = k_version;
   j["timings_ms"] = {{"total", v.total_ms}, {"analysis", {v.images[0].elapsed_ms, v.images[1].elapsed_ms}}};
   return j.dump(-1, ' ', false, ordered_json::error_handler_t::replace) + "\n";

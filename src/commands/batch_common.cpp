@@ -62,6 +62,20 @@ Expected<BatchSetup> prepare_batch(const VerifyOptions& o, const InputSet& input
   return setup;
 }
 
+int report_error(Diagnostics& diag, const Error& error) {
+  diag.line(error.message);
+  return exit_code(error.kind);
+}
+
+std::expected<BatchSetup, int> analyse_inputs(const VerifyOptions& o, InputSet& inputs, Diagnostics& diag) {
+  auto setup = prepare_batch(o, inputs, diag, false);
+  if (!setup) return std::unexpected(report_error(diag, setup.error()));
+  auto ended = analyse_all(inputs, setup->backend.get(), setup->engine, diag, [](std::size_t) {});
+  if (!ended) return std::unexpected(report_error(diag, ended.error()));
+  if (*ended == RunEnd::interrupted) return std::unexpected(interrupted_status(exit_status::service));
+  return std::move(*setup);
+}
+
 bool emit(std::ostream& out, const std::string& text, Diagnostics& diag) {
   diag.clear_progress();
   out << text << std::flush;

@@ -29,13 +29,11 @@ std::string size_text(std::uint64_t bytes) {
 int cache_stats(const VerifyOptions& o, std::ostream& out, Diagnostics& diag) {
   auto c = open_cache(o);
   if (!c) {
-    diag.line(c.error().message);
-    return exit_code(c.error().kind);
+    return report_error(diag, c.error());
   }
   auto stats = c->stats();
   if (!stats) {
-    diag.line(stats.error().message);
-    return exit_code(stats.error().kind);
+    return report_error(diag, stats.error());
   }
   std::string text;
   if (o.json) {
@@ -57,13 +55,11 @@ int cache_stats(const VerifyOptions& o, std::ostream& out, Diagnostics& diag) {
 int cache_clear(const VerifyOptions& o, std::ostream& out, Diagnostics& diag) {
   auto c = open_cache(o);
   if (!c) {
-    diag.line(c.error().message);
-    return exit_code(c.error().kind);
+    return report_error(diag, c.error());
   }
   auto removed = c->clear();
   if (!removed) {
-    diag.line(removed.error().message);
-    return exit_code(removed.error().kind);
+    return report_error(diag, removed.error());
   }
   emit(out,
        "Removed " + std::to_string(*removed) + (*removed == 1 ? " entry" : " entries") + " from " +

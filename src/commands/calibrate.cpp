@@ -15,6 +15,7 @@
 #include "faceverify/pairs_file.hpp"
 #include "faceverify/similarity.hpp"
 #include "faceverify/version.hpp"
+#include "provenance_json.hpp"
 
 namespace faceverify::commands {
 namespace {
@@ -218,15 +219,7 @@ std::string render_json(const Calibration& c, const Chosen& chosen, const Verify
   j["far_targets"] = std::move(targets);
   j["best_accuracy"] = c.best_accuracy ? point_json(*c.best_accuracy, a) : ordered_json(nullptr);
   j["face_policy"] = policy_name(o.face);
-  j["backend"] = provenance.backend;
-  if (provenance.backend == "local") {
-    ordered_json models = ordered_json::object();
-    for (const auto& [role, sha] : provenance.models) models[role] = {{"sha256", sha}};
-    j["models"] = models;
-  } else {
-    j["api"] = provenance.api;
-    j["endpoint"] = provenance.endpoint;
-  }
+  detail::add_provenance(j, provenance);
   j["tool_version"] = k_version;
   return j.dump(-1, ' ', false, ordered_json::error_handler_t::replace) + "\n";
 }
@@ -236,8 +229,7 @@ std::string render_json(const Calibration& c, const Chosen& chosen, const Verify
 int calibrate(const VerifyOptions& o, std::ostream& out, Diagnostics& diag, int stdin_fd) {
   auto rows = read_labelled(o.labelled);
   if (!rows) {
-    diag.line(rows.error().message);
-    return exit_code(rows.error().kind);
+    return report_error(diag, rows.error());
   }
   // Every image once; an unreadable one stops before any request.
   InputSet inputs;
@@ -266,24 +258,15 @@ int calibrate(const VerifyOptions& o, std::ostream& out, Diagnostics& diag, int 
       }
     }
   }
-  auto setup = prepare_batch(o, inputs, diag, false);
-  if (!setup) {
-    diag.line(setup.error().message);
-    return exit_code(setup.error().kind);
-  }
-  auto ended = analyse_all(inputs, setup->backend.get(), setup->engine, diag, [](std::size_t) {});
-  if (!ended) {
-    diag.line(ended.error().message);
-    return exit_code(ended.error().kind);
-  }
-  if (*ended == RunEnd::interrupted) return interrupted_status(exit_status::service);
+  auto setup = analyse_inputs(o, inputs, diag);
+  if (!setup) return setup.error();
 
   int status = 0;
   for (const auto& s : inputs.subjects) {
     if (!s.analysis) {
       diag.line(s.analysis.error().message);
       status = std::max(status, exit_code(s.analysis.error().kind));
-    } else if (s.analysis->faces.empty() && !o.quiet) {
+    } else if (s.analysis->faces.empty()) {
       diag.line(s.label + ": no face found in the image; its pairs are left out");
     }
   }

@@ -25,7 +25,8 @@ int cache_clear(const VerifyOptions& o, std::ostream& out, Diagnostics& diag);
 
 /// Completes `o` from FACEVERIFY_THRESHOLD and the config file (settings.cpp):
 /// option > environment > config file > default; sets threshold_source.
-Expected<void> apply_settings(VerifyOptions& o);
+/// `scores` false (embed): only the backend is taken from the config file.
+Expected<void> apply_settings(VerifyOptions& o, bool scores);
 
 // Shared by the batch commands (batch_common.cpp).
 
@@ -44,6 +45,14 @@ struct BatchSetup {
 /// the backend when something needs analysing, and opens the cache.
 Expected<BatchSetup> prepare_batch(const VerifyOptions& o, const InputSet& inputs, Diagnostics& diag,
                                    bool want_service_version);
+
+/// Reports `error` (one line) and returns its exit status.
+int report_error(Diagnostics& diag, const Error& error);
+
+/// prepare_batch, then analyse_all with no per-image callback: what matrix,
+/// search and calibrate do before they score. The setup, or the status to
+/// exit with (the error was reported, or the run was interrupted).
+std::expected<BatchSetup, int> analyse_inputs(const VerifyOptions& o, InputSet& inputs, Diagnostics& diag);
 
 /// Writes one complete piece of output and flushes it. On failure: a reader
 /// that went away (EPIPE) stops the run quietly; other errors are reported.

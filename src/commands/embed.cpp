@@ -11,14 +11,12 @@ int embed(const VerifyOptions& o, std::ostream& out, Diagnostics& diag, int stdi
   for (const auto& arg : o.inputs) {
     auto added = inputs.add(arg, stdin_fd, max_image_bytes(o));
     if (!added) {
-      diag.line(added.error().message);
-      return exit_code(added.error().kind);
+      return report_error(diag, added.error());
     }
   }
   auto setup = prepare_batch(o, inputs, diag, /*want_service_version=*/true);
   if (!setup) {
-    diag.line(setup.error().message);
-    return exit_code(setup.error().kind);
+    return report_error(diag, setup.error());
   }
 
   int status = exit_status::same;
@@ -57,8 +55,7 @@ int embed(const VerifyOptions& o, std::ostream& out, Diagnostics& diag, int stdi
     }
   });
   if (!ended) {
-    diag.line(ended.error().message);
-    return exit_code(ended.error().kind);
+    return report_error(diag, ended.error());
   }
   if (*ended == RunEnd::interrupted) return interrupted_status(status);
   return status;

@@ -12,22 +12,12 @@ int matrix(const VerifyOptions& o, std::ostream& out, Diagnostics& diag, int std
   for (const auto& arg : o.inputs) {
     auto added = inputs.add(arg, stdin_fd, max_image_bytes(o));
     if (!added) {
-      diag.line(added.error().message);
-      return exit_code(added.error().kind);
+      return report_error(diag, added.error());
     }
     order.insert(order.end(), added->begin(), added->end());
   }
-  auto setup = prepare_batch(o, inputs, diag, false);
-  if (!setup) {
-    diag.line(setup.error().message);
-    return exit_code(setup.error().kind);
-  }
-  auto ended = analyse_all(inputs, setup->backend.get(), setup->engine, diag, [](std::size_t) {});
-  if (!ended) {
-    diag.line(ended.error().message);
-    return exit_code(ended.error().kind);
-  }
-  if (*ended == RunEnd::interrupted) return interrupted_status(exit_status::service);
+  auto setup = analyse_inputs(o, inputs, diag);
+  if (!setup) return setup.error();
 
   MatrixReport report;
   report.context = score_context(o, setup->provenance);

@@ -96,8 +96,7 @@ int pairs(const VerifyOptions& o, std::ostream& out, Diagnostics& diag, int stdi
   const auto started = std::chrono::steady_clock::now();
   auto text = read_pairs_file(o.pairs_file, stdin_fd);
   if (!text) {
-    diag.line(text.error().message);
-    return exit_code(text.error().kind);
+    return report_error(diag, text.error());
   }
   const auto rows = parse_pairs(*text);
   if (rows.empty()) {
@@ -157,8 +156,7 @@ int pairs(const VerifyOptions& o, std::ostream& out, Diagnostics& diag, int stdi
 
   auto setup = prepare_batch(o, inputs, diag, false);
   if (!setup) {
-    diag.line(setup.error().message);
-    return exit_code(setup.error().kind);
+    return report_error(diag, setup.error());
   }
   const ScoreContext context = score_context(o, setup->provenance);
 
@@ -231,8 +229,7 @@ int pairs(const VerifyOptions& o, std::ostream& out, Diagnostics& diag, int stdi
     }
   });
   if (!ended) {
-    diag.line(ended.error().message);
-    return exit_code(ended.error().kind);
+    return report_error(diag, ended.error());
   }
   const bool interrupted_run = *ended == RunEnd::interrupted;
   if (!interrupted_run) flush_ready();
@@ -262,7 +259,8 @@ int pairs(const VerifyOptions& o, std::ostream& out, Diagnostics& diag, int stdi
     }
     if (auto written = write_output_file(*o.junit, render_junit(suite), "the JUnit report"); !written) {
       diag.line(written.error().message);
-      if (status != exit_status::service) status = exit_status::usage;
+      // A lost report is an error: it outranks a verdict (0, 1, 5), not a worse error.
+      if (status != exit_status::service && status != exit_status::no_face) status = exit_status::usage;
     }
   }
   if (interrupted_run) return interrupted_status(status);

@@ -56,8 +56,7 @@ int search(const VerifyOptions& o, std::ostream& out, Diagnostics& diag, int std
   InputSet inputs;
   auto reference = inputs.add(o.reference, stdin_fd, max_image_bytes(o));
   if (!reference) {
-    diag.line(reference.error().message);
-    return exit_code(reference.error().kind);
+    return report_error(diag, reference.error());
   }
   if (reference->size() != 1) {
     diag.line(display_name(o.reference) + ": holds " + std::to_string(reference->size()) +
@@ -68,8 +67,7 @@ int search(const VerifyOptions& o, std::ostream& out, Diagnostics& diag, int std
   if (o.gallery) {
     auto files = gallery_images(*o.gallery, diag, o.verbose);
     if (!files) {
-      diag.line(files.error().message);
-      return exit_code(files.error().kind);
+      return report_error(diag, files.error());
     }
     candidates.insert(candidates.end(), files->begin(), files->end());
   }
@@ -79,22 +77,12 @@ int search(const VerifyOptions& o, std::ostream& out, Diagnostics& diag, int std
     if (!seen.insert(arg).second) continue;
     auto added = inputs.add(arg, stdin_fd, max_image_bytes(o));
     if (!added) {
-      diag.line(added.error().message);
-      return exit_code(added.error().kind);
+      return report_error(diag, added.error());
     }
     candidate_entries.insert(candidate_entries.end(), added->begin(), added->end());
   }
-  auto setup = prepare_batch(o, inputs, diag, false);
-  if (!setup) {
-    diag.line(setup.error().message);
-    return exit_code(setup.error().kind);
-  }
-  auto ended = analyse_all(inputs, setup->backend.get(), setup->engine, diag, [](std::size_t) {});
-  if (!ended) {
-    diag.line(ended.error().message);
-    return exit_code(ended.error().kind);
-  }
-  if (*ended == RunEnd::interrupted) return interrupted_status(exit_status::service);
+  auto setup = analyse_inputs(o, inputs, diag);
+  if (!setup) return setup.error();
 
   const Subject& ref = inputs.subject_of(reference->front());
   SearchReport report;
@@ -105,7 +93,7 @@ int search(const VerifyOptions& o, std::ostream& out, Diagnostics& diag, int std
     return exit_code(report.reference.error->kind);
   }
   int status = exit_status::different;
-  bool errors = false;
+  int worst_error = 0;  // 4 service > 2 input: the worst candidate error's status
   for (const std::size_t i : candidate_entries) {
     const Subject& s = inputs.subject_of(i);
     if (&s == &ref) {
@@ -118,7 +106,7 @@ int search(const VerifyOptions& o, std::ostream& out, Diagnostics& diag, int std
     r.candidate = summarize(inputs, i);
     if (r.candidate.error) {
       if (r.candidate.error->kind != ErrorKind::no_face) {
-        errors = true;
+        worst_error = std::max(worst_error, exit_code(r.candidate.error->kind));
         if (first) diag.line(r.candidate.error->message);
       } else if (first) {
         diag.line(r.candidate.error->message);
@@ -129,7 +117,7 @@ int search(const VerifyOptions& o, std::ostream& out, Diagnostics& diag, int std
         r.comparison = *c;
         if (c->same) status = exit_status::same;
       } else {
-        errors = true;
+        worst_error = std::max(worst_error, exit_code(c.error().kind));
         r.candidate.error = c.error();
         diag.line(c.error().message);
       }
@@ -139,7 +127,7 @@ int search(const VerifyOptions& o, std::ostream& out, Diagnostics& diag, int std
   rank_results(report.results);
   report.shown = o.top ? std::min(*o.top, report.results.size()) : report.results.size();
   if (!emit(out, render_search(report, o.format), diag)) return interrupted_status(status);
-  return errors ? exit_status::service : status;
+  return worst_error != 0 ? worst_error : status;  // an error outranks a verdict
 }
 
 }  // namespace faceverify::commands

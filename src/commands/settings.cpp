@@ -9,7 +9,7 @@
 
 namespace faceverify::commands {
 
-Expected<void> apply_settings(VerifyOptions& o) {
+Expected<void> apply_settings(VerifyOptions& o, bool scores) {
   Config config;
   std::optional<std::filesystem::path> path = o.config_file ? std::optional(std::filesystem::path(*o.config_file))
                                                             : default_config_path();
@@ -22,6 +22,7 @@ Expected<void> apply_settings(VerifyOptions& o) {
   // A threshold measured on one backend's model means nothing for another's.
   const std::string backend = o.backend == BackendKind::local ? "local" : "api4ai";
   const bool config_applies = !config.backend || *config.backend == backend;
+  if (!scores) return {};  // no threshold to settle (embed)
 
   if (o.threshold_given) {
     o.threshold_source = "option";

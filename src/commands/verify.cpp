@@ -28,8 +28,7 @@ int verify(const VerifyOptions& o, std::ostream& out, Diagnostics& diag, int std
   for (const auto& arg : o.images) {
     auto src = classify_image_argument(arg);
     if (!src) {
-      diag.line(src.error().message);
-      return exit_code(src.error().kind);
+      return report_error(diag, src.error());
     }
   }
   if (o.images[0] == "-" && o.images[1] == "-") {
@@ -42,8 +41,7 @@ int verify(const VerifyOptions& o, std::ostream& out, Diagnostics& diag, int std
   for (std::size_t i = 0; i < 2; ++i) {
     auto added = inputs.add(o.images[i], stdin_fd, max_image_bytes(o));
     if (!added) {
-      diag.line(added.error().message);
-      return exit_code(added.error().kind);
+      return report_error(diag, added.error());
     }
     if (added->size() != 1) {
       diag.line(display_name(o.images[i]) + ": holds " + std::to_string(added->size()) +
@@ -77,21 +75,18 @@ int verify(const VerifyOptions& o, std::ostream& out, Diagnostics& diag, int std
                                         std::chrono::duration<double>(o.timeout_seconds));
     auto opened = Backend::open(o, deadline, diag);
     if (!opened) {
-      diag.line(opened.error().message);
-      return exit_code(opened.error().kind);
+      return report_error(diag, opened.error());
     }
     backend = std::move(*opened);
     provenance = backend->provenance();
   }
   if (auto ok = inputs.check_comparable(provenance); !ok) {
-    diag.line(ok.error().message);
-    return exit_code(ok.error().kind);
+    return report_error(diag, ok.error());
   }
   if (!to_analyse.empty()) {
     auto analyzer = backend->analyzer();
     if (!analyzer) {
-      diag.line(analyzer.error().message);
-      return exit_code(analyzer.error().kind);
+      return report_error(diag, analyzer.error());
     }
     // Both images at once: a verification costs one round trip, not two.
     auto analyse = [&](std::size_t i) {

@@ -10,19 +10,15 @@
 
 #include "faceverify/batch_report.hpp"
 #include "faceverify/version.hpp"
+#include "golden.hpp"
 #include "process.hpp"
 
 using namespace faceverify;
 using nlohmann::json;
 
-namespace {
+using faceverify::test::check_golden;
 
-// Compares with tests/golden/<name>; FACEVERIFY_UPDATE_GOLDEN=1 rewrites it.
-void check_golden(const std::string& name, const std::string& actual) {
-  const std::string path = std::string(FACEVERIFY_SOURCE_DIR) + "/tests/golden/" + name;
-  if (std::getenv("FACEVERIFY_UPDATE_GOLDEN")) test::write_file(path, actual);
-  CHECK(actual == test::read_file(path));
-}
+namespace {
 
 // The golden files pin the exact bytes; the version is normalised so a
 // release does not rewrite them.

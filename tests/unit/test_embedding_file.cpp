@@ -10,19 +10,15 @@
 #include <vector>
 
 #include "faceverify/embedding_file.hpp"
+#include "golden.hpp"
 #include "process.hpp"
 
 using namespace faceverify;
 using nlohmann::json;
 
-namespace {
+using faceverify::test::check_golden;
 
-// Compares with tests/golden/<name>; FACEVERIFY_UPDATE_GOLDEN=1 rewrites it.
-void check_golden(const std::string& name, const std::string& actual) {
-  const std::string path = std::string(FACEVERIFY_SOURCE_DIR) + "/tests/golden/" + name;
-  if (std::getenv("FACEVERIFY_UPDATE_GOLDEN")) test::write_file(path, actual);
-  CHECK(actual == test::read_file(path));
-}
+namespace {
 
 const std::string k_sha = "7d5b1c8e0f5c1f0e5a2b6c3d4e5f60718293a4b5c6d7e8f90112233445566778";
 const std::string k_endpoint = "https://demo.api4ai.cloud/face-analyzer/v1/results";

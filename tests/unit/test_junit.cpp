@@ -7,20 +7,16 @@
 #include <string>
 
 #include "faceverify/junit.hpp"
+#include "golden.hpp"
 #include "process.hpp"
 
 using namespace faceverify;
 using namespace std::string_literals;
 using Outcome = JunitCase::Outcome;
 
-namespace {
+using faceverify::test::check_golden;
 
-// Compares with tests/golden/<name>; FACEVERIFY_UPDATE_GOLDEN=1 rewrites it.
-void check_golden(const std::string& name, const std::string& actual) {
-  const std::string path = std::string(FACEVERIFY_SOURCE_DIR) + "/tests/golden/" + name;
-  if (std::getenv("FACEVERIFY_UPDATE_GOLDEN")) test::write_file(path, actual);
-  CHECK(actual == test::read_file(path));
-}
+namespace {
 
 JunitCase make_case(std::string name, Outcome outcome = Outcome::passed, double seconds = 0.0) {
   JunitCase c;

@@ -5,18 +5,14 @@
 
 #include "faceverify/report.hpp"
 #include "faceverify/version.hpp"
+#include "golden.hpp"
 #include "process.hpp"
 
 using namespace faceverify;
 
-namespace {
+using faceverify::test::check_golden;
 
-// Compares with tests/golden/<name>; FACEVERIFY_UPDATE_GOLDEN=1 rewrites it.
-void check_golden(const std::string& name, const std::string& actual) {
-  const std::string path = std::string(FACEVERIFY_SOURCE_DIR) + "/tests/golden/" + name;
-  if (std::getenv("FACEVERIFY_UPDATE_GOLDEN")) test::write_file(path, actual);
-  CHECK(actual == test::read_file(path));
-}
+namespace {
 
 struct Fixture {
   Image a, b;

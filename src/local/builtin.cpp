@@ -1,0 +1,15 @@
+// SPDX-License-Identifier: MIT
+// local::make_analyzer when the pipeline is linked into the binary
+// (FACEVERIFY_LOCAL_AS_MODULE=OFF, as in the sanitizer builds).
+#include "faceverify/local_backend.hpp"
+#include "pipeline.hpp"
+
+namespace faceverify::local {
+
+bool compiled_in() noexcept { return true; }
+
+Expected<std::unique_ptr<FaceAnalyzer>> make_analyzer(ModelSet models) {
+  return make_pipeline_analyzer(std::move(models));
+}
+
+}  // namespace faceverify::local

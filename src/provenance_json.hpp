@@ -1,0 +1,25 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+// How every JSON output names the backend that produced its embeddings:
+// "backend", then "models" (local: role -> {"sha256"}) or "api" and
+// "endpoint" (api4ai). One definition, so the formats cannot drift apart.
+
+#include <nlohmann/json.hpp>
+
+#include "faceverify/face.hpp"
+
+namespace faceverify::detail {
+
+inline void add_provenance(nlohmann::ordered_json& j, const Provenance& p) {
+  j["backend"] = p.backend;
+  if (p.backend == "local") {
+    nlohmann::ordered_json models = nlohmann::ordered_json::object();
+    for (const auto& [role, sha] : p.models) models[role] = {{"sha256", sha}};
+    j["models"] = std::move(models);
+  } else {
+    j["api"] = p.api;
+    j["endpoint"] = p.endpoint;
+  }
+}
+
+}  // namespace faceverify::detail
