@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "e2e_support.hpp"
+#include "golden.hpp"
 #include "fake_server.hpp"
 
 using nlohmann::json;
@@ -129,6 +130,29 @@ TEST_CASE("calibrate: known embeddings reproduce the expected thresholds", "[e2e
     CHECK(m.exit_code == 2);
     CHECK(c.server.requests().empty());
   }
+}
+
+TEST_CASE("calibrate: golden text and JSON output", "[e2e][calibrate]") {
+  Calib c;
+  // What varies between runs (scratch paths, the server's port, the version)
+  // is replaced before comparing.
+  auto normalise = [&](std::string text) {
+    auto replace_all = [&](const std::string& from, const std::string& to) {
+      for (std::size_t at = 0; (at = text.find(from, at)) != std::string::npos; at += to.size()) {
+        text.replace(at, from.size(), to);
+      }
+    };
+    replace_all(c.photo.dir.path().string(), "DIR");
+    replace_all(c.server.base_url(), "http://127.0.0.1:PORT");
+    replace_all(std::string("\"tool_version\":\"") + FACEVERIFY_VERSION_STRING + "\"", "\"tool_version\":\"X.Y.Z\"");
+    return text;
+  };
+  auto text = c.run({"calibrate", "--target-far", "0.5", c.pairs_file});
+  REQUIRE(text.exit_code == 0);
+  test::check_golden("calibrate.txt", normalise(text.out));
+  auto j = c.run({"calibrate", "--json", "--target-far", "0.5", c.pairs_file});
+  REQUIRE(j.exit_code == 0);
+  test::check_golden("calibrate.json", normalise(j.out));
 }
 
 TEST_CASE("calibrate --write-config: later runs use the threshold and say where it came from", "[e2e][calibrate]") {
