@@ -553,7 +553,7 @@ Analyzer::Analyzer(Endpoint endpoint, HttpClient& client, RetryPolicy policy,
       m_observer(std::move(observer)),
       m_batch(batch) {}
 
-Expected<HttpResponse> Analyzer::send_in_turn(const HttpRequest& request) {
+Expected<HttpResponse> Analyzer::send_in_turn(HttpRequest& request) {
   if (m_batch.gate) {
     const auto deadline = m_clock.now() + request.timeout;
     if (!m_batch.gate->wait_turn(deadline, m_batch.cancel)) {
@@ -561,6 +561,8 @@ Expected<HttpResponse> Analyzer::send_in_turn(const HttpRequest& request) {
       return std::unexpected(
           Error{ErrorKind::timeout, "--timeout reached while waiting for the service's rate limit", {}, false, {}});
     }
+    // The wait counts against the budget: the transfer gets what is left.
+    request.timeout = std::max(Millis(1), std::chrono::duration_cast<Millis>(deadline - m_clock.now()));
   }
   auto response = m_client.send(request);
   if (m_batch.gate && response && response->status == 429) {

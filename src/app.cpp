@@ -32,13 +32,13 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err,
       case Command::Action::print_help:
       case Command::Action::print_version: out << cmd->text << std::flush; return 0;
       case Command::Action::verify: return commands::verify(o, out, diag, stdin_fd);
-      case Command::Action::embed: return commands::embed(o, out, diag, stdin_fd);
-      case Command::Action::matrix: return commands::matrix(o, out, diag, stdin_fd);
-      case Command::Action::search: return commands::search(o, out, diag, stdin_fd);
-      case Command::Action::pairs: return commands::pairs(o, out, diag, stdin_fd);
-      case Command::Action::calibrate: return commands::calibrate(o, out, diag, stdin_fd);
-      case Command::Action::cache_stats: return commands::cache_stats(o, out, diag);
-      case Command::Action::cache_clear: return commands::cache_clear(o, out, diag);
+      case Command::Action::embed: return commands::settle_status(commands::embed(o, out, diag, stdin_fd));
+      case Command::Action::matrix: return commands::settle_status(commands::matrix(o, out, diag, stdin_fd));
+      case Command::Action::search: return commands::settle_status(commands::search(o, out, diag, stdin_fd));
+      case Command::Action::pairs: return commands::settle_status(commands::pairs(o, out, diag, stdin_fd));
+      case Command::Action::calibrate: return commands::settle_status(commands::calibrate(o, out, diag, stdin_fd));
+      case Command::Action::cache_stats: return commands::settle_status(commands::cache_stats(o, out, diag));
+      case Command::Action::cache_clear: return commands::settle_status(commands::cache_clear(o, out, diag));
     }
   } catch (const std::bad_alloc&) {
     diag.line("out of memory");

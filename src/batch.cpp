@@ -56,12 +56,10 @@ bool load_cached(const cache::Cache& cache, const std::string& key, Subject& s) 
 
 namespace {
 
-std::size_t add_image(std::vector<Subject>& subjects, Image image) {
-  const std::string key = dedupe_key(image);
-  for (std::size_t i = 0; i < subjects.size(); ++i) {
-    const Subject& s = subjects[i];
-    if (s.image && dedupe_key(*s.image) == key) return i;
-  }
+std::size_t add_image(std::vector<Subject>& subjects, std::unordered_map<std::string, std::size_t>& by_content,
+                      Image image) {
+  const auto [it, added] = by_content.emplace(dedupe_key(image), subjects.size());
+  if (!added) return it->second;
   Subject s;
   s.input = image.source.kind == SourceKind::url ? display_name(image.source.spec) : image.source.spec;
   s.label = image.label;
@@ -88,7 +86,7 @@ Expected<std::vector<std::size_t>> InputSet::add(const std::string& argument, in
     e.input = loaded->source.kind == SourceKind::url ? display_name(argument) : argument;
     e.label = loaded->label;
     const std::size_t before = subjects.size();
-    e.subject = add_image(subjects, std::move(*loaded));
+    e.subject = add_image(subjects, by_content, std::move(*loaded));
     e.first_for_subject = subjects.size() > before;
     Subject& s = subjects[e.subject];
     s.max_bytes = max_image_bytes;
@@ -202,6 +200,7 @@ Expected<RunEnd> analyse_all(InputSet& inputs, Backend* backend, const EngineSet
     if (settings.progress) diag.progress(progress_text(done, total, errors, Millis(ms_since(started))));
   };
   for (std::size_t i = 0; i < subjects.size(); ++i) {
+    if (cancel.load()) break;  // a large cached run stops at Ctrl-C too
     Subject& s = subjects[i];
     if (!s.from_file && !s.cached) continue;
     s.done = true;
@@ -210,9 +209,9 @@ Expected<RunEnd> analyse_all(InputSet& inputs, Backend* backend, const EngineSet
     on_done(i);
   }
   show_progress();
-  if (misses.empty()) {
+  if (misses.empty() || cancel.load()) {
     diag.clear_progress();
-    return RunEnd::complete;
+    return cancel.load() ? RunEnd::interrupted : RunEnd::complete;
   }
 
   std::mutex mutex;
@@ -227,7 +226,14 @@ Expected<RunEnd> analyse_all(InputSet& inputs, Backend* backend, const EngineSet
       if (k >= misses.size()) return;
       Subject& s = subjects[misses[k]];
       const auto t0 = SteadyClock::now();
-      auto result = analyse_subject(s, *analyzer);
+      Expected<Analysis> result = fail(ErrorKind::internal, "not analysed");
+      try {
+        result = analyse_subject(s, *analyzer);
+      } catch (const std::bad_alloc&) {
+        result = fail(ErrorKind::internal, s.label + ": out of memory (try fewer --jobs)");
+      } catch (const std::exception& e) {
+        result = fail(ErrorKind::internal, s.label + ": internal error: " + e.what() + " (please report this)");
+      }
       if (!result && cancel.load()) return;  // cut short by the interruption: not a result
       s.elapsed_ms = ms_since(t0);
       s.analysis = std::move(result);

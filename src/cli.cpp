@@ -459,7 +459,7 @@ Expected<Command> parse_batch(const std::string& name, int argc, const char* con
     app.add_option("--target-far", o.target_far,
                    "Choose the threshold that keeps the false accept rate at or below F (e.g. 0.001); "
                    "default: the best-accuracy cut")
-        ->check(number_in("a rate greater than 0 and below 1", 0.0, 1.0, false))
+        ->check(number_in("a rate greater than 0 and at most 1", 0.0, 1.0, false))
         ->type_name("F");
     app.add_option("--report", o.report, "Also write a self-contained HTML report (charts, worst pairs) to FILE")
         ->type_name("FILE");
@@ -510,7 +510,21 @@ Expected<Command> parse_batch(const std::string& name, int argc, const char* con
 
 }  // namespace
 
-Expected<Command> parse_command_line(int argc, const char* const* argv) {
+namespace {
+
+// Values given to --api-key, so no parser message can echo them (e.g. "The
+// following arguments were not expected: <key>" for a command without it).
+std::vector<std::string> secrets_in(int argc, const char* const* argv) {
+  std::vector<std::string> secrets;
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    if (arg == "--api-key" && i + 1 < argc) secrets.emplace_back(argv[i + 1]);
+    if (arg.starts_with("--api-key=")) secrets.emplace_back(arg.substr(10));
+  }
+  return secrets;
+}
+
+Expected<Command> parse_any(int argc, const char* const* argv) {
   if (argc >= 2) {
     const std::string first = argv[1];
     // The command's name becomes its parser's program name.
@@ -520,6 +534,18 @@ Expected<Command> parse_command_line(int argc, const char* const* argv) {
     if (first == "cache") return parse_cache(argc - 1, argv + 1);
   }
   return parse_verify(argc, argv);
+}
+
+}  // namespace
+
+Expected<Command> parse_command_line(int argc, const char* const* argv) {
+  auto cmd = parse_any(argc, argv);
+  if (!cmd) {
+    for (const auto& secret : secrets_in(argc, argv)) {
+      if (!secret.empty()) cmd.error().message = api4ai::redact(cmd.error().message, secret);
+    }
+  }
+  return cmd;
 }
 
 }  // namespace faceverify

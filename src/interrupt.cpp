@@ -26,7 +26,9 @@ void install_interrupt_handlers() {
     struct sigaction sa {};
     sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);
-    sa.sa_flags = 0;  // no SA_RESTART: blocking reads see EINTR
+    // SA_RESTART: a write to a slow reader is resumed, not cut in the middle
+    // of a record; the workers see the flag through their polls.
+    sa.sa_flags = SA_RESTART;
     sigaction(SIGINT, &sa, nullptr);
     sigaction(SIGTERM, &sa, nullptr);
   });

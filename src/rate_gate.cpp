@@ -19,14 +19,17 @@ RequestGate::RequestGate(double max_rps, Clock& clock) : m_clock(clock) {
 
 bool RequestGate::wait_turn(std::chrono::steady_clock::time_point deadline, const std::atomic<bool>* cancel) {
   std::unique_lock lock(m_mutex);
+  if (cancel && cancel->load()) return false;
+  // Turns are handed out in the order they are asked for: this caller's slot
+  // is fixed now, so no waiter can be overtaken again and again.
+  const auto slot = std::max(m_next_start, m_clock.now());
+  if (std::max(slot, m_paused_until) > deadline) return false;
+  m_next_start = slot + m_interval;
   for (;;) {
     if (cancel && cancel->load()) return false;
     const auto now = m_clock.now();
-    const auto start = std::max(m_next_start, m_paused_until);
-    if (start <= now) {
-      m_next_start = now + m_interval;
-      return true;
-    }
+    const auto start = std::max(slot, m_paused_until);  // a pause may come while waiting
+    if (start <= now) return true;
     if (start > deadline) return false;
     const auto wait = std::min(std::chrono::duration_cast<Millis>(start - now) + Millis(1), k_slice);
     lock.unlock();
@@ -37,7 +40,7 @@ bool RequestGate::wait_turn(std::chrono::steady_clock::time_point deadline, cons
 
 void RequestGate::pause_for(Millis delay) {
   std::lock_guard lock(m_mutex);
-  m_paused_until = std::max(m_paused_until, m_clock.now() + delay);
+  m_paused_until = std::max(m_paused_until, m_clock.now() + std::clamp(delay, Millis(0), k_max_retry_after));
   ++m_pauses;
 }
 

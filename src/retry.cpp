@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "faceverify/retry.hpp"
 
+#include "faceverify/interrupt.hpp"
+
 #include <algorithm>
 #include <cctype>
 #include <charconv>
@@ -14,7 +16,15 @@ namespace {
 class SteadyClock final : public Clock {
  public:
   std::chrono::steady_clock::time_point now() override { return std::chrono::steady_clock::now(); }
-  void sleep_for(Millis duration) override { std::this_thread::sleep_for(duration); }
+  void sleep_for(Millis duration) override {
+    const auto until = std::chrono::steady_clock::now() + std::min(duration, k_max_retry_after);
+    const auto& stop = interrupted();
+    for (;;) {
+      const auto left = until - std::chrono::steady_clock::now();
+      if (left <= std::chrono::steady_clock::duration::zero() || stop.load()) return;
+      std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(left, Millis(50)));
+    }
+  }
 };
 
 std::string_view trim(std::string_view s) {
@@ -49,10 +59,9 @@ std::optional<Millis> parse_retry_after(std::string_view value, std::chrono::sys
   if (std::all_of(value.begin(), value.end(), [](char c) { return c >= '0' && c <= '9'; })) {
     long long seconds = 0;
     const auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), seconds);
-    if (ec == std::errc::result_out_of_range) return Millis::max();
+    if (ec == std::errc::result_out_of_range) return k_max_retry_after;
     if (ec != std::errc() || ptr != value.data() + value.size()) return std::nullopt;
-    if (seconds > 365LL * 24 * 3600) return Millis::max();
-    return Millis(seconds * 1000);
+    return std::min(Millis(std::min(seconds, 400LL * 24 * 3600) * 1000), k_max_retry_after);
   }
   const auto when = parse_http_date(value);
   if (!when) return std::nullopt;
@@ -61,8 +70,7 @@ std::optional<Millis> parse_retry_after(std::string_view value, std::chrono::sys
   const std::time_t now_s = std::chrono::system_clock::to_time_t(now);
   if (*when <= now_s) return Millis(0);
   const long long seconds = static_cast<long long>(*when) - static_cast<long long>(now_s);
-  if (seconds > 365LL * 24 * 3600) return Millis::max();
-  return Millis(seconds * 1000);
+  return std::min(Millis(std::min(seconds, 400LL * 24 * 3600) * 1000), k_max_retry_after);
 }
 
 Millis backoff_delay(const RetryPolicy& policy, int retry, double unit_random) noexcept {

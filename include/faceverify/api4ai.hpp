@@ -95,7 +95,7 @@ class Analyzer final : public FaceAnalyzer {
 
  private:
   Expected<Analysis> attempt(const Image& image, Millis remaining);
-  Expected<HttpResponse> send_in_turn(const HttpRequest& request);
+  Expected<HttpResponse> send_in_turn(HttpRequest& request);
 
   Endpoint m_endpoint;
   HttpClient& m_client;

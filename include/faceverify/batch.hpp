@@ -10,6 +10,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "faceverify/backend.hpp"
@@ -57,6 +58,8 @@ struct InputSet {
   /// Regular files' bytes are dropped once hashed and read again for the
   /// analysis (see analyse_subject); false keeps them (two-image verify).
   bool release_file_bytes = true;
+  /// Image subjects by content (SHA-256, or URL): deduplication in O(1).
+  std::unordered_map<std::string, std::size_t> by_content;
 
   /// Loads one argument: an image file, a URL, "-", or an embedding file
   /// (all its records). Returns the indices of the entries it stands for.

@@ -19,8 +19,10 @@ class RequestGate {
   RequestGate(double max_rps, Clock& clock);
 
   /// Blocks until a request may start: after any pause and, with a rate
-  /// limit, at least 1/max_rps after the previous start. Returns false, without
-  /// taking a turn, when `deadline` comes first or `*cancel` becomes true.
+  /// limit, at least 1/max_rps after the previous turn; turns are given in the
+  /// order they are asked for. Returns false when `deadline` comes first
+  /// (without taking a turn if that is known at once) or `*cancel` becomes
+  /// true.
   bool wait_turn(std::chrono::steady_clock::time_point deadline, const std::atomic<bool>* cancel = nullptr);
 
   /// The service said to slow down: no request starts before now + `delay`

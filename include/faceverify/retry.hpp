@@ -22,9 +22,15 @@ struct RetryPolicy {
   Millis max_delay{8000};  // backoff cap (before jitter)
 };
 
+/// The longest wait a Retry-After can ask for (a year and a day): longer,
+/// absurd or overflowing values are capped to it, so every later time
+/// computation stays far inside the clocks' range.
+inline constexpr Millis k_max_retry_after{366LL * 24 * 3600 * 1000};
+
 /// Parses a Retry-After value: delta-seconds ("120") or an HTTP date
 /// (IMF-fixdate, RFC 850 or asctime), relative to `now`. A date in the past
-/// gives 0. Returns nullopt when the value is neither.
+/// gives 0; anything beyond k_max_retry_after gives k_max_retry_after.
+/// Returns nullopt when the value is neither.
 std::optional<Millis> parse_retry_after(std::string_view value, std::chrono::system_clock::time_point now);
 
 /// Backoff before retry number `retry` (1 = the first retry):
@@ -40,7 +46,8 @@ class Clock {
   virtual void sleep_for(Millis duration) = 0;
 };
 
-/// The real steady clock and std::this_thread::sleep_for.
+/// The real steady clock; its sleep ends early (in 50 ms slices) once a
+/// batch is interrupted (interrupt.hpp), so a backoff never delays Ctrl-C.
 Clock& system_clock_source();
 
 /// What the loop reports after every attempt (for --verbose).
@@ -90,10 +97,10 @@ Expected<T> run_with_retries(const RetryPolicy& policy, std::chrono::steady_cloc
     }
     Millis delay = backoff_delay(policy, n, unit_random());
     if (err.retry_after) delay = std::max(delay, *err.retry_after);
-    const auto now = clock.now();
-    if (delay >= deadline - now) {
+    const auto left = std::chrono::duration_cast<Millis>(deadline - clock.now());
+    if (delay >= left) {
       if (on_attempt) on_attempt(report);
-      if (err.retry_after && *err.retry_after >= deadline - now) {
+      if (err.retry_after && *err.retry_after >= left) {
         err.message += " (the service asks to wait " + std::to_string((err.retry_after->count() + 999) / 1000) +
                        " s, more than --timeout leaves; try again later)";
       } else {

@@ -2,6 +2,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <ctime>
@@ -76,13 +77,27 @@ std::expected<BatchSetup, int> analyse_inputs(const VerifyOptions& o, InputSet& 
   return std::move(*setup);
 }
 
+namespace {
+std::atomic<bool> g_output_lost{false};
+}  // namespace
+
 bool emit(std::ostream& out, const std::string& text, Diagnostics& diag) {
   diag.clear_progress();
   out << text << std::flush;
   if (out) return true;
-  if (errno != EPIPE) diag.line(std::string("cannot write to standard output: ") + std::strerror(errno));
+  if (errno != EPIPE) {
+    diag.line(std::string("cannot write to standard output: ") + std::strerror(errno));
+    g_output_lost = true;
+  }
   request_stop();
   return false;
+}
+
+int settle_status(int status) {
+  // Results that could not be written must not pass for success or a
+  // verdict; a reader that went away (EPIPE) is not an error.
+  if (g_output_lost && status != exit_status::service && status != exit_status::usage) return exit_status::usage;
+  return status;
 }
 
 Expected<void> write_output_file(const std::string& path, const std::string& text, std::string_view what) {

@@ -26,12 +26,30 @@ using nlohmann::ordered_json;
 constexpr std::size_t k_worst = 10;
 constexpr std::size_t k_max_labels_bytes = 64u * 1024u * 1024u;
 
-// A labelled pair of arguments, before loading.
-struct LabelledRow {
-  std::size_t line = 0;
-  std::string image1;
-  std::string image2;
-  bool genuine = false;
+// The labelled input, before loading: the image arguments once each, and
+// either their identities (labels.csv: every pair is formed when scoring,
+// never stored) or explicit rows (a pairs file).
+struct Labelled {
+  struct Row {
+    std::size_t a = 0, b = 0;  // into images
+    bool genuine = false;
+    std::size_t line = 0;
+  };
+  std::vector<std::string> images;
+  std::vector<std::string> identities;  // labels.csv: one per image
+  std::vector<Row> rows;                // a pairs file
+  std::vector<std::size_t> lines;       // the line naming each image first (pairs file), 0 for labels
+
+  /// The index of `arg` in images, added (with the line naming it) if new.
+  std::size_t image(const std::string& arg, std::size_t line) {
+    auto [it, added] = index.emplace(arg, images.size());
+    if (added) {
+      images.push_back(arg);
+      lines.push_back(line);
+    }
+    return it->second;
+  }
+  std::map<std::string, std::size_t> index;
 };
 
 Expected<std::string> read_text(const fs::path& path) {
@@ -54,10 +72,10 @@ bool iequals(std::string_view a, std::string_view b) {
 
 // labels.csv (file,identity): every pair of its photos, genuine when the
 // identities match. Files are relative to the labels file's folder.
-Expected<std::vector<LabelledRow>> rows_from_labels(const fs::path& labels, const std::string& text) {
+Expected<Labelled> from_labels(const fs::path& labels, const std::string& text) {
   auto rows = parse_pairs(text);
   const fs::path dir = labels.parent_path();
-  std::vector<std::pair<std::string, std::string>> photos;  // path, identity
+  Labelled out;
   for (std::size_t i = 0; i < rows.size(); ++i) {
     const PairRow& r = rows[i];
     if (i == 0 && iequals(r.image1, "file") && iequals(r.image2, "identity")) continue;  // header
@@ -67,32 +85,34 @@ Expected<std::vector<LabelledRow>> rows_from_labels(const fs::path& labels, cons
                                         ": expected 2 fields (file,identity)");
     }
     const fs::path file(r.image1);
-    photos.emplace_back(file.is_absolute() ? file.string() : (dir / file).string(), r.image2);
-  }
-  std::vector<LabelledRow> out;
-  for (std::size_t i = 0; i < photos.size(); ++i) {
-    for (std::size_t j = i + 1; j < photos.size(); ++j) {
-      out.push_back(LabelledRow{0, photos[i].first, photos[j].first, photos[i].second == photos[j].second});
+    const std::size_t before = out.images.size();
+    out.image(file.is_absolute() ? file.string() : (dir / file).string(), r.line);
+    if (out.images.size() == before) {
+      return fail(ErrorKind::usage, display_name(labels.string()) + ": line " + std::to_string(r.line) + ": " +
+                                        display_name(r.image1) + " is listed twice");
     }
+    out.identities.push_back(r.image2);
   }
   return out;
 }
 
 // A pairs file: every row must carry same/different.
-Expected<std::vector<LabelledRow>> rows_from_pairs(const std::string& label, const std::string& text) {
-  std::vector<LabelledRow> out;
+Expected<Labelled> from_pairs(const std::string& label, const std::string& text) {
+  Labelled out;
   for (const PairRow& r : parse_pairs(text)) {
     if (r.error) return fail(ErrorKind::usage, label + ": " + *r.error);
     if (r.expected == Expectation::none) {
       return fail(ErrorKind::usage, label + ": line " + std::to_string(r.line) +
                                         ": no label (calibrate needs image1,image2,same or image1,image2,different)");
     }
-    out.push_back(LabelledRow{r.line, r.image1, r.image2, r.expected == Expectation::same});
+    const std::size_t a_index = out.image(r.image1, r.line);
+    const std::size_t b_index = out.image(r.image2, r.line);
+    out.rows.push_back(Labelled::Row{a_index, b_index, r.expected == Expectation::same, r.line});
   }
   return out;
 }
 
-Expected<std::vector<LabelledRow>> read_labelled(const std::string& spec) {
+Expected<Labelled> read_labelled(const std::string& spec) {
   std::error_code ec;
   fs::path path(spec);
   if (fs::is_directory(path, ec)) {
@@ -107,10 +127,10 @@ Expected<std::vector<LabelledRow>> read_labelled(const std::string& spec) {
   const auto first = parse_pairs(text->substr(0, text->find('\n') == std::string::npos ? text->size() : text->find('\n') + 1));
   const bool labels = path.filename() == "labels.csv" ||
                       (!first.empty() && iequals(first[0].image1, "file") && iequals(first[0].image2, "identity"));
-  auto rows = labels ? rows_from_labels(path, *text) : rows_from_pairs(display_name(spec), *text);
-  if (!rows) return rows;
-  if (rows->empty()) return fail(ErrorKind::usage, display_name(spec) + ": no labelled pairs");
-  return rows;
+  auto read = labels ? from_labels(path, *text) : from_pairs(display_name(spec), *text);
+  if (!read) return read;
+  if (read->rows.empty() && read->images.size() < 2) return fail(ErrorKind::usage, display_name(spec) + ": no labelled pairs");
+  return read;
 }
 
 std::string fixed(double x, int digits) {
@@ -227,36 +247,19 @@ std::string render_json(const Calibration& c, const Chosen& chosen, const Verify
 }  // namespace
 
 int calibrate(const VerifyOptions& o, std::ostream& out, Diagnostics& diag, int stdin_fd) {
-  auto rows = read_labelled(o.labelled);
-  if (!rows) {
-    return report_error(diag, rows.error());
-  }
+  auto labelled = read_labelled(o.labelled);
+  if (!labelled) return report_error(diag, labelled.error());
   // Every image once; an unreadable one stops before any request.
   InputSet inputs;
-  std::map<std::string, std::vector<std::size_t>> loaded;
-  struct Job {
-    std::size_t a, b;
-    bool genuine;
-    std::string image1, image2;
-  };
-  std::vector<Job> jobs;
-  for (const auto& row : *rows) {
-    for (const std::string* arg : {&row.image1, &row.image2}) {
-      if (loaded.count(*arg)) continue;
-      auto added = inputs.add(*arg, stdin_fd, max_image_bytes(o));
-      if (!added) {
-        diag.line(row.line ? "line " + std::to_string(row.line) + ": " + added.error().message
-                           : added.error().message);
-        return exit_code(added.error().kind);
-      }
-      loaded[*arg] = *added;
+  std::vector<std::vector<std::size_t>> entries_of(labelled->images.size());
+  for (std::size_t i = 0; i < labelled->images.size(); ++i) {
+    auto added = inputs.add(labelled->images[i], stdin_fd, max_image_bytes(o));
+    if (!added) {
+      const std::size_t line = labelled->lines[i];
+      diag.line(line ? "line " + std::to_string(line) + ": " + added.error().message : added.error().message);
+      return exit_code(added.error().kind);
     }
-    for (const std::size_t ea : loaded[row.image1]) {
-      for (const std::size_t eb : loaded[row.image2]) {
-        jobs.push_back(Job{inputs.entries[ea].subject, inputs.entries[eb].subject, row.genuine,
-                           inputs.entries[ea].input, inputs.entries[eb].input});
-      }
-    }
+    entries_of[i] = std::move(*added);
   }
   auto setup = analyse_inputs(o, inputs, diag);
   if (!setup) return setup.error();
@@ -272,24 +275,53 @@ int calibrate(const VerifyOptions& o, std::ostream& out, Diagnostics& diag, int 
   }
   if (status == exit_status::no_face) status = 0;  // a photo without a face only shrinks the sample
 
+  // Scores only (16 bytes a pair); the report's worst pairs are kept as
+  // indices in bounded lists, so a folder of thousands of photos fits.
   const ScoreOptions score{o.threshold, o.half_distance};
+  struct Worst {
+    double similarity, distance;
+    std::size_t a, b;  // entries
+  };
   std::vector<LabelledScore> scores;
-  std::vector<ScoredPair> scored;
+  std::vector<Worst> worst_genuine, worst_impostors;
+  auto keep_worst = [](std::vector<Worst>& list, Worst w, bool lowest) {
+    list.push_back(w);
+    if (list.size() < 8 * k_worst) return;
+    auto better = [lowest](const Worst& x, const Worst& y) {
+      return lowest ? x.similarity < y.similarity : x.similarity > y.similarity;
+    };
+    std::nth_element(list.begin(), list.begin() + k_worst, list.end(), better);
+    list.resize(k_worst);
+  };
   std::size_t skipped = 0;
-  for (const auto& job : jobs) {
-    const Subject& a = inputs.subjects[job.a];
-    const Subject& b = inputs.subjects[job.b];
+  auto score_entries = [&](std::size_t ea, std::size_t eb, bool genuine) {
+    const Subject& a = inputs.subject_of(ea);
+    const Subject& b = inputs.subject_of(eb);
     if (!a.analysis || !b.analysis || a.analysis->faces.empty() || b.analysis->faces.empty()) {
       ++skipped;
-      continue;
+      return;
     }
     auto c = compare(*a.analysis, a.label, *b.analysis, b.label, o.face, score);
     if (!c) {
       ++skipped;
-      continue;
+      return;
     }
-    scores.push_back(LabelledScore{c->similarity, job.genuine});
-    scored.push_back(ScoredPair{job.image1, job.image2, job.genuine, c->similarity, c->distance});
+    scores.push_back(LabelledScore{c->similarity, genuine});
+    keep_worst(genuine ? worst_genuine : worst_impostors, Worst{c->similarity, c->distance, ea, eb}, genuine);
+  };
+  auto score_images = [&](std::size_t i, std::size_t j, bool genuine) {
+    for (const std::size_t ea : entries_of[i]) {
+      for (const std::size_t eb : entries_of[j]) score_entries(ea, eb, genuine);
+    }
+  };
+  if (!labelled->identities.empty()) {
+    for (std::size_t i = 0; i < labelled->images.size(); ++i) {
+      for (std::size_t j = i + 1; j < labelled->images.size(); ++j) {
+        score_images(i, j, labelled->identities[i] == labelled->identities[j]);
+      }
+    }
+  } else {
+    for (const auto& row : labelled->rows) score_images(row.a, row.b, row.genuine);
   }
   if (scores.empty()) {
     diag.line(display_name(o.labelled) + ": no pair could be scored");
@@ -330,15 +362,19 @@ int calibrate(const VerifyOptions& o, std::ostream& out, Diagnostics& diag, int 
     report.threshold_reason = chosen.reason_text;
     report.half_distance = o.half_distance;
     report.calibration = cal;
-    std::vector<ScoredPair> genuine, impostors;
-    for (const auto& p : scored) (p.genuine ? genuine : impostors).push_back(p);
-    std::sort(genuine.begin(), genuine.end(), [](const auto& x, const auto& y) { return x.similarity < y.similarity; });
-    std::sort(impostors.begin(), impostors.end(),
-              [](const auto& x, const auto& y) { return x.similarity > y.similarity; });
-    genuine.resize(std::min(genuine.size(), k_worst));
-    impostors.resize(std::min(impostors.size(), k_worst));
-    report.worst_genuine = std::move(genuine);
-    report.worst_impostors = std::move(impostors);
+    auto listed = [&](std::vector<Worst> list, bool genuine) {
+      std::sort(list.begin(), list.end(), [genuine](const Worst& x, const Worst& y) {
+        return genuine ? x.similarity < y.similarity : x.similarity > y.similarity;
+      });
+      list.resize(std::min(list.size(), k_worst));
+      std::vector<ScoredPair> pairs;
+      for (const Worst& w : list) {
+        pairs.push_back(ScoredPair{inputs.entries[w.a].input, inputs.entries[w.b].input, genuine, w.similarity, w.distance});
+      }
+      return pairs;
+    };
+    report.worst_genuine = listed(worst_genuine, true);
+    report.worst_impostors = listed(worst_impostors, false);
     if (auto written = write_output_file(*o.report, render_calibration_report(report), "the report"); !written) {
       diag.line(written.error().message);
       status = std::max(status, exit_status::usage);

@@ -66,6 +66,10 @@ Expected<void> write_output_file(const std::string& path, const std::string& tex
 /// The current UTC time as ISO 8601 ("2026-11-23T06:45:44").
 std::string iso_timestamp();
 
+/// The status to exit with once a command returned `status`: 2 when output
+/// was lost (a full disk, an I/O error), unless a worse error already won.
+int settle_status(int status);
+
 /// The exit status of an interrupted run: 130/143 after a signal, else
 /// `status` (stdout closed: the run ended quietly).
 int interrupted_status(int status);

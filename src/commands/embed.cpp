@@ -45,14 +45,14 @@ int embed(const VerifyOptions& o, std::ostream& out, Diagnostics& diag, int stdi
     }
     if (writing) writing = emit(out, render_embedding_record(r), diag);
   };
+  std::vector<std::vector<std::size_t>> entries_of(inputs.subjects.size());
+  for (std::size_t k = 0; k < inputs.entries.size(); ++k) entries_of[inputs.entries[k].subject].push_back(k);
   auto ended = analyse_all(inputs, setup->backend.get(), setup->engine, diag, [&](std::size_t subject) {
     if (o.ordered) {
       while (next < inputs.entries.size() && inputs.subject_of(next).done) print(next++);
       return;
     }
-    for (std::size_t k = 0; k < inputs.entries.size(); ++k) {
-      if (inputs.entries[k].subject == subject) print(k);
-    }
+    for (const std::size_t k : entries_of[subject]) print(k);
   });
   if (!ended) {
     return report_error(diag, ended.error());

@@ -14,7 +14,8 @@ Expected<void> apply_settings(VerifyOptions& o, bool scores) {
   std::optional<std::filesystem::path> path = o.config_file ? std::optional(std::filesystem::path(*o.config_file))
                                                             : default_config_path();
   if (path) {
-    auto read = read_config(*path, o.config_file.has_value());
+    // An explicit --config must exist, unless this run is about to write it.
+    auto read = read_config(*path, o.config_file.has_value() && !o.write_config);
     if (!read) return std::unexpected(read.error());
     config = *read;
   }

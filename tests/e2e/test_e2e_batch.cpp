@@ -618,3 +618,49 @@ TEST_CASE("batch: command-line errors", "[e2e][batch]") {
   CHECK(help.out.find("--junit") != std::string::npos);
   CHECK(help.out.find("Exit codes") != std::string::npos);
 }
+
+TEST_CASE("batch: absurd Retry-After, lost output and Ctrl-C during a backoff", "[e2e][batch]") {
+  Batch b;
+  SECTION("a Retry-After of 3,000 years neither hangs nor outlives --timeout") {
+    test::FakeServer server(json{{"default", {{"status", 429}, {"headers", {{"Retry-After", "99999999999"}}}}}});
+    const auto a = b.photo("a.jpg"), c = b.photo("c.jpg");
+    auto v = run_faceverify(with_server(server, {"--timeout", "3", a, c}), b.env());
+    CHECK(v.exit_code == 4);
+    CHECK(v.wall_ms < 5000);
+    auto e = b.run(server, {"embed", "--timeout", "3", a});
+    CHECK(e.exit_code == 4);
+    CHECK(e.wall_ms < 5000);
+    CHECK(records(e.out).front()["type"] == "error");
+  }
+  SECTION("results that cannot be written exit 2, not 0") {
+    test::FakeServer server(k_people);
+    const auto a1 = b.photo("alice1.jpg");
+    for (const std::string command : {"embed", "matrix"}) {
+      auto r = test::run_process({"bash", "-c", "\"$0\" \"$@\" >/dev/full", FACEVERIFY_BINARY_PATH, command,
+                                  "--api-url", server.base_url(), a1},
+                                 clean_env(b.env()));
+      INFO(command << ": " << r.err);
+      CHECK(r.exit_code == 2);
+      CHECK(r.err.find("cannot write to standard output") != std::string::npos);
+    }
+  }
+  SECTION("SIGINT during a long backoff ends the run at once") {
+    test::FakeServer server(json{{"default", {{"status", 503}, {"headers", {{"Retry-After", "20"}}}}}});
+    const auto a = b.photo("a.jpg");
+    const auto child = test::spawn_with_stdout_pipe(
+        {"env", "-u", "http_proxy", "-u", "https_proxy", "-u", "HTTP_PROXY", "-u", "HTTPS_PROXY", "-u", "ALL_PROXY",
+         "-u", "all_proxy", "XDG_CACHE_HOME=" + b.cache_home.path().string(), FACEVERIFY_BINARY_PATH, "embed",
+         "--api-url", server.base_url(), a});
+    for (int i = 0; i < 100 && server.requests().empty(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));  // now in the 20 s backoff
+    const auto sent = std::chrono::steady_clock::now();
+    ::kill(child.pid, SIGINT);
+    int wstatus = 0;
+    ::waitpid(child.pid, &wstatus, 0);
+    ::close(child.stdout_fd);
+    CHECK(WIFEXITED(wstatus));
+    CHECK(WEXITSTATUS(wstatus) == 130);
+    CHECK(std::chrono::steady_clock::now() - sent < std::chrono::seconds(2));
+    CHECK(server.requests().size() == 1);  // no retry after the interruption
+  }
+}

@@ -111,3 +111,46 @@ TEST_CASE("cli::parse_command_line", "[cli]") {
     }
   }
 }
+
+TEST_CASE("cli: parser errors never echo an API key", "[cli]") {
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"cache", "stats", "--api-key", "SECRET123"},
+        std::vector<std::string>{"cache", "stats", "--api-key=SECRET123"},
+        std::vector<std::string>{"--api-key", "SECRET123", "only-one.jpg", "--bogus"}}) {
+    auto c = parse(args);
+    REQUIRE_FALSE(c);
+    CHECK(c.error().message.find("SECRET123") == std::string::npos);
+  }
+}
+
+TEST_CASE("cli: batch commands and their options", "[cli]") {
+  auto m = parse({"matrix", "--jobs", "8", "--max-rps", "2.5", "--format", "csv", "--no-cache", "a.jpg", "b.jpg"});
+  REQUIRE(m);
+  CHECK(m->action == Command::Action::matrix);
+  CHECK(m->verify.jobs == 8);
+  CHECK(m->verify.max_rps == 2.5);
+  CHECK(m->verify.format == OutputFormat::csv);
+  CHECK(m->verify.no_cache);
+  CHECK(m->verify.inputs == std::vector<std::string>{"a.jpg", "b.jpg"});
+  auto s = parse({"search", "--top", "3", "--gallery", "dir", "ref.jpg"});
+  REQUIRE(s);
+  CHECK(s->action == Command::Action::search);
+  CHECK(s->verify.reference == "ref.jpg");
+  CHECK(s->verify.top == std::size_t{3});
+  auto p = parse({"pairs", "--junit", "r.xml", "--ordered", "--uncertain-band", "0.05", "-"});
+  REQUIRE(p);
+  CHECK(p->action == Command::Action::pairs);
+  CHECK(p->verify.format == OutputFormat::jsonl);
+  CHECK(p->verify.junit == "r.xml");
+  CHECK(p->verify.uncertain_band == 0.05);
+  auto c = parse({"calibrate", "--target-far", "0.001", "--write-config", "--report", "r.html", "faces/"});
+  REQUIRE(c);
+  CHECK(c->action == Command::Action::calibrate);
+  CHECK(c->verify.target_far == 0.001);
+  CHECK(c->verify.write_config);
+  CHECK(parse({"cache", "clear"})->action == Command::Action::cache_clear);
+  CHECK_FALSE(parse({"search", "ref.jpg"}));            // no candidates
+  CHECK_FALSE(parse({"matrix", "--jobs", "0", "a"}));   // out of range
+  CHECK_FALSE(parse({"calibrate", "--target-far", "0", "x"}));
+  CHECK_FALSE(parse({"embed", "--format", "csv", "a"}));  // embed has one format
+}
