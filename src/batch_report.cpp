@@ -156,8 +156,6 @@ std::string matrix_json(const MatrixReport& r) {
   return dump(j) + "\n";
 }
 
-const char* decision(const Comparison& c) { return c.same ? "same" : "different"; }
-
 }  // namespace
 
 namespace {
@@ -219,9 +217,12 @@ void rank_results(std::vector<SearchResult>& results) {
 
 std::string render_search(const SearchReport& r, OutputFormat format) {
   const std::size_t shown = std::min(r.shown, r.results.size());
+  auto decided = [&](const Comparison& c) { return decide(c.similarity, r.context.score, r.context.uncertain_band); };
   std::size_t matches = 0;
+  std::size_t uncertain = 0;
   for (const auto& res : r.results) {
-    if (res.comparison && res.comparison->same) ++matches;
+    if (res.comparison && decided(*res.comparison) == Decision::same) ++matches;
+    if (res.comparison && decided(*res.comparison) == Decision::uncertain) ++uncertain;
   }
   if (format == OutputFormat::json || format == OutputFormat::jsonl) {
     ordered_json j;
@@ -230,13 +231,17 @@ std::string render_search(const SearchReport& r, OutputFormat format) {
     j["reference"] = input_json(r.reference);
     j["candidates"] = r.results.size();
     j["matches"] = matches;
+    if (r.context.uncertain_band) {
+      j["uncertain"] = uncertain;
+      j["uncertain_band"] = *r.context.uncertain_band;
+    }
     j["results"] = ordered_json::array();
     for (std::size_t i = 0; i < shown; ++i) {
       const auto& res = r.results[i];
       ordered_json e = input_json(res.candidate);
       e["rank"] = res.comparison ? ordered_json(i + 1) : ordered_json(nullptr);
       e["verified"] = res.comparison ? ordered_json(res.comparison->same) : ordered_json(nullptr);
-      e["decision"] = res.comparison ? ordered_json(decision(*res.comparison)) : ordered_json(nullptr);
+      e["decision"] = res.comparison ? ordered_json(decision_name(decided(*res.comparison))) : ordered_json(nullptr);
       e["similarity"] = optional_number(res.comparison ? std::optional(res.comparison->similarity) : std::nullopt);
       e["distance"] = optional_number(res.comparison ? std::optional(res.comparison->distance) : std::nullopt);
       e["cosine"] = optional_number(res.comparison ? std::optional(res.comparison->cosine) : std::nullopt);
@@ -252,30 +257,37 @@ std::string render_search(const SearchReport& r, OutputFormat format) {
       const auto& c = res.comparison;
       out += (c ? std::to_string(i + 1) : std::string()) + "," + csv_field(res.candidate.input) + "," +
              (c ? number(c->similarity) : "") + "," + (c ? number(c->distance) : "") + "," +
-             (c ? decision(*c) : "") + "," +
+             (c ? std::string(decision_name(decided(*c))) : std::string()) + "," +
              csv_field(res.candidate.error ? res.candidate.error->message : std::string()) + "\n";
     }
     return out;
   }
   std::string out;
   const std::size_t rank_w = std::to_string(std::max<std::size_t>(shown, 1)).size();
+  const std::size_t mark_w = r.context.uncertain_band ? 9 : 5;  // "uncertain" only appears with a band
   for (std::size_t i = 0; i < shown; ++i) {
     const auto& res = r.results[i];
     const auto& c = res.comparison;
     std::string line;
     if (c) {
       line = pad_left(std::to_string(i + 1), rank_w) + "  " + pad_left(format_percent(c->similarity), 7) + "  " +
-             pad_right(c->same ? "match" : "", 5) + "  " + res.candidate.input;
+             pad_right(decided(*c) == Decision::same        ? "match"
+                       : decided(*c) == Decision::uncertain ? "uncertain"
+                                                            : "",
+                       mark_w) +
+             "  " + res.candidate.input;
     } else {
       const bool no_face = res.candidate.error && res.candidate.error->kind == ErrorKind::no_face;
       line = pad_left("-", rank_w) + "  " + pad_left(no_face ? "no face" : "error", 7) + "  " +
-             pad_right("", 5) + "  " + res.candidate.input;
+             pad_right("", mark_w) + "  " + res.candidate.input;
     }
     out += line + "\n";
   }
   out += std::to_string(matches) + " of " + std::to_string(r.results.size()) +
          (r.results.size() == 1 ? " candidate matches " : " candidates match ") + r.reference.input +
-         " (threshold " + format_percent(r.context.score.threshold) + ")\n";
+         (r.context.uncertain_band ? ", " + std::to_string(uncertain) + " uncertain" : std::string()) +
+         " (threshold " + format_percent(r.context.score.threshold) +
+         (r.context.uncertain_band ? ", band " + format_percent(*r.context.uncertain_band) : std::string()) + ")\n";
   return out;
 }
 

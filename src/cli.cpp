@@ -262,7 +262,8 @@ constexpr const char* k_search_footer = R"(Output: candidates ranked by similari
 reaches the threshold: text, csv, or json (see docs/batch-output.md). Candidates without a
 face are listed after the ranked ones as "no face"; failed ones as errors.
 
-Exit codes: 0 at least one match; 1 no match; 3 no face in the reference;
+Exit codes: 0 at least one match; 1 no match; 5 (with --uncertain-band) no match but an uncertain
+  candidate; 3 no face in the reference;
   4 an image failed at the service, 2 a candidate could not be read (errors outrank a verdict);
   2 usage or input error; 130/143 interrupted.
 
@@ -444,6 +445,7 @@ Expected<Command> parse_batch(const std::string& name, int argc, const char* con
     app.add_option("--top", o.top, "Show only the K most similar candidates")
         ->check(number_in("a whole number of at least 1", 1.0, 1e9, true, true))
         ->type_name("K");
+    add_band_option(app, o);
   } else if (name == "calibrate") {
     cmd.action = Command::Action::calibrate;
     app.description(

@@ -115,7 +115,9 @@ int search(const VerifyOptions& o, std::ostream& out, Diagnostics& diag, int std
       auto c = compare(*ref.analysis, ref.label, *s.analysis, s.label, o.face, report.context.score);
       if (c) {
         r.comparison = *c;
-        if (c->same) status = exit_status::same;
+        const Decision d = decide(c->similarity, report.context.score, o.uncertain_band);
+        if (d == Decision::same) status = exit_status::same;
+        if (d == Decision::uncertain && status == exit_status::different) status = exit_status::uncertain;
       } else {
         worst_error = std::max(worst_error, exit_code(c.error().kind));
         r.candidate.error = c.error();

@@ -239,6 +239,18 @@ TEST_CASE("uncertain band: results near the threshold are called uncertain, exit
     CHECK(j["as_expected"].is_null());
     CHECK(r.err.find("1 same, 0 different, 1 uncertain, 0 errors") != std::string::npos);
   }
+  SECTION("search: an uncertain candidate and no match exits 5; a match still wins") {
+    auto r = c.run({"search", "--uncertain-band", "0.01", a, b, c.photo("g1a.jpg")});
+    CHECK(r.exit_code == 5);
+    CHECK(r.out.find("uncertain  " + b) != std::string::npos);
+    CHECK(r.out.find("0 of 2 candidates match " + a + ", 1 uncertain (threshold 80.0%, band 1.0%)") !=
+          std::string::npos);
+    auto j = c.run({"search", "--json", "--uncertain-band", "0.01", a, b});
+    CHECK(json::parse(j.out)["results"][0]["decision"] == "uncertain");
+    CHECK(json::parse(j.out)["uncertain"] == 1);
+    auto m = c.run({"search", "--uncertain-band", "0.01", c.photo("g1a.jpg"), c.photo("g1b.jpg"), a});
+    CHECK(m.exit_code == 0);
+  }
   SECTION("a band outside [0, 1] is a usage error") {
     CHECK(c.run({"", "--uncertain-band", "2", a, b}).exit_code == 2);
   }
