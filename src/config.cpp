@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "faceverify/config.hpp"
 
+#include "text_lines.hpp"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -69,16 +71,12 @@ std::optional<std::filesystem::path> default_config_path() {
 
 Expected<Config> parse_config(std::string_view text, std::string_view label) {
   Config c;
-  std::size_t line_no = 0;
-  std::size_t pos = 0;
-  while (pos < text.size()) {
-    ++line_no;
-    std::size_t end = text.find('\n', pos);
-    if (end == std::string_view::npos) end = text.size();
-    const std::string_view line = trim(text.substr(pos, end - pos));
-    pos = end + 1;
+  detail::LineReader lines(text);
+  std::string_view raw;
+  while (lines.next(raw)) {
+    const std::string_view line = trim(raw);
     if (line.empty() || line.front() == '#') continue;
-    const auto where = std::string(label) + ": line " + std::to_string(line_no) + ": ";
+    const auto where = std::string(label) + ": line " + std::to_string(lines.number()) + ": ";
     if (line.front() == '[') return fail(ErrorKind::usage, where + "tables are not supported (write key = value)");
     const auto eq = line.find('=');
     if (eq == std::string_view::npos) return fail(ErrorKind::usage, where + "expected key = value");

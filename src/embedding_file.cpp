@@ -11,6 +11,7 @@
 #include "faceverify/image.hpp"
 #include "json_depth.hpp"
 #include "provenance_json.hpp"
+#include "text_lines.hpp"
 
 namespace faceverify {
 namespace {
@@ -282,16 +283,11 @@ std::string describe(const Provenance& p) {
 
 Expected<std::vector<EmbeddingRecord>> parse_embedding_file(std::string_view text, std::string_view label) {
   std::vector<EmbeddingRecord> records;
-  std::size_t line_no = 0;
-  std::size_t pos = 0;
-  while (pos < text.size()) {
-    ++line_no;
-    std::size_t end = text.find('\n', pos);
-    if (end == std::string_view::npos) end = text.size();
-    std::string_view line = text.substr(pos, end - pos);
-    pos = end + 1;
+  detail::LineReader lines(text);
+  std::string_view line;
+  while (lines.next(line)) {
     if (line.find_first_not_of(" \t\r") == std::string_view::npos) continue;
-    const auto where = std::string(label) + ": line " + std::to_string(line_no) + ": ";
+    const auto where = std::string(label) + ": line " + std::to_string(lines.number()) + ": ";
     if (detail::nested_too_deep(line, 8)) return fail(ErrorKind::input, where + "nested too deeply to be a record");
     try {
       const json j = json::parse(line);

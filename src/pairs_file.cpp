@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "faceverify/pairs_file.hpp"
 
+#include "text_lines.hpp"
+
 #include <algorithm>
 #include <string>
 #include <utility>
@@ -182,18 +184,10 @@ std::vector<PairRow> parse_pairs(std::string_view text) {
   if (text.substr(0, kBom.size()) == kBom) text.remove_prefix(kBom.size());
 
   std::optional<char> delim;  // fixed by the first data line
-  std::size_t line_no = 0;
-  while (!text.empty()) {
-    ++line_no;
-    std::string_view line;
-    const std::size_t nl = text.find('\n');
-    if (nl == std::string_view::npos) {
-      line = text;
-      text = {};
-    } else {
-      line = text.substr(0, nl);
-      text.remove_prefix(nl + 1);
-    }
+  detail::LineReader lines(text);
+  std::string_view line;
+  while (lines.next(line)) {
+    const std::size_t line_no = lines.number();
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
 
     // Blank (spaces/tabs only) or comment ('#' after optional spaces/tabs).

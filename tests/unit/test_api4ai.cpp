@@ -4,6 +4,7 @@
 
 #include "faceverify/api4ai.hpp"
 #include "process.hpp"
+#include "http_fakes.hpp"
 
 using namespace faceverify;
 using namespace faceverify::api4ai;
@@ -372,13 +373,7 @@ class InstantClock final : public Clock {
   std::chrono::steady_clock::time_point m_now{};
 };
 
-HttpResponse reply(int status, std::string body, std::vector<Header> headers = {}) {
-  HttpResponse r;
-  r.status = status;
-  r.body = std::move(body);
-  r.headers = std::move(headers);
-  return r;
-}
+using faceverify::test::reply;
 
 }  // namespace
 

@@ -124,6 +124,17 @@ std::filesystem::path entry_path(const cache::Cache& cache, const std::string& s
   return cache.directory() / "v1" / key.substr(0, 2) / key;
 }
 
+// A backend over a fresh FakeAnalyzer, and the analyzer to inspect.
+struct FakeBackend {
+  FakeAnalyzer* analyzer;
+  std::unique_ptr<Backend> backend;
+};
+FakeBackend fake_backend() {
+  auto fake = std::make_unique<FakeAnalyzer>();
+  FakeAnalyzer* analyzer = fake.get();
+  return {analyzer, Backend::wrap(std::move(fake), k_api4ai)};
+}
+
 }  // namespace
 
 TEST_CASE("batch: the same bytes under two names are analysed once", "[batch]") {
@@ -146,9 +157,7 @@ TEST_CASE("batch: the same bytes under two names are analysed once", "[batch]") 
   CHECK(inputs.subjects[0].input == a);
   CHECK(&inputs.subject_of(1) == &inputs.subjects[0]);
 
-  auto fake = std::make_unique<FakeAnalyzer>();
-  FakeAnalyzer* analyzer = fake.get();
-  auto backend = Backend::wrap(std::move(fake), k_api4ai);
+  auto [analyzer, backend] = fake_backend();
   std::ostringstream err;
   Diagnostics diag(err);
   Run r = run(inputs, backend.get(), settings(4), diag);
@@ -204,9 +213,7 @@ TEST_CASE("batch: URLs are deduplicated by address and never cached", "[batch]")
   CHECK(inputs.entries[0].input == "https://***@example.com/a.jpg");  // no credentials in reports
   CHECK(inputs.subjects[0].input == "https://***@example.com/a.jpg");
   CHECK(inputs.subjects[0].sha256.empty());
-  auto fake = std::make_unique<FakeAnalyzer>();
-  FakeAnalyzer* analyzer = fake.get();
-  auto backend = Backend::wrap(std::move(fake), k_api4ai);
+  auto [analyzer, backend] = fake_backend();
   std::ostringstream err;
   Diagnostics diag(err);
   for (int round = 0; round < 2; ++round) {
@@ -242,9 +249,7 @@ TEST_CASE("batch: jobs bound the concurrent analyses", "[batch]") {
   InputSet inputs;
   for (int i = 0; i < 20; ++i) add_all(inputs, {write_image(dir, "img" + std::to_string(i) + ".jpg", std::to_string(i))});
   REQUIRE(inputs.subjects.size() == 20);
-  auto fake = std::make_unique<FakeAnalyzer>();
-  FakeAnalyzer* analyzer = fake.get();
-  auto backend = Backend::wrap(std::move(fake), k_api4ai);
+  auto [analyzer, backend] = fake_backend();
   std::ostringstream err;
   Diagnostics diag(err);
   Run r = run(inputs, backend.get(), settings(3), diag);
@@ -303,9 +308,7 @@ TEST_CASE("batch: the cache answers a second run", "[batch]") {
     const InputSet before = first_run({});
     InputSet inputs;
     add_all(inputs, paths);
-    auto fake = std::make_unique<FakeAnalyzer>();
-    FakeAnalyzer* analyzer = fake.get();
-    auto backend = Backend::wrap(std::move(fake), k_api4ai);
+    auto [analyzer, backend] = fake_backend();
     Run r = run(inputs, backend.get(), settings(2, cache), diag);
     REQUIRE(r.end);
     CHECK(*r.end == RunEnd::complete);
@@ -333,9 +336,7 @@ TEST_CASE("batch: the cache answers a second run", "[batch]") {
     CHECK_FALSE(cache.load(cache::make_key(probe.subjects[1].sha256, cache_identity(k_api4ai))));
     InputSet inputs;
     add_all(inputs, paths);
-    auto fake = std::make_unique<FakeAnalyzer>();
-    FakeAnalyzer* analyzer = fake.get();
-    auto backend = Backend::wrap(std::move(fake), k_api4ai);
+    auto [analyzer, backend] = fake_backend();
     Run r = run(inputs, backend.get(), settings(2, cache), diag);
     REQUIRE(r.end);
     CHECK(analyzer->calls == 1);
@@ -396,9 +397,7 @@ TEST_CASE("batch: the cache answers a second run", "[batch]") {
 
     InputSet inputs;
     add_all(inputs, paths);
-    auto fake = std::make_unique<FakeAnalyzer>();
-    FakeAnalyzer* analyzer = fake.get();
-    auto backend = Backend::wrap(std::move(fake), k_api4ai);
+    auto [analyzer, backend] = fake_backend();
     Run r = run(inputs, backend.get(), settings(2, cache), diag);
     REQUIRE(r.end);
     CHECK(analyzer->calls == 1);
@@ -427,9 +426,7 @@ TEST_CASE("batch: the cache answers a second run", "[batch]") {
 
     InputSet inputs;
     add_all(inputs, paths);
-    auto fake = std::make_unique<FakeAnalyzer>();
-    FakeAnalyzer* analyzer = fake.get();
-    auto backend = Backend::wrap(std::move(fake), k_api4ai);
+    auto [analyzer, backend] = fake_backend();
     Run r = run(inputs, backend.get(), settings(2, cache), diag);
     REQUIRE(r.end);
     CHECK(analyzer->calls == 2);
@@ -445,9 +442,7 @@ TEST_CASE("batch: the cache answers a second run", "[batch]") {
     first_run({});
     InputSet inputs;
     add_all(inputs, paths);
-    auto fake = std::make_unique<FakeAnalyzer>();
-    FakeAnalyzer* analyzer = fake.get();
-    auto backend = Backend::wrap(std::move(fake), k_api4ai);
+    auto [analyzer, backend] = fake_backend();
     Run r = run(inputs, backend.get(), settings(2), diag);
     REQUIRE(r.end);
     CHECK(analyzer->calls == 3);

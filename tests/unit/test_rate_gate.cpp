@@ -9,6 +9,7 @@
 #include "faceverify/api4ai.hpp"
 #include "faceverify/rate_gate.hpp"
 #include "process.hpp"
+#include "http_fakes.hpp"
 
 using namespace faceverify;
 using namespace std::chrono_literals;
@@ -202,13 +203,7 @@ class ScriptedClient final : public HttpClient {
   Clock& m_clock;
 };
 
-HttpResponse reply(int status, std::string body, std::vector<Header> headers = {}) {
-  HttpResponse r;
-  r.status = status;
-  r.body = std::move(body);
-  r.headers = std::move(headers);
-  return r;
-}
+using faceverify::test::reply;
 
 // The recorded API4AI reply with an embedding added, as embeddings=true returns.
 std::string ok_body() {
