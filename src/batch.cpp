@@ -125,6 +125,14 @@ Expected<std::vector<std::size_t>> InputSet::add(const std::string& argument, in
   return indices;
 }
 
+Expected<void> InputSet::check_backend_reads(BackendKind kind) const {
+  for (const auto& s : subjects) {
+    if (!s.image) continue;
+    if (auto ok = check_source(kind, s.image->source, s.label); !ok) return ok;
+  }
+  return {};
+}
+
 Expected<void> InputSet::check_comparable(const Provenance& backend) const {
   const bool analyses_images = std::any_of(subjects.begin(), subjects.end(), [](const Subject& s) { return !s.from_file; });
   const Subject* first_record = nullptr;

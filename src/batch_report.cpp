@@ -240,7 +240,7 @@ std::string render_search(const SearchReport& r, OutputFormat format) {
       const auto& res = r.results[i];
       ordered_json e = input_json(res.candidate);
       e["rank"] = res.comparison ? ordered_json(i + 1) : ordered_json(nullptr);
-      e["verified"] = res.comparison ? ordered_json(res.comparison->same) : ordered_json(nullptr);
+      e["verified"] = res.comparison ? ordered_json(meets_threshold(res.comparison->similarity, r.context.score)) : ordered_json(nullptr);
       e["decision"] = res.comparison ? ordered_json(decision_name(decided(*res.comparison))) : ordered_json(nullptr);
       e["similarity"] = optional_number(res.comparison ? std::optional(res.comparison->similarity) : std::nullopt);
       e["distance"] = optional_number(res.comparison ? std::optional(res.comparison->distance) : std::nullopt);
@@ -320,7 +320,7 @@ std::string render_pair(const PairResult& p, const ScoreContext& context, Output
   j["image1"] = p.image1;
   j["image2"] = p.image2;
   j["expected"] = p.expected == Expectation::none ? ordered_json(nullptr) : ordered_json(expectation_name(p.expected));
-  j["verified"] = c ? ordered_json(c->same) : ordered_json(nullptr);
+  j["verified"] = c ? ordered_json(meets_threshold(c->similarity, context.score)) : ordered_json(nullptr);
   j["decision"] = d ? ordered_json(d_name) : ordered_json(nullptr);
   j["similarity"] = optional_number(c ? std::optional(c->similarity) : std::nullopt);
   j["distance"] = optional_number(c ? std::optional(c->distance) : std::nullopt);

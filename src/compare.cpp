@@ -76,7 +76,6 @@ Expected<Comparison> compare(const Analysis& a, std::string_view label1, const A
   }
   c.similarity = similarity_from_distance(c.distance, options.half_distance);
   c.cosine = cosine_similarity(a.faces[c.face1].embedding, b.faces[c.face2].embedding);
-  c.same = c.similarity >= options.threshold;
   return c;
 }
 
@@ -89,10 +88,14 @@ std::string_view decision_name(Decision d) noexcept {
   return "different";
 }
 
+bool meets_threshold(double similarity, const ScoreOptions& options) noexcept {
+  return similarity >= options.threshold;
+}
+
 Decision decide(double similarity, const ScoreOptions& options, std::optional<double> band) noexcept {
   // The tolerance keeps "within 0.05 of 0.8" true for 0.75 despite binary fractions.
   if (band && std::fabs(similarity - options.threshold) <= *band + 1e-12) return Decision::uncertain;
-  return similarity >= options.threshold ? Decision::same : Decision::different;
+  return meets_threshold(similarity, options) ? Decision::same : Decision::different;
 }
 
 }  // namespace faceverify

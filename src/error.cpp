@@ -46,4 +46,28 @@ int exit_code(ErrorKind kind) noexcept {
   return exit_status::service;
 }
 
+namespace {
+
+// Higher ranks win. Unknown statuses rank with the service errors: they are
+// never expected, and must not pass for a verdict.
+int status_rank(int status) noexcept {
+  switch (status) {
+    case exit_status::same: return 0;
+    case exit_status::uncertain: return 1;
+    case exit_status::different: return 2;
+    case exit_status::usage: return 3;
+    case exit_status::no_face: return 4;
+    case exit_status::service: return 5;
+    case exit_status::sigint:
+    case exit_status::sigterm: return 6;
+    default: return 5;
+  }
+}
+
+}  // namespace
+
+int worse_status(int a, int b) noexcept { return status_rank(b) > status_rank(a) ? b : a; }
+
+bool ExitStatus::failed() const noexcept { return status_rank(m_status) >= status_rank(exit_status::usage); }
+
 }  // namespace faceverify

@@ -76,7 +76,7 @@ std::string render_json(const Verification& v) {
   ordered_json j;
   j["schema_version"] = 1;
   j["type"] = "verification";
-  j["verified"] = v.comparison.same;
+  j["verified"] = meets_threshold(v.comparison.similarity, v.score);
   j["decision"] = decision_name(v.decision());
   j["similarity"] = v.comparison.similarity;
   j["distance"] = v.comparison.distance;

@@ -1,58 +1,91 @@
 // SPDX-License-Identifier: MIT
 #pragma once
-// Opening the backend --backend names: the API4AI client (key, endpoint,
-// retries) or the local models. The local models load lazily, so a batch
-// answered entirely from the cache never reads them.
+// Backends: where faces are analysed. One interface, one implementation per
+// backend in its own file (backend_api4ai.cpp: the API4AI client with its
+// key, endpoint and retries; backend_local.cpp: the offline models), chosen
+// by open_backend(). A new backend is a new file and a line in the factory.
 
+#include <atomic>
 #include <chrono>
+#include <cstddef>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 
 #include "faceverify/api4ai.hpp"
-#include "faceverify/cli.hpp"
 #include "faceverify/diagnostics.hpp"
+#include "faceverify/error.hpp"
 #include "faceverify/face.hpp"
-#include "faceverify/http_client.hpp"
 
 namespace faceverify {
 
+/// What opening a backend needs: the few settings that concern it, not the
+/// command's whole option set.
+struct BackendSettings {
+  BackendKind kind = BackendKind::api4ai;
+  // local
+  std::optional<std::string> models;  // --models DIR
+  // api4ai
+  api4ai::Mode api = api4ai::Mode::demo;
+  std::optional<std::string> api_url;
+  std::optional<std::string> api_key_file;
+  std::optional<std::string> api_key;  // --api-key: works, but warned about
+  std::optional<std::string> cacert;
+  int retries = 4;
+  double timeout_seconds = 60.0;  // the budget: of the whole run, or per image in a batch
+  // Both: log each attempt (api4ai) or where the models are (local).
+  bool verbose = false;
+};
+
+/// How a run shares the backend: a deadline for a verification, or a budget
+/// per image with a shared request gate for a batch.
+struct BackendRun {
+  std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
+  api4ai::BatchSettings batch;  // per_image_timeout set: batch mode
+};
+
 class Backend {
  public:
-  /// Checks everything that needs no heavy work (key, endpoint, local backend
-  /// compiled in) and fixes the provenance. `deadline` bounds a verification;
-  /// batches give `batch.per_image_timeout` instead.
-  static Expected<std::unique_ptr<Backend>> open(const VerifyOptions& options,
-                                                 std::chrono::steady_clock::time_point deadline, Diagnostics& diag,
-                                                 api4ai::BatchSettings batch = {});
+  virtual ~Backend() = default;
 
-  /// A backend over an analyzer of the caller's (tests, embedding programs).
-  static std::unique_ptr<Backend> wrap(std::unique_ptr<FaceAnalyzer> analyzer, Provenance provenance);
-
-  const Provenance& provenance() const noexcept { return m_provenance; }
+  /// Which backend, endpoint and models: fixed at open.
+  virtual const Provenance& provenance() const noexcept = 0;
 
   /// The analyzer, created on first call (the local models are read and
   /// checked then). Not thread-safe: call it once before starting workers.
-  Expected<FaceAnalyzer*> analyzer();
+  virtual Expected<FaceAnalyzer*> analyzer() = 0;
 
-  /// api4ai: GET …/v1/version; nullopt for the local backend or on failure
-  /// (which --verbose reports).
-  std::optional<std::string> service_version();
-
- private:
-  Backend() = default;
-
-  const VerifyOptions* m_options = nullptr;
-  Diagnostics* m_diag = nullptr;
-  Provenance m_provenance;
-  std::optional<api4ai::Endpoint> m_endpoint;
-  std::unique_ptr<HttpClient> m_client;
-  std::unique_ptr<FaceAnalyzer> m_analyzer;
+  /// The service's version (api4ai: GET …/v1/version); nullopt when the
+  /// backend has none or it is unknown (--verbose says why).
+  virtual std::optional<std::string> service_version() { return std::nullopt; }
 };
+
+/// Opens the backend `settings.kind` names. Checks everything that needs no
+/// heavy work (key, endpoint, local backend compiled in) and fixes the
+/// provenance; the local models load lazily, so a batch answered entirely
+/// from the cache never reads them.
+Expected<std::unique_ptr<Backend>> open_backend(const BackendSettings& settings, const BackendRun& run,
+                                                Diagnostics& diag);
+
+/// A backend over an analyzer of the caller's (tests, embedding programs).
+std::unique_ptr<Backend> wrap_backend(std::unique_ptr<FaceAnalyzer> analyzer, Provenance provenance);
+
+/// The largest image file `kind` accepts.
+std::size_t max_image_bytes(BackendKind kind) noexcept;
+
+/// Whether `kind` can analyse an image from `source`: the local backend never
+/// uses the network, so it refuses URLs (ErrorKind::usage naming `label`).
+Expected<void> check_source(BackendKind kind, const ImageSource& source, const std::string& label);
 
 /// The cache identity of analyses by `p`: what must match for a cached
 /// analysis to stand for a new one (backend, endpoint and query, models).
 std::string cache_identity(const Provenance& p);
+
+namespace detail {
+// The implementations, one file each (the factory's only callers).
+Expected<std::unique_ptr<Backend>> open_api4ai_backend(const BackendSettings& settings, const BackendRun& run,
+                                                       Diagnostics& diag);
+Expected<std::unique_ptr<Backend>> open_local_backend(const BackendSettings& settings, Diagnostics& diag);
+}  // namespace detail
 
 }  // namespace faceverify

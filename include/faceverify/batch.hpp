@@ -69,6 +69,10 @@ struct InputSet {
 
   const Subject& subject_of(std::size_t entry) const { return subjects[entries[entry].subject]; }
 
+  /// Usage error naming the first image `kind` cannot read (check_source:
+  /// the local backend refuses URLs).
+  Expected<void> check_backend_reads(BackendKind kind) const;
+
   /// Usage error when embedding-file records and the images to analyse (by
   /// `backend`) come from models whose embeddings cannot be compared.
   Expected<void> check_comparable(const Provenance& backend) const;

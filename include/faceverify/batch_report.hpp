@@ -10,13 +10,16 @@
 #include <string_view>
 #include <vector>
 
-#include "faceverify/cli.hpp"
 #include "faceverify/compare.hpp"
 #include "faceverify/error.hpp"
 #include "faceverify/face.hpp"
 #include "faceverify/pairs_file.hpp"
 
 namespace faceverify {
+
+/// Output of the batch commands: matrix and search (text, csv, json), pairs
+/// (jsonl, csv).
+enum class OutputFormat { text, csv, json, jsonl };
 
 /// What every batch report says about how it scored.
 struct ScoreContext {

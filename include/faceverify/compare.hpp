@@ -10,6 +10,7 @@
 
 #include "faceverify/error.hpp"
 #include "faceverify/face.hpp"
+#include "faceverify/similarity.hpp"
 
 namespace faceverify {
 
@@ -19,8 +20,8 @@ enum class FacePolicy { largest, first, best };
 std::string_view policy_name(FacePolicy policy) noexcept;
 
 struct ScoreOptions {
-  double threshold = 0.8;       // in [0, 1]
-  double half_distance = 1.23;  // > 0; the distance that scores 50 %
+  double threshold = k_default_threshold;          // in [0, 1]
+  double half_distance = k_default_half_distance;  // > 0; the distance that scores 50 %
 };
 
 struct Comparison {
@@ -29,7 +30,6 @@ struct Comparison {
   double distance = 0.0;
   double similarity = 0.0;
   double cosine = 0.0;
-  bool same = false;  // similarity >= threshold
 };
 
 enum class Decision { same, different, uncertain };
@@ -37,8 +37,12 @@ enum class Decision { same, different, uncertain };
 /// "same", "different", "uncertain"
 std::string_view decision_name(Decision d) noexcept;
 
-/// same/different by the threshold, or uncertain when `band` is set and the
-/// similarity lies within it of the threshold (|s - t| <= band).
+/// The one rule of "same person": the similarity reaches the threshold
+/// (similarity >= threshold). JSON's `verified` is this; decide() uses it.
+bool meets_threshold(double similarity, const ScoreOptions& options) noexcept;
+
+/// same/different by meets_threshold(), or uncertain when `band` is set and
+/// the similarity lies within it of the threshold (|s - t| <= band).
 Decision decide(double similarity, const ScoreOptions& options, std::optional<double> band) noexcept;
 
 /// Picks the faces to compare and scores them. Errors: ErrorKind::no_face

@@ -55,6 +55,30 @@ inline constexpr int usage = 2;
 inline constexpr int no_face = 3;
 inline constexpr int service = 4;
 inline constexpr int uncertain = 5;
+inline constexpr int sigint = 130;
+inline constexpr int sigterm = 143;
 }  // namespace exit_status
+
+/// The one order of exit statuses, for a run where several outcomes apply
+/// (README's "Exit codes"): an interruption (130/143) outranks everything,
+/// then errors, worst first (4 service > 3 no face > 2 usage or input, lost
+/// output included), then the verdicts (1 different > 5 uncertain > 0).
+/// Returns whichever of `a` and `b` ranks higher.
+int worse_status(int a, int b) noexcept;
+
+/// Collects the outcomes of a run and keeps the one worse_status ranks highest.
+class ExitStatus {
+ public:
+  ExitStatus() = default;
+  explicit ExitStatus(int status) noexcept : m_status(status) {}
+  void note(int status) noexcept { m_status = worse_status(m_status, status); }
+  void note(ErrorKind kind) noexcept { note(exit_code(kind)); }
+  int value() const noexcept { return m_status; }
+  /// Whether an error (2, 3, 4) or an interruption has been noted.
+  bool failed() const noexcept;
+
+ private:
+  int m_status = exit_status::same;
+};
 
 }  // namespace faceverify

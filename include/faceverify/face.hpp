@@ -7,6 +7,7 @@
 #include <array>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -36,6 +37,15 @@ struct Analysis {
   std::optional<int> height;
   std::vector<Face> faces;
 };
+
+/// Where faces are analysed (--backend).
+enum class BackendKind { api4ai, local };
+
+/// "api4ai", "local": the name options, config files and JSON use.
+std::string_view backend_name(BackendKind kind) noexcept;
+
+/// The inverse of backend_name; nullopt for an unknown name.
+std::optional<BackendKind> backend_from_name(std::string_view name) noexcept;
 
 /// Which backend produced analyses: named in JSON output, embedding files and
 /// cache keys, and checked before embeddings of two origins are compared.

@@ -9,38 +9,37 @@
 #include <cstring>
 #include <ostream>
 
-#include "commands.hpp"
+#include "commands/commands.hpp"
 #include "faceverify/interrupt.hpp"
 
 namespace faceverify::commands {
 
-std::size_t max_image_bytes(const VerifyOptions& o) {
-  return o.backend == BackendKind::local ? k_max_local_image_bytes : k_max_image_bytes;
+Expected<std::vector<std::size_t>> add_inputs(InputSet& inputs, const std::vector<std::string>& args,
+                                              const ServiceOptions& service, int stdin_fd) {
+  std::vector<std::size_t> entries;
+  for (const auto& arg : args) {
+    auto added = inputs.add(arg, stdin_fd, max_image_bytes(service.kind));
+    if (!added) return std::unexpected(added.error());
+    entries.insert(entries.end(), added->begin(), added->end());
+  }
+  return entries;
 }
 
-Expected<BatchSetup> prepare_batch(const VerifyOptions& o, const InputSet& inputs, Diagnostics& diag,
-                                   bool want_service_version) {
+Expected<BatchSetup> prepare_batch(const ServiceOptions& service, const BatchOptions& o, const InputSet& inputs,
+                                   Diagnostics& diag, bool machine_output, bool want_service_version) {
   BatchSetup setup;
   install_interrupt_handlers();
   const bool analyses_images =
       std::any_of(inputs.subjects.begin(), inputs.subjects.end(), [](const Subject& s) { return !s.from_file; });
-  if (o.backend == BackendKind::local) {
-    for (const auto& s : inputs.subjects) {
-      if (s.image && s.image->source.kind == SourceKind::url) {
-        return fail(ErrorKind::usage, s.label +
-                                          ": the local backend does not download URLs (it never uses the network); "
-                                          "download the image and pass the file, or use --backend api4ai");
-      }
-    }
-  }
+  if (auto ok = inputs.check_backend_reads(service.kind); !ok) return std::unexpected(ok.error());
   if (analyses_images) {
     setup.gate = std::make_unique<RequestGate>(o.max_rps, system_clock_source());
-    api4ai::BatchSettings batch;
-    batch.per_image_timeout =
+    BackendRun run;
+    run.batch.per_image_timeout =
         std::chrono::duration_cast<Millis>(std::chrono::duration<double>(o.timeout_seconds));
-    batch.gate = setup.gate.get();
-    batch.cancel = &interrupted();
-    auto backend = Backend::open(o, std::chrono::steady_clock::now(), diag, batch);
+    run.batch.gate = setup.gate.get();
+    run.batch.cancel = &interrupted();
+    auto backend = open_backend(backend_settings(service, o.timeout_seconds, o.verbose), run, diag);
     if (!backend) return std::unexpected(backend.error());
     setup.backend = std::move(*backend);
     setup.provenance = setup.backend->provenance();
@@ -57,7 +56,6 @@ Expected<BatchSetup> prepare_batch(const VerifyOptions& o, const InputSet& input
   setup.engine.jobs = o.jobs;
   setup.engine.want_service_version = want_service_version;
   // A machine format on a terminal must not be interleaved with progress.
-  const bool machine_output = want_service_version || o.format != OutputFormat::text;
   setup.engine.progress = progress_wanted(o.quiet) && !(machine_output && ::isatty(STDOUT_FILENO));
   if (setup.engine.progress) diag.enable_progress();
   return setup;
@@ -68,35 +66,34 @@ int report_error(Diagnostics& diag, const Error& error) {
   return exit_code(error.kind);
 }
 
-std::expected<BatchSetup, int> analyse_inputs(const VerifyOptions& o, InputSet& inputs, Diagnostics& diag) {
-  auto setup = prepare_batch(o, inputs, diag, false);
+std::expected<BatchSetup, int> analyse_inputs(const ServiceOptions& service, const BatchOptions& batch,
+                                              InputSet& inputs, Diagnostics& diag, bool machine_output) {
+  auto setup = prepare_batch(service, batch, inputs, diag, machine_output, false);
   if (!setup) return std::unexpected(report_error(diag, setup.error()));
   auto ended = analyse_all(inputs, setup->backend.get(), setup->engine, diag, [](std::size_t) {});
   if (!ended) return std::unexpected(report_error(diag, ended.error()));
-  if (*ended == RunEnd::interrupted) return std::unexpected(interrupted_status(exit_status::service));
+  // Interrupted: final_status turns this into 130/143 (a closed stdout: quietly 4).
+  if (*ended == RunEnd::interrupted) return std::unexpected(exit_status::service);
   return std::move(*setup);
 }
 
-namespace {
-std::atomic<bool> g_output_lost{false};
-}  // namespace
-
-bool emit(std::ostream& out, const std::string& text, Diagnostics& diag) {
-  diag.clear_progress();
-  out << text << std::flush;
-  if (out) return true;
+bool emit(Io& io, const std::string& text) {
+  io.diag.clear_progress();
+  io.out << text << std::flush;
+  if (io.out) return true;
   if (errno != EPIPE) {
-    diag.line(std::string("cannot write to standard output: ") + std::strerror(errno));
-    g_output_lost = true;
+    io.diag.line(std::string("cannot write to standard output: ") + std::strerror(errno));
+    io.output_lost = true;
   }
   request_stop();
   return false;
 }
 
-int settle_status(int status) {
+int final_status(int status, const Io& io) {
   // Results that could not be written must not pass for success or a
   // verdict; a reader that went away (EPIPE) is not an error.
-  if (g_output_lost && status != exit_status::service && status != exit_status::usage) return exit_status::usage;
+  if (io.output_lost) status = worse_status(status, exit_status::usage);
+  if (interrupt_signal() != 0) status = worse_status(status, interrupted_exit_code());
   return status;
 }
 
@@ -134,8 +131,6 @@ std::string iso_timestamp() {
   return buf;
 }
 
-int interrupted_status(int status) { return interrupt_signal() != 0 ? interrupted_exit_code() : status; }
-
 InputSummary summarize(const InputSet& inputs, std::size_t entry) {
   const Entry& e = inputs.entries[entry];
   const Subject& s = inputs.subjects[e.subject];
@@ -151,9 +146,9 @@ InputSummary summarize(const InputSet& inputs, std::size_t entry) {
   return in;
 }
 
-ScoreContext score_context(const VerifyOptions& o, const Provenance& provenance) {
+ScoreContext score_context(const ScoringOptions& o, const Provenance& provenance) {
   ScoreContext c;
-  c.score = ScoreOptions{o.threshold, o.half_distance};
+  c.score = o.score;
   c.threshold_source = o.threshold_source;
   c.policy = o.face;
   c.provenance = provenance;

@@ -8,7 +8,8 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "commands.hpp"
+#include "commands/cli.hpp"
+#include "commands/commands.hpp"
 #include "faceverify/calibration.hpp"
 #include "faceverify/calibration_report.hpp"
 #include "faceverify/config.hpp"
@@ -22,6 +23,20 @@ namespace {
 
 namespace fs = std::filesystem;
 using nlohmann::ordered_json;
+
+constexpr const char* k_footer = R"(Output: text, or --json (one object; its "threshold" is the chosen similarity threshold:
+the --target-far one when given, else the best-accuracy cut; with "auc" and "eer"). Pairs whose
+images have no face are left out and counted. FAR figures resting on too few impostor pairs are
+flagged (at least 10 / FAR impostor pairs are needed for a meaningful figure).
+
+Exit codes: 0 calibrated; 4 an image failed (service error; the figures use the rest);
+  2 usage or input error (unreadable labels, no labelled pairs); 130/143 interrupted.
+
+Examples:
+  faceverify calibrate --backend local photos/              # photos/labels.csv: file,identity
+  faceverify calibrate --target-far 0.001 --write-config pairs.csv
+  faceverify calibrate --json --report calibration.html pairs.csv | jq .threshold
+)";
 
 constexpr std::size_t k_worst = 10;
 constexpr std::size_t k_max_labels_bytes = 64u * 1024u * 1024u;
@@ -166,9 +181,9 @@ struct Chosen {
   std::string reason_text;  // "best accuracy" or "FAR <= 0.1%"
 };
 
-std::string render_text(const Calibration& c, const Chosen& chosen, const VerifyOptions& o, std::size_t skipped,
+std::string render_text(const Calibration& c, const Chosen& chosen, const CalibrateOptions& o, std::size_t skipped,
                         const std::string& backend) {
-  const double a = o.half_distance;
+  const double a = o.scoring.score.half_distance;
   auto both = [&](double t) {
     return "similarity " + fixed(t, 4) + " (distance " + fixed(distance_from_similarity(t, a), 4) + ")";
   };
@@ -211,9 +226,9 @@ std::string render_text(const Calibration& c, const Chosen& chosen, const Verify
   return out;
 }
 
-std::string render_json(const Calibration& c, const Chosen& chosen, const VerifyOptions& o, std::size_t skipped,
+std::string render_json(const Calibration& c, const Chosen& chosen, const CalibrateOptions& o, std::size_t skipped,
                         const Provenance& provenance) {
-  const double a = o.half_distance;
+  const double a = o.scoring.score.half_distance;
   ordered_json j;
   j["schema_version"] = 1;
   j["type"] = "calibration";
@@ -238,7 +253,7 @@ std::string render_json(const Calibration& c, const Chosen& chosen, const Verify
   }
   j["far_targets"] = std::move(targets);
   j["best_accuracy"] = c.best_accuracy ? point_json(*c.best_accuracy, a) : ordered_json(nullptr);
-  j["face_policy"] = policy_name(o.face);
+  j["face_policy"] = policy_name(o.scoring.face);
   detail::add_provenance(j, provenance);
   j["tool_version"] = k_version;
   return j.dump(-1, ' ', false, ordered_json::error_handler_t::replace) + "\n";
@@ -246,14 +261,48 @@ std::string render_json(const Calibration& c, const Chosen& chosen, const Verify
 
 }  // namespace
 
-int calibrate(const VerifyOptions& o, std::ostream& out, Diagnostics& diag, int stdin_fd) {
+void setup(CLI::App& app, CalibrateOptions& o) {
+  app.description(
+      "faceverify calibrate: measure your own operating point. Scores every labelled pair with the chosen\n"
+      "backend and prints the genuine and impostor score distributions, AUC and EER, TAR at FAR 1%, 0.1%\n"
+      "and 0.01%, and the best-accuracy cut, each with its threshold as a similarity and as a distance.");
+  app.footer(k_footer);
+  app.add_option("LABELLED", o.labelled,
+                 "A pairs file with same/different labels (see faceverify pairs --help), or a folder with a "
+                 "labels.csv of file,identity rows (every pair of its photos is scored)")
+      ->required()
+      ->type_name("");
+  app.add_option("--target-far", o.target_far,
+                 "Choose the threshold that keeps the false accept rate at or below F (e.g. 0.001); "
+                 "default: the best-accuracy cut")
+      ->check(number_in("a rate greater than 0 and at most 1", 0.0, 1.0, false))
+      ->type_name("F");
+  app.add_option("--report", o.report, "Also write a self-contained HTML report (charts, worst pairs) to FILE")
+      ->type_name("FILE");
+  app.add_flag("--write-config", o.write_config,
+               "Save the chosen threshold, --half-distance and the backend to the config file (or --config "
+               "FILE), which later runs read");
+  app.add_flag("--json", o.json, "Print one JSON object instead of text");
+  add_service_options(app, o.service);
+  add_scoring_options(app, o.scoring);
+  add_batch_options(app, o.batch, /*streaming=*/false);
+}
+
+Expected<void> finish(CalibrateOptions& o) {
+  if (auto ok = check_service(o.service); !ok) return ok;
+  return check_batch(o.batch);
+}
+
+int run(CalibrateOptions& o, Io& io) {
+  Diagnostics& diag = io.diag;
+  if (auto ok = resolve_settings(o.service, &o.scoring, o.write_config); !ok) return report_error(diag, ok.error());
   auto labelled = read_labelled(o.labelled);
   if (!labelled) return report_error(diag, labelled.error());
   // Every image once; an unreadable one stops before any request.
   InputSet inputs;
   std::vector<std::vector<std::size_t>> entries_of(labelled->images.size());
   for (std::size_t i = 0; i < labelled->images.size(); ++i) {
-    auto added = inputs.add(labelled->images[i], stdin_fd, max_image_bytes(o));
+    auto added = inputs.add(labelled->images[i], io.stdin_fd, max_image_bytes(o.service.kind));
     if (!added) {
       const std::size_t line = labelled->lines[i];
       diag.line(line ? "line " + std::to_string(line) + ": " + added.error().message : added.error().message);
@@ -261,23 +310,23 @@ int calibrate(const VerifyOptions& o, std::ostream& out, Diagnostics& diag, int 
     }
     entries_of[i] = std::move(*added);
   }
-  auto setup = analyse_inputs(o, inputs, diag);
+  auto setup = analyse_inputs(o.service, o.batch, inputs, diag, o.json);
   if (!setup) return setup.error();
 
-  int status = 0;
+  // A photo without a face only shrinks the sample: not an error here.
+  ExitStatus status;
   for (const auto& s : inputs.subjects) {
     if (!s.analysis) {
       diag.line(s.analysis.error().message);
-      status = std::max(status, exit_code(s.analysis.error().kind));
+      if (s.analysis.error().kind != ErrorKind::no_face) status.note(s.analysis.error().kind);
     } else if (s.analysis->faces.empty()) {
       diag.line(s.label + ": no face found in the image; its pairs are left out");
     }
   }
-  if (status == exit_status::no_face) status = 0;  // a photo without a face only shrinks the sample
 
   // Scores only (16 bytes a pair); the report's worst pairs are kept as
   // indices in bounded lists, so a folder of thousands of photos fits.
-  const ScoreOptions score{o.threshold, o.half_distance};
+  const ScoreOptions& score = o.scoring.score;
   struct Worst {
     double similarity, distance;
     std::size_t a, b;  // entries
@@ -301,7 +350,7 @@ int calibrate(const VerifyOptions& o, std::ostream& out, Diagnostics& diag, int 
       ++skipped;
       return;
     }
-    auto c = compare(*a.analysis, a.label, *b.analysis, b.label, o.face, score);
+    auto c = compare(*a.analysis, a.label, *b.analysis, b.label, o.scoring.face, score);
     if (!c) {
       ++skipped;
       return;
@@ -325,7 +374,8 @@ int calibrate(const VerifyOptions& o, std::ostream& out, Diagnostics& diag, int 
   }
   if (scores.empty()) {
     diag.line(display_name(o.labelled) + ": no pair could be scored");
-    return status != 0 ? status : exit_status::usage;
+    status.note(exit_status::usage);
+    return status.value();
   }
 
   const Calibration cal = calibrate_scores(scores, o.target_far);
@@ -347,10 +397,9 @@ int calibrate(const VerifyOptions& o, std::ostream& out, Diagnostics& diag, int 
   const std::string backend_text = setup->provenance.backend == "local"
                                        ? std::string("local backend")
                                        : "api4ai (" + setup->provenance.api + ")";
-  if (!emit(out, o.json ? render_json(cal, chosen, o, skipped, setup->provenance)
-                        : render_text(cal, chosen, o, skipped, backend_text),
-            diag)) {
-    return interrupted_status(status);
+  if (!emit(io, o.json ? render_json(cal, chosen, o, skipped, setup->provenance)
+                       : render_text(cal, chosen, o, skipped, backend_text))) {
+    return status.value();
   }
 
   if (o.report) {
@@ -360,7 +409,7 @@ int calibrate(const VerifyOptions& o, std::ostream& out, Diagnostics& diag, int 
     report.generated_at = iso_timestamp();
     report.threshold = chosen.threshold;
     report.threshold_reason = chosen.reason_text;
-    report.half_distance = o.half_distance;
+    report.half_distance = o.scoring.score.half_distance;
     report.calibration = cal;
     auto listed = [&](std::vector<Worst> list, bool genuine) {
       std::sort(list.begin(), list.end(), [genuine](const Worst& x, const Worst& y) {
@@ -377,31 +426,33 @@ int calibrate(const VerifyOptions& o, std::ostream& out, Diagnostics& diag, int 
     report.worst_impostors = listed(worst_impostors, false);
     if (auto written = write_output_file(*o.report, render_calibration_report(report), "the report"); !written) {
       diag.line(written.error().message);
-      status = std::max(status, exit_status::usage);
+      status.note(written.error().kind);
     }
   }
   if (o.write_config) {
-    const auto path = o.config_file ? std::optional(fs::path(*o.config_file)) : default_config_path();
+    const auto path = o.service.config_file ? std::optional(fs::path(*o.service.config_file)) : default_config_path();
     if (!path) {
       diag.line("cannot locate the config file: neither XDG_CONFIG_HOME nor HOME is set (use --config FILE)");
-      return exit_status::usage;
+      status.note(exit_status::usage);
+      return status.value();
     }
     Config config;
     config.backend = setup->provenance.backend;
     config.threshold = chosen.threshold;
-    config.half_distance = o.half_distance;
+    config.half_distance = o.scoring.score.half_distance;
     const std::string comment = "written by faceverify calibrate on " + iso_timestamp() + " from " +
                                 display_name(o.labelled) + " (" + chosen.reason_text + ")";
     if (auto written = write_config(*path, config, comment); !written) {
       diag.line(written.error().message);
-      return std::max(status, exit_status::usage);
+      status.note(written.error().kind);
+      return status.value();
     }
-    if (!o.quiet) {
+    if (!o.batch.quiet) {
       diag.line("saved threshold " + fixed(chosen.threshold, 4) + " for the " + config.backend.value() +
                 " backend to " + path->string());
     }
   }
-  return status;
+  return status.value();
 }
 
 }  // namespace faceverify::commands

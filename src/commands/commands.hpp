@@ -1,37 +1,95 @@
 // SPDX-License-Identifier: MIT
 #pragma once
-// The commands: each maps parsed options to the library's modules, writes
-// results to `out` and diagnostics through `diag`, and returns the exit
-// status. Private to the program (src/app.cpp dispatches).
+// The commands. Each lives in its own file with a setup (binds its options
+// struct to its parser, with its help text), a finish (checks that need
+// the whole command line) and a run (maps the options to the library's
+// modules, writes results through `io` and returns the exit status). The
+// command table below is the one list of them; src/app.cpp dispatches.
+// Private to the program.
 
 #include <iosfwd>
+#include <span>
 #include <string>
+#include <string_view>
+#include <variant>
 
+#include "commands/options.hpp"
 #include "faceverify/batch.hpp"
 #include "faceverify/batch_report.hpp"
-#include "faceverify/cli.hpp"
 #include "faceverify/diagnostics.hpp"
+
+namespace CLI {
+class App;
+}  // namespace CLI
 
 namespace faceverify::commands {
 
-int verify(const VerifyOptions& o, std::ostream& out, Diagnostics& diag, int stdin_fd);
-int embed(const VerifyOptions& o, std::ostream& out, Diagnostics& diag, int stdin_fd);
-int matrix(const VerifyOptions& o, std::ostream& out, Diagnostics& diag, int stdin_fd);
-int search(const VerifyOptions& o, std::ostream& out, Diagnostics& diag, int stdin_fd);
-int pairs(const VerifyOptions& o, std::ostream& out, Diagnostics& diag, int stdin_fd);
-int calibrate(const VerifyOptions& o, std::ostream& out, Diagnostics& diag, int stdin_fd);
-int cache_stats(const VerifyOptions& o, std::ostream& out, Diagnostics& diag);
-int cache_clear(const VerifyOptions& o, std::ostream& out, Diagnostics& diag);
+/// Where a command writes: results to `out`, diagnostics through `diag`,
+/// "-" read from `stdin_fd`. emit() records lost output here.
+struct Io {
+  std::ostream& out;
+  Diagnostics& diag;
+  int stdin_fd = 0;
+  bool output_lost = false;  // a write to `out` failed (not EPIPE): the run must not pass for a success
+};
 
-/// Completes `o` from FACEVERIFY_THRESHOLD and the config file (settings.cpp):
-/// option > environment > config file > default; sets threshold_source.
-/// `scores` false (embed): only the backend is taken from the config file.
-Expected<void> apply_settings(VerifyOptions& o, bool scores);
+using CommandOptions = std::variant<VerifyOptions, EmbedOptions, MatrixOptions, SearchOptions, PairsOptions,
+                                    CalibrateOptions, CacheOptions>;
 
-// Shared by the batch commands (batch_common.cpp).
+struct CommandSpec {
+  std::string_view name;      // the first argument that selects it; "" for the default command
+  std::string_view synopsis;  // "embed IMAGE...", for the main help's list
+  std::string_view summary;
+  CommandOptions (*make)();  // its options, defaulted; setup/finish/run are chosen by their type
+};
 
-/// The largest image each backend accepts.
-std::size_t max_image_bytes(const VerifyOptions& o);
+/// Every command, the default (verify) first.
+std::span<const CommandSpec> command_table();
+
+// Per command, overloaded on its options type (each in its command's file).
+void setup(CLI::App& app, VerifyOptions& o);
+void setup(CLI::App& app, EmbedOptions& o);
+void setup(CLI::App& app, MatrixOptions& o);
+void setup(CLI::App& app, SearchOptions& o);
+void setup(CLI::App& app, PairsOptions& o);
+void setup(CLI::App& app, CalibrateOptions& o);
+void setup(CLI::App& app, CacheOptions& o);
+
+Expected<void> finish(VerifyOptions& o);
+Expected<void> finish(EmbedOptions& o);
+Expected<void> finish(MatrixOptions& o);
+Expected<void> finish(SearchOptions& o);
+Expected<void> finish(PairsOptions& o);
+Expected<void> finish(CalibrateOptions& o);
+Expected<void> finish(CacheOptions& o);
+
+int run(VerifyOptions& o, Io& io);
+int run(EmbedOptions& o, Io& io);
+int run(MatrixOptions& o, Io& io);
+int run(SearchOptions& o, Io& io);
+int run(PairsOptions& o, Io& io);
+int run(CalibrateOptions& o, Io& io);
+int run(CacheOptions& o, Io& io);
+
+/// A parsed command line: a command to run, or a text to print (--help,
+/// --version).
+struct Invocation {
+  CommandOptions options;
+  std::optional<std::string> text;  // set: print it and exit 0
+};
+
+/// Parses argv (cli.cpp). Usage errors (ErrorKind::usage) carry a one-line
+/// message that never echoes an --api-key value.
+Expected<Invocation> parse_command_line(int argc, const char* const* argv);
+
+/// Completes the options from FACEVERIFY_THRESHOLD and the config file
+/// (settings.cpp): option > environment > config file > default. Resolves
+/// `service.kind` and, when `scoring` is given, the score and its source.
+/// `writes_config` (calibrate --write-config): an explicit --config may be
+/// missing.
+Expected<void> resolve_settings(ServiceOptions& service, ScoringOptions* scoring, bool writes_config = false);
+
+// Shared by the commands (batch_common.cpp).
 
 /// Everything a batch run needs besides its inputs.
 struct BatchSetup {
@@ -43,8 +101,10 @@ struct BatchSetup {
 
 /// Installs the interrupt handlers, checks the inputs are comparable, opens
 /// the backend when something needs analysing, and opens the cache.
-Expected<BatchSetup> prepare_batch(const VerifyOptions& o, const InputSet& inputs, Diagnostics& diag,
-                                   bool want_service_version);
+/// `machine_output`: stdout carries a machine format (no progress line on a
+/// terminal then).
+Expected<BatchSetup> prepare_batch(const ServiceOptions& service, const BatchOptions& batch, const InputSet& inputs,
+                                   Diagnostics& diag, bool machine_output, bool want_service_version);
 
 /// Reports `error` (one line) and returns its exit status.
 int report_error(Diagnostics& diag, const Error& error);
@@ -52,12 +112,13 @@ int report_error(Diagnostics& diag, const Error& error);
 /// prepare_batch, then analyse_all with no per-image callback: what matrix,
 /// search and calibrate do before they score. The setup, or the status to
 /// exit with (the error was reported, or the run was interrupted).
-std::expected<BatchSetup, int> analyse_inputs(const VerifyOptions& o, InputSet& inputs, Diagnostics& diag);
+std::expected<BatchSetup, int> analyse_inputs(const ServiceOptions& service, const BatchOptions& batch,
+                                              InputSet& inputs, Diagnostics& diag, bool machine_output);
 
 /// Writes one complete piece of output and flushes it. On failure: a reader
-/// that went away (EPIPE) stops the run quietly; other errors are reported.
-/// Returns false when the run must stop.
-bool emit(std::ostream& out, const std::string& text, Diagnostics& diag);
+/// that went away (EPIPE) stops the run quietly; other errors are reported
+/// and recorded in io.output_lost. Returns false when the run must stop.
+bool emit(Io& io, const std::string& text);
 
 /// Writes `text` to `path` whole or not at all (temp + rename), so a CI job
 /// never reads half a report. Errors (ErrorKind::input) name the file and `what`.
@@ -66,18 +127,19 @@ Expected<void> write_output_file(const std::string& path, const std::string& tex
 /// The current UTC time as ISO 8601 ("2026-11-23T06:45:44").
 std::string iso_timestamp();
 
-/// The status to exit with once a command returned `status`: 2 when output
-/// was lost (a full disk, an I/O error), unless a worse error already won.
-int settle_status(int status);
-
-/// The exit status of an interrupted run: 130/143 after a signal, else
-/// `status` (stdout closed: the run ended quietly).
-int interrupted_status(int status);
+/// The status a run exits with once its command returned `status`: by
+/// worse_status() with an interruption (130/143) and lost output (2).
+int final_status(int status, const Io& io);
 
 /// One entry's summary (no face becomes an error naming the entry).
 InputSummary summarize(const InputSet& inputs, std::size_t entry);
 
 /// The score context of a run.
-ScoreContext score_context(const VerifyOptions& o, const Provenance& provenance);
+ScoreContext score_context(const ScoringOptions& scoring, const Provenance& provenance);
+
+/// Loads every argument into `inputs` (in order), with the backend's size
+/// limit; the entries they stand for, in argument order.
+Expected<std::vector<std::size_t>> add_inputs(InputSet& inputs, const std::vector<std::string>& args,
+                                              const ServiceOptions& service, int stdin_fd);
 
 }  // namespace faceverify::commands

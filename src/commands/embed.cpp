@@ -1,25 +1,58 @@
 // SPDX-License-Identifier: MIT
 // faceverify embed: one embedding record per distinct image, streamed.
-#include "commands.hpp"
-#include "faceverify/interrupt.hpp"
+#include "commands/cli.hpp"
+#include "commands/commands.hpp"
 #include "faceverify/version.hpp"
 
 namespace faceverify::commands {
+namespace {
 
-int embed(const VerifyOptions& o, std::ostream& out, Diagnostics& diag, int stdin_fd) {
+constexpr const char* k_footer = R"(Output: one JSON line per image (type "embedding": input, sha256, faces with box,
+confidence, landmarks and embedding, backend, endpoint, service_version), or type "error"
+for an image that failed. Format: docs/embedding-file.md.
+
+Exit codes: 0 every image analysed; 3 an image has no face (its line has "faces": []);
+  4 an image failed (service error; 4 wins over 3); 2 usage or input error (before any request);
+  130/143 interrupted (every printed line is complete; the cache keeps what finished).
+
+Examples:
+  faceverify embed *.jpg > people.jsonl
+  faceverify search new.jpg people.jsonl          # no upload for the people already embedded
+  faceverify matrix people.jsonl                  # offline: the file holds every embedding
+)";
+
+}  // namespace
+
+void setup(CLI::App& app, EmbedOptions& o) {
+  app.description(
+      "faceverify embed: analyse each image once and print its faces and embeddings as JSON Lines\n"
+      "(an embedding file), to compare later with no network and no new upload.\n" +
+      std::string(k_input_note));
+  app.footer(k_footer);
+  app.add_option("IMAGE", o.inputs, "Images (files, URLs, -) or embedding files")->required()->type_name("");
+  add_service_options(app, o.service);
+  add_batch_options(app, o.batch, /*streaming=*/true);
+}
+
+Expected<void> finish(EmbedOptions& o) {
+  if (auto ok = check_service(o.service); !ok) return ok;
+  return check_batch(o.batch);
+}
+
+int run(EmbedOptions& o, Io& io) {
+  Diagnostics& diag = io.diag;
+  if (auto ok = resolve_settings(o.service, nullptr); !ok) return report_error(diag, ok.error());
   InputSet inputs;
-  for (const auto& arg : o.inputs) {
-    auto added = inputs.add(arg, stdin_fd, max_image_bytes(o));
-    if (!added) {
-      return report_error(diag, added.error());
-    }
+  if (auto added = add_inputs(inputs, o.inputs, o.service, io.stdin_fd); !added) {
+    return report_error(diag, added.error());
   }
-  auto setup = prepare_batch(o, inputs, diag, /*want_service_version=*/true);
+  auto setup = prepare_batch(o.service, o.batch, inputs, diag, /*machine_output=*/true,
+                             /*want_service_version=*/true);
   if (!setup) {
     return report_error(diag, setup.error());
   }
 
-  int status = exit_status::same;
+  ExitStatus status;
   bool writing = true;
   std::size_t next = 0;  // --ordered: the next entry to print
   auto print = [&](std::size_t entry) {
@@ -36,19 +69,19 @@ int embed(const VerifyOptions& o, std::ostream& out, Diagnostics& diag, int stdi
       r.analysis = *s.analysis;
       if (r.analysis.faces.empty()) {
         if (e.first_for_subject) diag.line(e.label + ": no face found in the image");
-        status = std::max(status, exit_status::no_face);
+        status.note(exit_status::no_face);
       }
     } else {
       r.error = s.analysis.error();
       if (e.first_for_subject) diag.line(s.analysis.error().message);
-      status = std::max(status, exit_code(s.analysis.error().kind));  // 4 outranks 3
+      status.note(s.analysis.error().kind);
     }
-    if (writing) writing = emit(out, render_embedding_record(r), diag);
+    if (writing) writing = emit(io, render_embedding_record(r));
   };
   std::vector<std::vector<std::size_t>> entries_of(inputs.subjects.size());
   for (std::size_t k = 0; k < inputs.entries.size(); ++k) entries_of[inputs.entries[k].subject].push_back(k);
   auto ended = analyse_all(inputs, setup->backend.get(), setup->engine, diag, [&](std::size_t subject) {
-    if (o.ordered) {
+    if (o.batch.ordered) {
       while (next < inputs.entries.size() && inputs.subject_of(next).done) print(next++);
       return;
     }
@@ -57,8 +90,7 @@ int embed(const VerifyOptions& o, std::ostream& out, Diagnostics& diag, int stdi
   if (!ended) {
     return report_error(diag, ended.error());
   }
-  if (*ended == RunEnd::interrupted) return interrupted_status(status);
-  return status;
+  return status.value();
 }
 
 }  // namespace faceverify::commands

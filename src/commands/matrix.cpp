@@ -1,50 +1,76 @@
 // SPDX-License-Identifier: MIT
 // faceverify matrix: N analyses, then the N x N table.
-#include "commands.hpp"
-#include "faceverify/interrupt.hpp"
+#include "commands/cli.hpp"
+#include "commands/commands.hpp"
 
 namespace faceverify::commands {
+namespace {
 
+constexpr const char* k_footer = R"(Output: text (an aligned table of similarities in %, short labels), csv (a header row of
+inputs, one row per input, similarities in [0, 1]) or json (inputs, similarity and distance
+matrices; see docs/batch-output.md). A cell of an image that failed is "-" (null in JSON).
 
-int matrix(const VerifyOptions& o, std::ostream& out, Diagnostics& diag, int stdin_fd) {
+Exit codes: 0 table complete; 3 an image has no face; 4 an image failed (4 wins over 3);
+  2 usage or input error; 130/143 interrupted.
+
+Examples:
+  faceverify matrix a.jpg b.jpg c.jpg
+  faceverify matrix --format csv photos/*.jpg > similarity.csv
+)";
+
+}  // namespace
+
+void setup(CLI::App& app, MatrixOptions& o) {
+  app.description("faceverify matrix: the N x N similarity table of the faces in N images (N analyses, not N^2).\n" +
+                  std::string(k_input_note));
+  app.footer(k_footer);
+  app.add_option("IMAGE", o.inputs, "Images (files, URLs, -) or embedding files")->required()->type_name("");
+  add_table_format_options(app, o.format);
+  add_service_options(app, o.service);
+  add_scoring_options(app, o.scoring);
+  add_batch_options(app, o.batch, /*streaming=*/false);
+}
+
+Expected<void> finish(MatrixOptions& o) {
+  if (auto ok = check_service(o.service); !ok) return ok;
+  return check_batch(o.batch);
+}
+
+int run(MatrixOptions& o, Io& io) {
+  Diagnostics& diag = io.diag;
+  if (auto ok = resolve_settings(o.service, &o.scoring); !ok) return report_error(diag, ok.error());
   InputSet inputs;
-  std::vector<std::size_t> order;  // entries, in argument order
-  for (const auto& arg : o.inputs) {
-    auto added = inputs.add(arg, stdin_fd, max_image_bytes(o));
-    if (!added) {
-      return report_error(diag, added.error());
-    }
-    order.insert(order.end(), added->begin(), added->end());
-  }
-  auto setup = analyse_inputs(o, inputs, diag);
+  auto order = add_inputs(inputs, o.inputs, o.service, io.stdin_fd);  // entries, in argument order
+  if (!order) return report_error(diag, order.error());
+  auto setup = analyse_inputs(o.service, o.batch, inputs, diag, o.format != OutputFormat::text);
   if (!setup) return setup.error();
 
   MatrixReport report;
-  report.context = score_context(o, setup->provenance);
-  int status = exit_status::same;
-  for (const std::size_t i : order) {
+  report.context = score_context(o.scoring, setup->provenance);
+  ExitStatus status;
+  for (const std::size_t i : *order) {
     report.inputs.push_back(summarize(inputs, i));
     if (const auto& e = report.inputs.back().error; e && inputs.entries[i].first_for_subject) {
       diag.line(e->message);
-      status = std::max(status, exit_code(e->kind));
+      status.note(e->kind);
     }
   }
   // Scores are symmetric: compute the upper triangle, mirror the rest.
   bool mismatch_reported = false;
-  const std::size_t n = order.size();
+  const std::size_t n = order->size();
   report.cells.assign(n, std::vector<std::optional<Comparison>>(n));
   for (std::size_t i = 0; i < n; ++i) {
-    const Subject& a = inputs.subject_of(order[i]);
+    const Subject& a = inputs.subject_of((*order)[i]);
     if (!a.analysis || a.analysis->faces.empty()) continue;
     for (std::size_t j = i; j < n; ++j) {
-      const Subject& b = inputs.subject_of(order[j]);
+      const Subject& b = inputs.subject_of((*order)[j]);
       if (!b.analysis || b.analysis->faces.empty()) continue;
-      auto c = compare(*a.analysis, a.label, *b.analysis, b.label, o.face, report.context.score);
+      auto c = compare(*a.analysis, a.label, *b.analysis, b.label, o.scoring.face, report.context.score);
       if (!c) {
         if (!mismatch_reported) {
           mismatch_reported = true;
           diag.line(c.error().message);
-          status = std::max(status, exit_code(c.error().kind));
+          status.note(c.error().kind);
         }
         continue;
       }
@@ -54,8 +80,8 @@ int matrix(const VerifyOptions& o, std::ostream& out, Diagnostics& diag, int std
       report.cells[j][i] = mirrored;
     }
   }
-  if (!emit(out, render_matrix(report, o.format), diag)) return interrupted_status(status);
-  return status;
+  emit(io, render_matrix(report, o.format));
+  return status.value();
 }
 
 }  // namespace faceverify::commands

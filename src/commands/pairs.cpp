@@ -11,13 +11,40 @@
 #include <fstream>
 #include <map>
 
-#include "commands.hpp"
+#include "commands/cli.hpp"
+#include "commands/commands.hpp"
 #include "faceverify/interrupt.hpp"
 #include "faceverify/junit.hpp"
 #include "faceverify/pairs_file.hpp"
 
 namespace faceverify::commands {
 namespace {
+
+constexpr const char* k_footer = R"(Input: one pair per line, image1,image2[,expected] (comma or tab separated, optional header,
+# comments; expected is same or different). Relative paths are relative to the current
+directory. Format: docs/pairs-file.md.
+
+Output: one record per pair (verdict, similarity, distance, error) as JSON Lines (type "pair")
+or CSV; a failing pair is reported and the run goes on. A summary goes to stderr.
+--junit FILE also writes a JUnit XML report (a failure per contradicted pair, an error per
+pair that could not be scored).
+
+Exit codes: 0 every pair scored and as expected; 1 a verdict contradicted its expected label;
+  5 (with --uncertain-band) a pair was uncertain; when a pair errored, the worst error's code
+  wins over all of those: 4 service error, 3 no face, 2 bad row or unreadable image;
+  2 also for a usage error or an unreadable pairs file (before any work); 130/143 interrupted.
+
+Examples:
+  faceverify pairs pairs.csv > results.jsonl
+  faceverify pairs --junit faces.xml --format csv tests/pairs.tsv
+  printf 'a.jpg,b.jpg,same\n' | faceverify pairs -
+)";
+
+const std::map<std::string, OutputFormat>& stream_formats() {
+  static const std::map<std::string, OutputFormat> m = {
+      {"jsonl", OutputFormat::jsonl}, {"json", OutputFormat::jsonl}, {"csv", OutputFormat::csv}};
+  return m;
+}
 
 constexpr std::size_t k_max_pairs_file_bytes = 64u * 1024u * 1024u;
 
@@ -92,8 +119,36 @@ JunitCase junit_case(const PairResult& p, const ScoreOptions& score) {
 
 }  // namespace
 
-int pairs(const VerifyOptions& o, std::ostream& out, Diagnostics& diag, int stdin_fd) {
+void setup(CLI::App& app, PairsOptions& o) {
+  app.description(
+      "faceverify pairs: verify every pair of a CSV/TSV list, for evaluation and CI.\n"
+      "Each image of the list may be a file, an http(s) URL or an embedding file (faceverify embed;\n"
+      "one of several images stands for all of them). Each distinct image is analysed once per run\n"
+      "and cached, so a rerun costs no request.");
+  app.footer(k_footer);
+  app.add_option("FILE", o.pairs_file, "The pairs file, or - for standard input")->required()->type_name("");
+  app.add_option("--junit", o.junit, "Also write a JUnit XML report to FILE")->type_name("FILE");
+  add_band_option(app, o.scoring);
+  app.add_option("--format", o.format, "Output: jsonl (default; JSON Lines) or csv")
+      ->transform(one_of(stream_formats()))
+      ->type_name("FORMAT");
+  // Defined after --format, so its callback runs last: --json wins.
+  app.add_flag_callback("--json", [&o] { o.format = OutputFormat::jsonl; }, "Same as --format jsonl");
+  add_service_options(app, o.service);
+  add_scoring_options(app, o.scoring);
+  add_batch_options(app, o.batch, /*streaming=*/true);
+}
+
+Expected<void> finish(PairsOptions& o) {
+  if (auto ok = check_service(o.service); !ok) return ok;
+  return check_batch(o.batch);
+}
+
+int run(PairsOptions& o, Io& io) {
   const auto started = std::chrono::steady_clock::now();
+  Diagnostics& diag = io.diag;
+  if (auto ok = resolve_settings(o.service, &o.scoring); !ok) return report_error(diag, ok.error());
+  const int stdin_fd = io.stdin_fd;
   auto text = read_pairs_file(o.pairs_file, stdin_fd);
   if (!text) {
     return report_error(diag, text.error());
@@ -114,7 +169,7 @@ int pairs(const VerifyOptions& o, std::ostream& out, Diagnostics& diag, int stdi
     if (it == loaded.end()) {
       auto added = arg == "-" ? Expected<std::vector<std::size_t>>(fail(
                                     ErrorKind::usage, "-: standard input cannot be an image inside a pairs file"))
-                              : inputs.add(arg, stdin_fd, max_image_bytes(o));
+                              : inputs.add(arg, stdin_fd, max_image_bytes(o.service.kind));
       it = loaded.emplace(arg, std::move(added)).first;
     }
     return it->second;
@@ -154,11 +209,11 @@ int pairs(const VerifyOptions& o, std::ostream& out, Diagnostics& diag, int stdi
     }
   }
 
-  auto setup = prepare_batch(o, inputs, diag, false);
+  auto setup = prepare_batch(o.service, o.batch, inputs, diag, /*machine_output=*/true, false);
   if (!setup) {
     return report_error(diag, setup.error());
   }
-  const ScoreContext context = score_context(o, setup->provenance);
+  const ScoreContext context = score_context(o.scoring, setup->provenance);
 
   std::map<std::size_t, std::vector<std::size_t>> pairs_of;  // subject -> pending pairs
   for (std::size_t k = 0; k < pending.size(); ++k) {
@@ -168,28 +223,32 @@ int pairs(const VerifyOptions& o, std::ostream& out, Diagnostics& diag, int stdi
   }
 
   std::size_t same = 0, different = 0, uncertain = 0, errors = 0, contradicted = 0, scored = 0;
-  int worst_error = 0;  // exit status of the worst pair error: 4 service, 3 no face, 2 input or bad row
+  ExitStatus status;  // pair errors, contradictions and uncertain pairs, by worse_status
   bool writing = true;
-  if (o.format == OutputFormat::csv) writing = emit(out, pairs_csv_header(), diag);
+  if (o.format == OutputFormat::csv) writing = emit(io, pairs_csv_header());
   std::size_t next = 0;
   auto print = [&](PendingPair& p) {
     p.printed = true;
     const PairResult& r = p.result;
     if (r.error) {
       ++errors;
-      worst_error = std::max(worst_error, exit_code(r.error->kind));
+      status.note(r.error->kind);
       // Row errors already name their line.
       diag.line(p.row_error ? r.error->message : "line " + std::to_string(r.line) + ": " + r.error->message);
     } else {
       ++scored;
       const Decision d = *r.decision(context.score);
       (d == Decision::same ? same : d == Decision::different ? different : uncertain) += 1;
-      if (r.as_expected(context.score) == false) ++contradicted;
+      if (d == Decision::uncertain) status.note(exit_status::uncertain);
+      if (r.as_expected(context.score) == false) {
+        ++contradicted;
+        status.note(exit_status::different);
+      }
     }
-    if (writing) writing = emit(out, render_pair(r, context, o.format), diag);
+    if (writing) writing = emit(io, render_pair(r, context, o.format));
   };
   auto flush_ready = [&] {
-    if (o.ordered) {
+    if (o.batch.ordered) {
       while (next < pending.size() && pending[next].ready) print(pending[next++]);
     } else {
       for (auto& p : pending) {
@@ -204,14 +263,14 @@ int pairs(const VerifyOptions& o, std::ostream& out, Diagnostics& diag, int stdi
     if (!a.analysis || !b.analysis) {
       p.result.error = !a.analysis ? a.analysis.error() : b.analysis.error();
     } else {
-      auto c = compare(*a.analysis, a.label, *b.analysis, b.label, o.face, context.score);
+      auto c = compare(*a.analysis, a.label, *b.analysis, b.label, o.scoring.face, context.score);
       if (c) {
         p.result.comparison = *c;
       } else {
         p.result.error = c.error();
       }
     }
-    p.result.uncertain_band = o.uncertain_band;
+    p.result.uncertain_band = o.scoring.uncertain_band;
     p.ready = true;
   };
   flush_ready();  // rows that failed before any analysis
@@ -220,7 +279,7 @@ int pairs(const VerifyOptions& o, std::ostream& out, Diagnostics& diag, int stdi
       PendingPair& p = pending[k];
       if (!p.ready && inputs.subjects[p.a].done && inputs.subjects[p.b].done) {
         score(p);
-        if (o.ordered) {
+        if (o.batch.ordered) {
           flush_ready();
         } else {
           print(p);
@@ -234,15 +293,11 @@ int pairs(const VerifyOptions& o, std::ostream& out, Diagnostics& diag, int stdi
   const bool interrupted_run = *ended == RunEnd::interrupted;
   if (!interrupted_run) flush_ready();
 
-  int status = errors > 0         ? worst_error
-               : contradicted > 0 ? exit_status::different
-               : uncertain > 0    ? exit_status::uncertain
-                                  : exit_status::same;
-  if (!o.quiet && !(interrupted_run && interrupt_signal() == 0)) {
+  if (!o.batch.quiet && !(interrupted_run && interrupt_signal() == 0)) {
     std::string summary = std::to_string(scored + errors) + (scored + errors == 1 ? " pair" : " pairs");
     if (interrupted_run) summary += " of " + std::to_string(pending.size()) + " before the interruption";
     summary += ": " + std::to_string(same) + " same, " + std::to_string(different) + " different, ";
-    if (o.uncertain_band) summary += std::to_string(uncertain) + " uncertain, ";
+    if (o.scoring.uncertain_band) summary += std::to_string(uncertain) + " uncertain, ";
     summary += std::to_string(errors) + (errors == 1 ? " error" : " errors");
     if (contradicted > 0) {
       summary += "; " + std::to_string(contradicted) + (contradicted == 1 ? " contradicts" : " contradict") +
@@ -259,12 +314,10 @@ int pairs(const VerifyOptions& o, std::ostream& out, Diagnostics& diag, int stdi
     }
     if (auto written = write_output_file(*o.junit, render_junit(suite), "the JUnit report"); !written) {
       diag.line(written.error().message);
-      // A lost report is an error: it outranks a verdict (0, 1, 5), not a worse error.
-      if (status != exit_status::service && status != exit_status::no_face) status = exit_status::usage;
+      status.note(written.error().kind);  // a lost report is an error: it outranks a verdict
     }
   }
-  if (interrupted_run) return interrupted_status(status);
-  return status;
+  return status.value();
 }
 
 }  // namespace faceverify::commands

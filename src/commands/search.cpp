@@ -4,11 +4,26 @@
 #include <fstream>
 #include <set>
 
-#include "commands.hpp"
-#include "faceverify/interrupt.hpp"
+#include "commands/cli.hpp"
+#include "commands/commands.hpp"
 
 namespace faceverify::commands {
 namespace {
+
+constexpr const char* k_footer = R"(Output: candidates ranked by similarity to the reference, each marked "match" when it
+reaches the threshold: text, csv, or json (see docs/batch-output.md). Candidates without a
+face are listed after the ranked ones as "no face"; failed ones as errors.
+
+Exit codes: 0 at least one match; 1 no match; 5 (with --uncertain-band) no match but an uncertain
+  candidate; 3 no face in the reference;
+  4 an image failed at the service, 2 a candidate could not be read (errors outrank a verdict);
+  2 usage or input error; 130/143 interrupted.
+
+Examples:
+  faceverify search suspect.jpg lineup/*.jpg --top 3
+  faceverify search --gallery photos/ me.jpg
+  faceverify embed photos/*.jpg > gallery.jsonl && faceverify search me.jpg gallery.jsonl
+)";
 
 namespace fs = std::filesystem;
 
@@ -52,9 +67,42 @@ Expected<std::vector<std::string>> gallery_images(const std::string& dir, Diagno
 
 }  // namespace
 
-int search(const VerifyOptions& o, std::ostream& out, Diagnostics& diag, int stdin_fd) {
+void setup(CLI::App& app, SearchOptions& o) {
+  app.description("faceverify search: rank candidate images by similarity to a reference face.\n" +
+                  std::string(k_input_note));
+  app.footer(k_footer);
+  app.add_option("REFERENCE", o.reference, "The face to look for (an image or an embedding file of one image)")
+      ->required()
+      ->type_name("");
+  app.add_option("CANDIDATE", o.candidates, "Images or embedding files to rank")->type_name("");
+  app.add_option("--gallery", o.gallery,
+                 "Also rank every image under DIR (recursive; files that are not images are skipped)")
+      ->type_name("DIR");
+  app.add_option("--top", o.top, "Show only the K most similar candidates")
+      ->check(number_in("a whole number of at least 1", 1.0, 1e9, true, true))
+      ->type_name("K");
+  add_band_option(app, o.scoring);
+  add_table_format_options(app, o.format);
+  add_service_options(app, o.service);
+  add_scoring_options(app, o.scoring);
+  add_batch_options(app, o.batch, /*streaming=*/false);
+}
+
+Expected<void> finish(SearchOptions& o) {
+  if (auto ok = check_service(o.service); !ok) return ok;
+  if (auto ok = check_batch(o.batch); !ok) return ok;
+  if (o.candidates.empty() && !o.gallery) {
+    return fail(ErrorKind::usage,
+                "search needs candidates: give CANDIDATE images or --gallery DIR (see faceverify search --help)");
+  }
+  return {};
+}
+
+int run(SearchOptions& o, Io& io) {
+  Diagnostics& diag = io.diag;
+  if (auto ok = resolve_settings(o.service, &o.scoring); !ok) return report_error(diag, ok.error());
   InputSet inputs;
-  auto reference = inputs.add(o.reference, stdin_fd, max_image_bytes(o));
+  auto reference = inputs.add(o.reference, io.stdin_fd, max_image_bytes(o.service.kind));
   if (!reference) {
     return report_error(diag, reference.error());
   }
@@ -63,9 +111,9 @@ int search(const VerifyOptions& o, std::ostream& out, Diagnostics& diag, int std
               " images; the reference must be one (pick its line, e.g. with grep or sed)");
     return exit_status::usage;
   }
-  std::vector<std::string> candidates = o.inputs;
+  std::vector<std::string> candidates = o.candidates;
   if (o.gallery) {
-    auto files = gallery_images(*o.gallery, diag, o.verbose);
+    auto files = gallery_images(*o.gallery, diag, o.batch.verbose);
     if (!files) {
       return report_error(diag, files.error());
     }
@@ -75,30 +123,33 @@ int search(const VerifyOptions& o, std::ostream& out, Diagnostics& diag, int std
   std::set<std::string> seen;  // a candidate named twice is ranked once
   for (const auto& arg : candidates) {
     if (!seen.insert(arg).second) continue;
-    auto added = inputs.add(arg, stdin_fd, max_image_bytes(o));
+    auto added = inputs.add(arg, io.stdin_fd, max_image_bytes(o.service.kind));
     if (!added) {
       return report_error(diag, added.error());
     }
     candidate_entries.insert(candidate_entries.end(), added->begin(), added->end());
   }
-  auto setup = analyse_inputs(o, inputs, diag);
+  auto setup = analyse_inputs(o.service, o.batch, inputs, diag, o.format != OutputFormat::text);
   if (!setup) return setup.error();
 
   const Subject& ref = inputs.subject_of(reference->front());
   SearchReport report;
-  report.context = score_context(o, setup->provenance);
+  report.context = score_context(o.scoring, setup->provenance);
   report.reference = summarize(inputs, reference->front());
   if (report.reference.error) {
     diag.line(report.reference.error->message);
     return exit_code(report.reference.error->kind);
   }
-  int status = exit_status::different;
-  int worst_error = 0;  // 4 service > 2 input: the worst candidate error's status
+  // The verdict: a match wins, else an uncertain candidate, else no match;
+  // any candidate error outranks it (worse_status).
+  bool matched = false;
+  bool uncertain = false;
+  ExitStatus errors;
   for (const std::size_t i : candidate_entries) {
     const Subject& s = inputs.subject_of(i);
     if (&s == &ref) {
       // The same bytes as the reference would always "match": not a finding.
-      if (o.verbose) diag.line(inputs.entries[i].label + ": the reference itself; not ranked");
+      if (o.batch.verbose) diag.line(inputs.entries[i].label + ": the reference itself; not ranked");
       continue;
     }
     const bool first = inputs.entries[i].first_for_subject;
@@ -106,20 +157,20 @@ int search(const VerifyOptions& o, std::ostream& out, Diagnostics& diag, int std
     r.candidate = summarize(inputs, i);
     if (r.candidate.error) {
       if (r.candidate.error->kind != ErrorKind::no_face) {
-        worst_error = std::max(worst_error, exit_code(r.candidate.error->kind));
+        errors.note(r.candidate.error->kind);
         if (first) diag.line(r.candidate.error->message);
       } else if (first) {
         diag.line(r.candidate.error->message);
       }
     } else {
-      auto c = compare(*ref.analysis, ref.label, *s.analysis, s.label, o.face, report.context.score);
+      auto c = compare(*ref.analysis, ref.label, *s.analysis, s.label, o.scoring.face, report.context.score);
       if (c) {
         r.comparison = *c;
-        const Decision d = decide(c->similarity, report.context.score, o.uncertain_band);
-        if (d == Decision::same) status = exit_status::same;
-        if (d == Decision::uncertain && status == exit_status::different) status = exit_status::uncertain;
+        const Decision d = decide(c->similarity, report.context.score, o.scoring.uncertain_band);
+        matched = matched || d == Decision::same;
+        uncertain = uncertain || d == Decision::uncertain;
       } else {
-        worst_error = std::max(worst_error, exit_code(c.error().kind));
+        errors.note(c.error().kind);
         r.candidate.error = c.error();
         diag.line(c.error().message);
       }
@@ -128,8 +179,12 @@ int search(const VerifyOptions& o, std::ostream& out, Diagnostics& diag, int std
   }
   rank_results(report.results);
   report.shown = o.top ? std::min(*o.top, report.results.size()) : report.results.size();
-  if (!emit(out, render_search(report, o.format), diag)) return interrupted_status(status);
-  return worst_error != 0 ? worst_error : status;  // an error outranks a verdict
+  emit(io, render_search(report, o.format));
+  ExitStatus status(matched     ? exit_status::same
+                    : uncertain ? exit_status::uncertain
+                                : exit_status::different);
+  status.note(errors.value());
+  return status.value();
 }
 
 }  // namespace faceverify::commands

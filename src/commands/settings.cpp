@@ -4,44 +4,57 @@
 #include <cstdlib>
 #include <string>
 
-#include "commands.hpp"
+#include "commands/commands.hpp"
 #include "faceverify/config.hpp"
 
 namespace faceverify::commands {
 
-Expected<void> apply_settings(VerifyOptions& o, bool scores) {
+Expected<void> resolve_settings(ServiceOptions& service, ScoringOptions* scoring, bool writes_config) {
   Config config;
-  std::optional<std::filesystem::path> path = o.config_file ? std::optional(std::filesystem::path(*o.config_file))
-                                                            : default_config_path();
+  std::optional<std::filesystem::path> path =
+      service.config_file ? std::optional(std::filesystem::path(*service.config_file)) : default_config_path();
   if (path) {
     // An explicit --config must exist, unless this run is about to write it.
-    auto read = read_config(*path, o.config_file.has_value() && !o.write_config);
+    auto read = read_config(*path, service.config_file.has_value() && !writes_config);
     if (!read) return std::unexpected(read.error());
     config = *read;
   }
-  if (!o.backend_given && config.backend) o.backend = *config.backend == "local" ? BackendKind::local : BackendKind::api4ai;
-  // A threshold measured on one backend's model means nothing for another's.
-  const std::string backend = o.backend == BackendKind::local ? "local" : "api4ai";
-  const bool config_applies = !config.backend || *config.backend == backend;
-  if (!scores) return {};  // no threshold to settle (embed)
+  // --backend and FACEVERIFY_BACKEND (one CLI11 option) beat the config file.
+  if (service.backend) {
+    service.kind = *service.backend;
+  } else if (config.backend) {
+    service.kind = backend_from_name(*config.backend).value_or(BackendKind::api4ai);
+  }
+  if (!scoring) return {};  // no threshold to settle (embed)
 
-  if (o.threshold_given) {
-    o.threshold_source = "option";
+  // A threshold measured on one backend's model means nothing for another's.
+  const bool config_applies = !config.backend || *config.backend == backend_name(service.kind);
+  ScoreOptions& score = scoring->score;
+  if (scoring->threshold) {
+    score.threshold = *scoring->threshold;
+    scoring->threshold_source = "option";
   } else if (const char* env = std::getenv("FACEVERIFY_THRESHOLD"); env && *env) {
     char* end = nullptr;
     const double t = std::strtod(env, &end);
     if (end == env || *end != '\0' || !(t >= 0.0 && t <= 1.0)) {
       return fail(ErrorKind::usage, "FACEVERIFY_THRESHOLD: '" + display_name(env) + "' is not a number from 0 to 1");
     }
-    o.threshold = t;
-    o.threshold_source = "env";
+    score.threshold = t;
+    scoring->threshold_source = "env";
   } else if (config_applies && config.threshold) {
-    o.threshold = *config.threshold;
-    o.threshold_source = "config";
+    score.threshold = *config.threshold;
+    scoring->threshold_source = "config";
   } else {
-    o.threshold_source = "default";
+    score.threshold = k_default_threshold;
+    scoring->threshold_source = "default";
   }
-  if (!o.half_distance_given && config_applies && config.half_distance) o.half_distance = *config.half_distance;
+  if (scoring->half_distance) {
+    score.half_distance = *scoring->half_distance;
+  } else if (config_applies && config.half_distance) {
+    score.half_distance = *config.half_distance;
+  } else {
+    score.half_distance = k_default_half_distance;
+  }
   return {};
 }
 

@@ -60,8 +60,8 @@ TEST_CASE("local::evaluation over shared/faces", "[local][eval]") {
       REQUIRE(c);
       const bool same = photos[i].second == photos[k].second;
       (same ? genuine : impostor) += 1;
-      if (c->same) (same ? genuine_accepted : impostor_accepted) += 1;
-      if (c->same != same) {
+      if (meets_threshold(c->similarity, ScoreOptions{})) (same ? genuine_accepted : impostor_accepted) += 1;
+      if (meets_threshold(c->similarity, ScoreOptions{}) != same) {
         WARN((same ? "rejected same-person pair " : "accepted different-person pair ")
              << photos[i].first << " " << photos[k].first << " distance " << c->distance);
       }
@@ -101,7 +101,7 @@ TEST_CASE("local::evaluation over shared/faces", "[local][eval]") {
       ++rotated_found;
       auto c = compare(analyses[i], "original", *analysis, "rotated", FacePolicy::largest, ScoreOptions{});
       INFO(photos[i].first << " rotated " << angle << " degrees, distance " << c->distance);
-      CHECK(c->same);
+      CHECK(meets_threshold(c->similarity, ScoreOptions{}));
     }
   }
   WARN("rotated copies: face found the right way up in " << rotated_found << ", no face in " << rotated_none);

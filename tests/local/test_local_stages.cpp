@@ -222,7 +222,7 @@ TEST_CASE("local::analyzer", "[local]") {
   auto same = [&](const Analysis& other) {
     auto c = compare(*reference, "astronaut", other, "other", FacePolicy::largest, ScoreOptions{});
     REQUIRE(c);
-    return c->same;
+    return meets_threshold(c->similarity, ScoreOptions{});
   };
 
   SECTION("the crop is the same person") {

@@ -132,7 +132,7 @@ struct FakeBackend {
 FakeBackend fake_backend() {
   auto fake = std::make_unique<FakeAnalyzer>();
   FakeAnalyzer* analyzer = fake.get();
-  return {analyzer, Backend::wrap(std::move(fake), k_api4ai)};
+  return {analyzer, wrap_backend(std::move(fake), k_api4ai)};
 }
 
 }  // namespace
@@ -183,7 +183,7 @@ TEST_CASE("batch: the progress line counts subjects and is erased at the end", "
   add_all(inputs, {write_image(dir, "a.jpg", "a"), write_image(dir, "b.jpg", "b"), write_image(dir, "c.jpg", "c")});
   auto fake = std::make_unique<FakeAnalyzer>();
   fake->failing = {jpeg_bytes("b")};
-  auto backend = Backend::wrap(std::move(fake), k_api4ai);
+  auto backend = wrap_backend(std::move(fake), k_api4ai);
   std::ostringstream err;
   Diagnostics diag(err);
   diag.enable_progress();
@@ -233,7 +233,7 @@ TEST_CASE("batch: URL analyses are not written to the cache", "[batch]") {
   const cache::Cache cache(dir / "cache");
   InputSet inputs;
   add_all(inputs, {"https://example.com/a.jpg", "https://example.com/b.jpg"});
-  auto backend = Backend::wrap(std::make_unique<FakeAnalyzer>(), k_api4ai);
+  auto backend = wrap_backend(std::make_unique<FakeAnalyzer>(), k_api4ai);
   std::ostringstream err;
   Diagnostics diag(err);
   Run r = run(inputs, backend.get(), settings(2, cache), diag);
@@ -274,7 +274,7 @@ TEST_CASE("batch: jobs bound the concurrent analyses", "[batch]") {
     for (int i = 0; i < 4; ++i) add_all(again, {write_image(dir, "one" + std::to_string(i) + ".jpg", "one" + std::to_string(i))});
     auto f1 = std::make_unique<FakeAnalyzer>();
     FakeAnalyzer* a1 = f1.get();
-    auto b1 = Backend::wrap(std::move(f1), k_api4ai);
+    auto b1 = wrap_backend(std::move(f1), k_api4ai);
     Run r1 = run(again, b1.get(), settings(1), diag);
     REQUIRE(r1.end);
     CHECK(a1->calls == 4);
@@ -296,7 +296,7 @@ TEST_CASE("batch: the cache answers a second run", "[batch]") {
     auto fake = std::make_unique<FakeAnalyzer>();
     fake->failing = failing;
     FakeAnalyzer* analyzer = fake.get();
-    auto backend = Backend::wrap(std::move(fake), k_api4ai);
+    auto backend = wrap_backend(std::move(fake), k_api4ai);
     Run r = run(inputs, backend.get(), settings(2, cache), diag);
     REQUIRE(r.end);
     CHECK(analyzer->calls == 3);
@@ -353,7 +353,7 @@ TEST_CASE("batch: the cache answers a second run", "[batch]") {
     add_all(inputs, paths);
     auto fake = std::make_unique<FakeAnalyzer>();
     fake->faceless = {jpeg_bytes("a")};
-    auto backend = Backend::wrap(std::move(fake), k_api4ai);
+    auto backend = wrap_backend(std::move(fake), k_api4ai);
     Run r = run(inputs, backend.get(), settings(2, cache), diag);
     REQUIRE(r.end);
     REQUIRE(inputs.subjects[0].analysis);
@@ -363,7 +363,7 @@ TEST_CASE("batch: the cache answers a second run", "[batch]") {
     add_all(again, paths);
     auto fake2 = std::make_unique<FakeAnalyzer>();
     FakeAnalyzer* analyzer = fake2.get();
-    auto backend2 = Backend::wrap(std::move(fake2), k_api4ai);
+    auto backend2 = wrap_backend(std::move(fake2), k_api4ai);
     Run r2 = run(again, backend2.get(), settings(2, cache), diag);
     REQUIRE(r2.end);
     CHECK(analyzer->calls == 0);
@@ -380,7 +380,7 @@ TEST_CASE("batch: the cache answers a second run", "[batch]") {
     FakeAnalyzer* analyzer = fake.get();
     Provenance other = k_api4ai;
     other.endpoint = "https://other.example/face-analyzer/v1/results";
-    auto backend = Backend::wrap(std::move(fake), other);
+    auto backend = wrap_backend(std::move(fake), other);
     Run r = run(inputs, backend.get(), settings(2, cache), diag);
     REQUIRE(r.end);
     CHECK(analyzer->calls == 3);

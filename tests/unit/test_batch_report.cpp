@@ -39,8 +39,8 @@ ScoreContext context() {
   return c;
 }
 
-Comparison cmp(double similarity, double distance, double cosine, bool same) {
-  return Comparison{0, 0, distance, similarity, cosine, same};
+Comparison cmp(double similarity, double distance, double cosine) {
+  return Comparison{0, 0, distance, similarity, cosine};
 }
 
 InputSummary ok_input(std::string input, char sha, std::size_t faces = 1) {
@@ -53,8 +53,8 @@ MatrixReport matrix() {
   r.inputs = {ok_input("photos/alice.jpg", 'a'), ok_input("more/alice.png", 'b', 2),
               InputSummary{"scans/a_very_long_file_name.jpeg", "", std::nullopt,
                            Error{ErrorKind::http, "scans/a_very_long_file_name.jpeg: HTTP 503: busy", 503, true, {}}}};
-  const Comparison self = cmp(1.0, 0.0, 1.0, true);
-  const Comparison pair = cmp(0.87654, 0.5, 0.875, true);
+  const Comparison self = cmp(1.0, 0.0, 1.0);
+  const Comparison pair = cmp(0.87654, 0.5, 0.875);
   r.cells = {{self, pair, std::nullopt}, {pair, self, std::nullopt}, {std::nullopt, std::nullopt, std::nullopt}};
   r.context = context();
   return r;
@@ -86,12 +86,12 @@ SearchReport search() {
   SearchReport s;
   s.reference = ok_input("ref.jpg", 'f');
   s.results = {failed("gone.jpg", ErrorKind::network, "gone.jpg: connection reset"),
-               result("c3, the \"odd\" one.jpg", cmp(0.4, 1.0, 0.5, false)),
+               result("c3, the \"odd\" one.jpg", cmp(0.4, 1.0, 0.5)),
                no_face("noface.jpg"),
-               result("c4.jpg", cmp(0.85, 0.6, 0.82, true)),
+               result("c4.jpg", cmp(0.85, 0.6, 0.82)),
                failed("broken.jpg", ErrorKind::http, "broken.jpg: HTTP 503: Service Unavailable"),
-               result("c1.jpg", cmp(0.95, 0.3, 0.955, true)),
-               result("c2.jpg", cmp(0.85, 0.6, 0.82, true))};
+               result("c1.jpg", cmp(0.95, 0.3, 0.955)),
+               result("c2.jpg", cmp(0.85, 0.6, 0.82))};
   rank_results(s.results);
   s.shown = 6;
   s.context = context();
@@ -149,14 +149,14 @@ TEST_CASE("batch_report: rank_results", "[batch_report]") {
                                                          "noface.jpg", "broken.jpg", "gone.jpg"});
   SECTION("an error that is not no_face ranks after no face, whatever its name") {
     std::vector<SearchResult> rs = {no_face("z.jpg"), failed("a.jpg", ErrorKind::api_response, "bad"),
-                                    no_face("b.jpg"), result("y.jpg", cmp(0.1, 2.0, 0.0, false))};
+                                    no_face("b.jpg"), result("y.jpg", cmp(0.1, 2.0, 0.0))};
     rank_results(rs);
     CHECK(inputs_of(rs) == std::vector<std::string>{"y.jpg", "b.jpg", "z.jpg", "a.jpg"});
   }
   SECTION("equal similarity: by input") {
-    std::vector<SearchResult> rs = {result("b.jpg", cmp(0.5, 1.0, 0.5, false)),
-                                    result("a.jpg", cmp(0.5, 1.0, 0.5, false)),
-                                    result("c.jpg", cmp(0.50001, 1.0, 0.5, false))};
+    std::vector<SearchResult> rs = {result("b.jpg", cmp(0.5, 1.0, 0.5)),
+                                    result("a.jpg", cmp(0.5, 1.0, 0.5)),
+                                    result("c.jpg", cmp(0.50001, 1.0, 0.5))};
     rank_results(rs);
     CHECK(inputs_of(rs) == std::vector<std::string>{"c.jpg", "a.jpg", "b.jpg"});
   }
@@ -186,8 +186,8 @@ TEST_CASE("batch_report: render_matrix", "[batch_report]") {
   SECTION("text without a legend when every label is the file's name") {
     MatrixReport small;
     small.inputs = {ok_input("photos/alice.jpg", 'a'), ok_input("bob.jpg", 'b')};
-    small.cells = {{cmp(1.0, 0.0, 1.0, true), cmp(0.25, 1.5, 0.1, false)},
-                   {cmp(0.25, 1.5, 0.1, false), cmp(1.0, 0.0, 1.0, true)}};
+    small.cells = {{cmp(1.0, 0.0, 1.0), cmp(0.25, 1.5, 0.1)},
+                   {cmp(0.25, 1.5, 0.1), cmp(1.0, 0.0, 1.0)}};
     small.context = context();
     CHECK(render_matrix(small, OutputFormat::text) ==
           "        alice     bob\n"
@@ -262,7 +262,7 @@ TEST_CASE("batch_report: render_search", "[batch_report]") {
           "1    95.0%  match  c1.jpg\n"
           "1 of 1 candidate matches ref.jpg (threshold 80.0%)\n");
     SearchReport many = s;
-    for (int i = 0; i < 9; ++i) many.results.push_back(result("z" + std::to_string(i) + ".jpg", cmp(0.1, 2, 0, false)));
+    for (int i = 0; i < 9; ++i) many.results.push_back(result("z" + std::to_string(i) + ".jpg", cmp(0.1, 2, 0)));
     rank_results(many.results);
     many.shown = 10;
     const std::string text = render_search(many, OutputFormat::text);
@@ -319,13 +319,13 @@ TEST_CASE("batch_report: render_search", "[batch_report]") {
 
 TEST_CASE("batch_report: render_pair", "[batch_report]") {
   const ScoreContext c = context();
-  PairResult as_expected{3, "a.jpg", "b.jpg", Expectation::same, cmp(0.9, 0.4, 0.92, true), std::nullopt, 1.5,
+  PairResult as_expected{3, "a.jpg", "b.jpg", Expectation::same, cmp(0.9, 0.4, 0.92), std::nullopt, 1.5,
                          std::nullopt};
-  PairResult contradicted{4, "a.jpg", "c, d.jpg", Expectation::different, cmp(0.85, 0.55, 0.85, true),
+  PairResult contradicted{4, "a.jpg", "c, d.jpg", Expectation::different, cmp(0.85, 0.55, 0.85),
                           std::nullopt, 0.5, std::nullopt};
-  PairResult no_expectation{5, "e.jpg", "f.jpg", Expectation::none, cmp(0.2, 1.6, 0.1, false), std::nullopt, 0.25,
+  PairResult no_expectation{5, "e.jpg", "f.jpg", Expectation::none, cmp(0.2, 1.6, 0.1), std::nullopt, 0.25,
                             std::nullopt};
-  PairResult uncertain{6, "h.jpg", "i.jpg", Expectation::same, cmp(0.82, 0.7, 0.8, true), std::nullopt, 0.25, 0.05};
+  PairResult uncertain{6, "h.jpg", "i.jpg", Expectation::same, cmp(0.82, 0.7, 0.8), std::nullopt, 0.25, 0.05};
   PairResult errored{7, "g.jpg", "missing.jpg", Expectation::same, std::nullopt,
                      Error{ErrorKind::input, "missing.jpg: No such file or directory", {}, false, {}}, 0.0,
                      std::nullopt};

@@ -3,12 +3,13 @@
 #include <string>
 #include <vector>
 
-#include "faceverify/cli.hpp"
+#include "commands/commands.hpp"
 
 using namespace faceverify;
+using namespace faceverify::commands;
 
 namespace {
-Expected<Command> parse(std::vector<std::string> args) {
+Expected<Invocation> parse(std::vector<std::string> args) {
   args.insert(args.begin(), "faceverify");
   std::vector<const char*> argv;
   for (const auto& a : args) argv.push_back(a.c_str());
@@ -20,14 +21,14 @@ TEST_CASE("cli::parse_command_line", "[cli]") {
   SECTION("defaults") {
     auto c = parse({"a.jpg", "b.jpg"});
     REQUIRE(c);
-    const auto& o = c->verify;
+    const auto& o = std::get<VerifyOptions>(c->options);
     CHECK(o.images == std::vector<std::string>{"a.jpg", "b.jpg"});
-    CHECK(o.api == api4ai::Mode::demo);
-    CHECK(o.threshold == 0.8);
-    CHECK_FALSE(o.threshold_given);
-    CHECK(o.half_distance == 1.23);
-    CHECK(o.face == FacePolicy::largest);
-    CHECK(o.retries == 4);
+    CHECK(o.service.api == api4ai::Mode::demo);
+    CHECK_FALSE(o.service.backend);
+    CHECK_FALSE(o.scoring.threshold);
+    CHECK_FALSE(o.scoring.half_distance);
+    CHECK(o.scoring.face == FacePolicy::largest);
+    CHECK(o.service.retries == 4);
     CHECK_FALSE(o.json);
   }
   SECTION("every option") {
@@ -54,16 +55,15 @@ TEST_CASE("cli::parse_command_line", "[cli]") {
                     "-",
                     "https://x/y.jpg"});
     REQUIRE(c);
-    const auto& o = c->verify;
-    CHECK(o.api == api4ai::Mode::rapidapi);
-    CHECK(o.api_url == "http://127.0.0.1:1");
-    CHECK(o.api_key_file == "k");
-    CHECK(o.cacert == "ca.pem");
-    CHECK(o.threshold == 0.9);
-    CHECK(o.threshold_given);
-    CHECK(o.half_distance == 1.1);
-    CHECK(o.face == FacePolicy::best);
-    CHECK(o.retries == 0);
+    const auto& o = std::get<VerifyOptions>(c->options);
+    CHECK(o.service.api == api4ai::Mode::rapidapi);
+    CHECK(o.service.api_url == "http://127.0.0.1:1");
+    CHECK(o.service.api_key_file == "k");
+    CHECK(o.service.cacert == "ca.pem");
+    CHECK(o.scoring.threshold == 0.9);
+    CHECK(o.scoring.half_distance == 1.1);
+    CHECK(o.scoring.face == FacePolicy::best);
+    CHECK(o.service.retries == 0);
     CHECK(o.timeout_seconds == 2.5);
     CHECK(o.json);
     CHECK(o.verbose);
@@ -72,15 +72,15 @@ TEST_CASE("cli::parse_command_line", "[cli]") {
   SECTION("help and version") {
     auto h = parse({"--help"});
     REQUIRE(h);
-    CHECK(h->action == Command::Action::print_help);
+    REQUIRE(h->text);
     for (const char* needle : {"--threshold", "--api-url", "Exit codes", "API4AI_KEY", "RAPIDAPI_KEY", "Examples",
                                "3  no face found", "4  service error"}) {
-      CHECK(h->text.find(needle) != std::string::npos);
+      CHECK(h->text->find(needle) != std::string::npos);
     }
     auto v = parse({"--version"});
     REQUIRE(v);
-    CHECK(v->action == Command::Action::print_version);
-    CHECK(v->text.starts_with("faceverify 1."));
+    REQUIRE(v->text);
+    CHECK(v->text->starts_with("faceverify 1."));
   }
   SECTION("usage errors are one line naming the problem") {
     struct Case {
@@ -126,31 +126,63 @@ TEST_CASE("cli: parser errors never echo an API key", "[cli]") {
 TEST_CASE("cli: batch commands and their options", "[cli]") {
   auto m = parse({"matrix", "--jobs", "8", "--max-rps", "2.5", "--format", "csv", "--no-cache", "a.jpg", "b.jpg"});
   REQUIRE(m);
-  CHECK(m->action == Command::Action::matrix);
-  CHECK(m->verify.jobs == 8);
-  CHECK(m->verify.max_rps == 2.5);
-  CHECK(m->verify.format == OutputFormat::csv);
-  CHECK(m->verify.no_cache);
-  CHECK(m->verify.inputs == std::vector<std::string>{"a.jpg", "b.jpg"});
+  const auto& mo = std::get<MatrixOptions>(m->options);
+  CHECK(mo.batch.jobs == 8);
+  CHECK(mo.batch.max_rps == 2.5);
+  CHECK(mo.format == OutputFormat::csv);
+  CHECK(mo.batch.no_cache);
+  CHECK(mo.inputs == std::vector<std::string>{"a.jpg", "b.jpg"});
+  auto mj = parse({"matrix", "--json", "--format", "csv", "a.jpg"});  // --json wins, wherever it stands
+  REQUIRE(mj);
+  CHECK(std::get<MatrixOptions>(mj->options).format == OutputFormat::json);
   auto s = parse({"search", "--top", "3", "--gallery", "dir", "ref.jpg"});
   REQUIRE(s);
-  CHECK(s->action == Command::Action::search);
-  CHECK(s->verify.reference == "ref.jpg");
-  CHECK(s->verify.top == std::size_t{3});
+  const auto& so = std::get<SearchOptions>(s->options);
+  CHECK(so.reference == "ref.jpg");
+  CHECK(so.top == std::size_t{3});
+  CHECK(so.gallery == "dir");
+  CHECK(so.format == OutputFormat::text);
   auto p = parse({"pairs", "--junit", "r.xml", "--ordered", "--uncertain-band", "0.05", "-"});
   REQUIRE(p);
-  CHECK(p->action == Command::Action::pairs);
-  CHECK(p->verify.format == OutputFormat::jsonl);
-  CHECK(p->verify.junit == "r.xml");
-  CHECK(p->verify.uncertain_band == 0.05);
+  const auto& po = std::get<PairsOptions>(p->options);
+  CHECK(po.format == OutputFormat::jsonl);
+  CHECK(po.junit == "r.xml");
+  CHECK(po.batch.ordered);
+  CHECK(po.scoring.uncertain_band == 0.05);
+  CHECK(std::get<PairsOptions>(parse({"pairs", "--format", "csv", "f"})->options).format == OutputFormat::csv);
+  CHECK(std::get<PairsOptions>(parse({"pairs", "--format", "json", "f"})->options).format == OutputFormat::jsonl);
   auto c = parse({"calibrate", "--target-far", "0.001", "--write-config", "--report", "r.html", "faces/"});
   REQUIRE(c);
-  CHECK(c->action == Command::Action::calibrate);
-  CHECK(c->verify.target_far == 0.001);
-  CHECK(c->verify.write_config);
-  CHECK(parse({"cache", "clear"})->action == Command::Action::cache_clear);
+  const auto& co = std::get<CalibrateOptions>(c->options);
+  CHECK(co.target_far == 0.001);
+  CHECK(co.write_config);
+  CHECK(co.report == "r.html");
+  CHECK(std::get<CacheOptions>(parse({"cache", "clear"})->options).clear);
+  CHECK_FALSE(std::get<CacheOptions>(parse({"cache", "stats", "--json"})->options).clear);
+  auto e = parse({"embed", "--backend", "local", "-j", "2", "a.jpg"});
+  REQUIRE(e);
+  CHECK(std::get<EmbedOptions>(e->options).service.backend == BackendKind::local);
   CHECK_FALSE(parse({"search", "ref.jpg"}));            // no candidates
   CHECK_FALSE(parse({"matrix", "--jobs", "0", "a"}));   // out of range
   CHECK_FALSE(parse({"calibrate", "--target-far", "0", "x"}));
   CHECK_FALSE(parse({"embed", "--format", "csv", "a"}));  // embed has one format
+  CHECK_FALSE(parse({"embed", "--threshold", "0.5", "a"}));  // embed does not score
+  CHECK_FALSE(parse({"matrix", "--uncertain-band", "0.1", "a"}));  // no per-pair decision
+}
+
+TEST_CASE("cli: every command of the table parses, has help, and is listed in the main help", "[cli]") {
+  auto main_help = parse({"--help"});
+  REQUIRE(main_help);
+  REQUIRE(main_help->text);
+  for (const auto& spec : command_table()) {
+    if (spec.name.empty()) continue;
+    INFO(spec.name);
+    CHECK(main_help->text->find("  " + std::string(spec.synopsis)) != std::string::npos);
+    auto help = parse({std::string(spec.name), "--help"});
+    REQUIRE(help);
+    REQUIRE(help->text);
+    CHECK(help->text->find("faceverify " + std::string(spec.name)) != std::string::npos);
+    // The options it parses into are the command's own.
+    CHECK(help->options.index() == spec.make().index());
+  }
 }

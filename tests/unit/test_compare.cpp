@@ -33,19 +33,19 @@ TEST_CASE("compare::compare", "[compare]") {
     CHECK(c->distance == 0.0);
     CHECK(c->similarity == 1.0);
     CHECK(c->cosine == Approx(1.0));
-    CHECK(c->same);
+    CHECK(meets_threshold(c->similarity, opts));
   }
   SECTION("largest picks the biggest box") {
     auto c = compare(one_x, "a", two, "b", FacePolicy::largest, opts);
     REQUIRE(c);
     CHECK(c->face2 == 1);
     CHECK(c->distance == Approx(std::sqrt(2.0)));
-    CHECK_FALSE(c->same);
+    CHECK_FALSE(meets_threshold(c->similarity, opts));
   }
   SECTION("first picks index 0") {
     auto c = compare(one_x, "a", two, "b", FacePolicy::first, opts);
     CHECK(c->face2 == 0);
-    CHECK(c->same);
+    CHECK(meets_threshold(c->similarity, opts));
   }
   SECTION("best picks the most similar pair") {
     const Analysis other = with({face({0, 0, 0.9, 0.9}, {0, 0, 1}), face({0, 0, 0.2, 0.2}, {0, 0.9, 0.1})});
@@ -60,10 +60,14 @@ TEST_CASE("compare::compare", "[compare]") {
     auto c = compare(origin, "a", at_half, "b", FacePolicy::largest, ScoreOptions{0.5, 1.23});
     REQUIRE(c);
     CHECK(c->similarity == Approx(0.5));
-    auto lower = compare(origin, "a", at_half, "b", FacePolicy::largest, ScoreOptions{0.49, 1.23});
-    CHECK(lower->same);
-    auto higher = compare(origin, "a", at_half, "b", FacePolicy::largest, ScoreOptions{0.51, 1.23});
-    CHECK_FALSE(higher->same);
+    CHECK(meets_threshold(c->similarity, ScoreOptions{0.49, 1.23}));
+    CHECK_FALSE(meets_threshold(c->similarity, ScoreOptions{0.51, 1.23}));
+    // Exactly at the threshold is the same person, in the one rule and in decide().
+    const ScoreOptions exact{c->similarity, 1.23};
+    CHECK(meets_threshold(c->similarity, exact));
+    CHECK(decide(c->similarity, exact, std::nullopt) == Decision::same);
+    CHECK_FALSE(meets_threshold(std::nextafter(c->similarity, 0.0), exact));
+    CHECK(decide(std::nextafter(c->similarity, 0.0), exact, std::nullopt) == Decision::different);
   }
   SECTION("no face names the image") {
     auto c = compare(one_x, "a.jpg", with({}), "b.jpg", FacePolicy::largest, opts);

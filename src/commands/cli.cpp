@@ -1,0 +1,266 @@
+// SPDX-License-Identifier: MIT
+// The command line: the option groups the commands share, and the parser
+// that picks a command from the table and lets it bind its options.
+#include "commands/cli.hpp"
+
+#include <cmath>
+
+#include "commands/commands.hpp"
+#include "faceverify/version.hpp"
+
+namespace faceverify::commands {
+namespace {
+
+const std::map<std::string, api4ai::Mode>& modes() {
+  static const std::map<std::string, api4ai::Mode> m = {
+      {"demo", api4ai::Mode::demo}, {"api4ai", api4ai::Mode::api4ai}, {"rapidapi", api4ai::Mode::rapidapi}};
+  return m;
+}
+const std::map<std::string, FacePolicy>& policies() {
+  static const std::map<std::string, FacePolicy> m = {
+      {"largest", FacePolicy::largest}, {"first", FacePolicy::first}, {"best", FacePolicy::best}};
+  return m;
+}
+const std::map<std::string, BackendKind>& backends() {
+  static const std::map<std::string, BackendKind> m = {{"api4ai", BackendKind::api4ai},
+                                                       {"local", BackendKind::local}};
+  return m;
+}
+const std::map<std::string, OutputFormat>& table_formats() {
+  static const std::map<std::string, OutputFormat> m = {
+      {"text", OutputFormat::text}, {"csv", OutputFormat::csv}, {"json", OutputFormat::json}};
+  return m;
+}
+
+}  // namespace
+
+const char* const k_input_note =
+    "IMAGE is a file, an http(s) URL or - (stdin), or an embedding file written by faceverify embed\n"
+    "(all its images; reading it needs no network). Each distinct image is analysed once per run\n"
+    "and cached (by SHA-256 of its bytes and the endpoint), so a rerun costs no request.";
+
+CLI::Validator number_in(std::string what, double low, double high, bool inclusive_low, bool whole) {
+  return CLI::Validator(
+      [=](std::string& value) -> std::string {
+        double x = 0.0;
+        std::size_t used = 0;
+        try {
+          x = std::stod(value, &used);
+        } catch (const std::exception&) {
+          used = 0;
+        }
+        const bool ok = used == value.size() && used > 0 && std::isfinite(x) && x <= high &&
+                        (inclusive_low ? x >= low : x > low) && (!whole || x == std::floor(x));
+        return ok ? std::string() : "'" + value + "' is not " + what;
+      },
+      "");
+}
+
+void add_service_options(CLI::App& app, ServiceOptions& o) {
+  app.add_option("--backend", o.backend,
+                 "Where faces are analysed: api4ai (default; photos are uploaded) or local (on this machine, "
+                 "no network; env FACEVERIFY_BACKEND)")
+      ->envname("FACEVERIFY_BACKEND")
+      ->transform(one_of(backends()))
+      ->type_name("NAME");
+  app.add_option("--models", o.models,
+                 "Directory of the local backend's models (env FACEVERIFY_MODELS; default: where "
+                 "scripts/install-models.sh puts them)")
+      ->type_name("DIR");
+  app.add_option("--api", o.api,
+                 "Which service: demo (default; free, rate limited, no key), api4ai (API4AI_KEY), "
+                 "rapidapi (RAPIDAPI_KEY)")
+      ->transform(one_of(modes()))
+      ->type_name("MODE");
+  app.add_option("--api-url", o.api_url,
+                 "Replace scheme://host[:port] of the service, keeping its path "
+                 "(e.g. http://127.0.0.1:8080 posts to http://127.0.0.1:8080/face-analyzer/v1/results)")
+      ->type_name("BASE");
+  app.add_option("--api-key", o.api_key,
+                 "The API key itself (discouraged: other users can see it in ps; prefer the environment or "
+                 "--api-key-file)")
+      ->type_name("KEY");
+  app.add_option("--api-key-file", o.api_key_file,
+                 "Read the API key from the first line of FILE (mode 600) instead of the environment")
+      ->type_name("FILE");
+  app.add_option("--cacert", o.cacert, "Trust the CA certificates in FILE (PEM) for https")->type_name("FILE");
+  app.add_option("--config", o.config_file,
+                 "Read settings from FILE (default $XDG_CONFIG_HOME/faceverify/config.toml, written by "
+                 "faceverify calibrate --write-config)")
+      ->type_name("FILE");
+  app.add_option("--retries", o.retries, "Attempts after the first on network errors and HTTP 429/5xx (default 4)")
+      ->check(number_in("a whole number from 0 to 100", 0.0, 100.0, true, true))
+      ->type_name("N");
+}
+
+void add_scoring_options(CLI::App& app, ScoringOptions& o) {
+  app.add_option("-t,--threshold", o.threshold,
+                 "Similarity at or above which the faces are the same person, in [0, 1] (default 0.8)")
+      ->check(number_in("a number from 0 to 1", 0.0, 1.0, true))
+      ->type_name("S");
+  app.add_option("--half-distance", o.half_distance,
+                 "The embedding distance a that scores 50% similarity, > 0 (default 1.23)")
+      ->check(number_in("a number greater than 0", 0.0, 1e9, false))
+      ->type_name("A");
+  app.add_option("--face", o.face,
+                 "Which face when an image has several: largest (default), first, or best "
+                 "(the most similar pair)")
+      ->transform(one_of(policies()))
+      ->type_name("POLICY");
+}
+
+void add_band_option(CLI::App& app, ScoringOptions& o) {
+  app.add_option("--uncertain-band", o.uncertain_band,
+                 "Call a result uncertain (exit 5, decision \"uncertain\") when its similarity is within W of "
+                 "the threshold (off by default)")
+      ->check(number_in("a number from 0 to 1", 0.0, 1.0, true))
+      ->type_name("W");
+}
+
+void add_cache_dir_option(CLI::App& app, std::optional<std::string>& dir) {
+  app.add_option("--cache-dir", dir, "The analysis cache (default $XDG_CACHE_HOME/faceverify, else ~/.cache/faceverify)")
+      ->type_name("DIR");
+}
+
+void add_batch_options(CLI::App& app, BatchOptions& o, bool streaming) {
+  app.add_option("-j,--jobs", o.jobs, "Analyses in flight at once (default 4)")
+      ->check(number_in("a whole number from 1 to 64", 1.0, 64.0, true, true))
+      ->type_name("N");
+  app.add_option("--max-rps", o.max_rps,
+                 "Start at most R requests per second (your plan's limit); HTTP 429 slows every job down")
+      ->check(number_in("a number of requests per second greater than 0", 0.0, 1e6, false))
+      ->type_name("R");
+  add_cache_dir_option(app, o.cache_dir);
+  app.add_flag("--no-cache", o.no_cache, "Neither read nor write the analysis cache");
+  app.add_option("--timeout", o.timeout_seconds,
+                 "Give up on an image after SECONDS, retries and waits included (default 60)")
+      ->check(number_in("a number of seconds greater than 0", 0.0, 1e6, false))
+      ->type_name("SECONDS");
+  if (streaming) {
+    app.add_flag("--ordered", o.ordered, "Print results in input order (default: as they complete)");
+  }
+  app.add_flag("-q,--quiet", o.quiet, "No progress line and no summary on stderr (errors still show)");
+  app.add_flag("-v,--verbose", o.verbose, "Log each HTTP attempt (status, duration, retry) on stderr");
+}
+
+void add_table_format_options(CLI::App& app, OutputFormat& format) {
+  app.add_option("--format", format, "Output: text (default), csv or json")
+      ->transform(one_of(table_formats()))
+      ->type_name("FORMAT");
+  // Defined after --format, so its callback runs last: --json wins.
+  app.add_flag_callback("--json", [&format] { format = OutputFormat::json; }, "Same as --format json");
+}
+
+Expected<void> check_service(const ServiceOptions& o) {
+  if (o.api_key && o.api_key_file) return fail(ErrorKind::usage, "give --api-key or --api-key-file, not both");
+  return {};
+}
+
+Expected<void> check_batch(const BatchOptions& o) {
+  if (o.quiet && o.verbose) return fail(ErrorKind::usage, "--quiet and --verbose contradict each other");
+  if (o.no_cache && o.cache_dir) return fail(ErrorKind::usage, "give --cache-dir or --no-cache, not both");
+  return {};
+}
+
+BackendSettings backend_settings(const ServiceOptions& service, double timeout_seconds, bool verbose) {
+  BackendSettings s;
+  s.kind = service.kind;
+  s.models = service.models;
+  s.api = service.api;
+  s.api_url = service.api_url;
+  s.api_key_file = service.api_key_file;
+  s.api_key = service.api_key;
+  s.cacert = service.cacert;
+  s.retries = service.retries;
+  s.timeout_seconds = timeout_seconds;
+  s.verbose = verbose;
+  return s;
+}
+
+namespace {
+
+template <typename T>
+CommandOptions make() {
+  return T{};
+}
+
+constexpr CommandSpec k_commands[] = {
+    {"", "IMAGE1 IMAGE2", "are these two photos the same person?", &make<VerifyOptions>},
+    {"embed", "embed IMAGE...", "analyse once; print an embedding file (JSON Lines) to reuse", &make<EmbedOptions>},
+    {"matrix", "matrix IMAGE...", "the N x N similarity table (text, csv, json)", &make<MatrixOptions>},
+    {"search", "search REFERENCE CANDIDATE...", "rank candidates by similarity (or --gallery DIR)",
+     &make<SearchOptions>},
+    {"pairs", "pairs FILE|-", "verify a CSV/TSV list of pairs; JSON Lines or CSV, --junit", &make<PairsOptions>},
+    {"calibrate", "calibrate LABELLED", "measure AUC, EER, TAR at FAR; choose and save a threshold",
+     &make<CalibrateOptions>},
+    {"cache", "cache stats|clear", "the analysis cache of the batch commands", &make<CacheOptions>},
+};
+
+// Values given to --api-key, so no parser message can echo them (e.g. "The
+// following arguments were not expected: <key>" for a command without it).
+std::vector<std::string> secrets_in(int argc, const char* const* argv) {
+  constexpr std::string_view k_option = "--api-key";
+  std::vector<std::string> secrets;
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    if (arg == k_option && i + 1 < argc) secrets.emplace_back(argv[i + 1]);
+    if (arg.starts_with(k_option) && arg.size() > k_option.size() && arg[k_option.size()] == '=') {
+      secrets.emplace_back(arg.substr(k_option.size() + 1));
+    }
+  }
+  return secrets;
+}
+
+Expected<Invocation> parse_any(int argc, const char* const* argv) {
+  const CommandSpec* spec = &k_commands[0];
+  if (argc >= 2) {
+    for (const auto& c : command_table()) {
+      if (!c.name.empty() && argv[1] == c.name) spec = &c;
+    }
+  }
+  const bool named = !spec->name.empty();
+  // A named command's parser sees argv from its name on, so the name becomes
+  // its program name in messages and help.
+  const int sub_argc = named ? argc - 1 : argc;
+  const char* const* sub_argv = named ? argv + 1 : argv;
+  Invocation inv{spec->make(), std::nullopt};
+  CLI::App app{"", named ? "faceverify " + std::string(spec->name) : "faceverify"};
+  app.get_formatter()->column_width(34);
+  std::visit([&](auto& o) { setup(app, o); }, inv.options);
+  try {
+    app.parse(sub_argc, sub_argv);
+  } catch (const CLI::CallForHelp&) {
+    inv.text = app.help();
+    return inv;
+  } catch (const CLI::CallForAllHelp&) {
+    inv.text = app.help();
+    return inv;
+  } catch (const CLI::CallForVersion&) {
+    inv.text = std::string("faceverify ") + k_version + "\n";
+    return inv;
+  } catch (const CLI::ParseError& e) {
+    std::string what = e.what();
+    if (const auto nl = what.find('\n'); nl != std::string::npos) what.resize(nl);
+    return fail(ErrorKind::usage, what + " (see " + app.get_name() + " --help)");
+  }
+  if (auto ok = std::visit([](auto& o) { return finish(o); }, inv.options); !ok) {
+    return std::unexpected(ok.error());
+  }
+  return inv;
+}
+
+}  // namespace
+
+std::span<const CommandSpec> command_table() { return k_commands; }
+
+Expected<Invocation> parse_command_line(int argc, const char* const* argv) {
+  auto inv = parse_any(argc, argv);
+  if (!inv) {
+    for (const auto& secret : secrets_in(argc, argv)) {
+      if (!secret.empty()) inv.error().message = api4ai::redact(inv.error().message, secret);
+    }
+  }
+  return inv;
+}
+
+}  // namespace faceverify::commands
