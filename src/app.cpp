@@ -6,11 +6,13 @@
 
 #include "commands/commands.hpp"
 #include "faceverify/diagnostics.hpp"
+#include "faceverify/interrupt.hpp"
 
 namespace faceverify {
 
 int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err, int stdin_fd) {
   Diagnostics diag(err);
+  clear_stop_request();
   try {
     auto invocation = commands::parse_command_line(argc, argv);
     if (!invocation) {

@@ -20,6 +20,11 @@ const std::atomic<bool>& interrupted() noexcept;
 /// reader of stdout went away); interrupt_signal() stays 0.
 void request_stop() noexcept;
 
+/// Forgets a request_stop() of an earlier run in this process (run() calls
+/// it first, so in-process runs one after another start afresh); an actual
+/// signal is never forgotten.
+void clear_stop_request() noexcept;
+
 /// The signal that interrupted (SIGINT or SIGTERM), 0 if none.
 int interrupt_signal() noexcept;
 

@@ -17,6 +17,7 @@
 
 #include "faceverify/cache.hpp"
 #include "faceverify/sha256.hpp"
+#include "env_var.hpp"
 #include "process.hpp"
 
 using namespace faceverify;
@@ -54,28 +55,6 @@ bool is_whole_payload(const std::string& payload, std::size_t size, std::string_
   if (letters.find(payload[0]) == std::string_view::npos) return false;
   return std::all_of(payload.begin(), payload.end(), [&](char c) { return c == payload[0]; });
 }
-
-class EnvVar {
- public:
-  explicit EnvVar(std::string name) : m_name(std::move(name)) {
-    if (const char* value = std::getenv(m_name.c_str())) m_saved = value;
-  }
-  ~EnvVar() {
-    if (m_saved) {
-      ::setenv(m_name.c_str(), m_saved->c_str(), 1);
-    } else {
-      ::unsetenv(m_name.c_str());
-    }
-  }
-  EnvVar(const EnvVar&) = delete;
-  EnvVar& operator=(const EnvVar&) = delete;
-  void set(const std::string& value) const { ::setenv(m_name.c_str(), value.c_str(), 1); }
-  void unset() const { ::unsetenv(m_name.c_str()); }
-
- private:
-  std::string m_name;
-  std::optional<std::string> m_saved;
-};
 
 class Umask {
  public:

@@ -1,0 +1,109 @@
+// SPDX-License-Identifier: MIT
+#include <sys/stat.h>
+
+#include <catch2/catch.hpp>
+#include <string>
+
+#include "env_var.hpp"
+#include "faceverify/config.hpp"
+#include "process.hpp"
+
+using namespace faceverify;
+using namespace faceverify::test;
+
+TEST_CASE("config: parse_config reads the keys and ignores unknown ones", "[config]") {
+  auto c = parse_config(
+      "# written by faceverify calibrate\n\n  backend = \"local\"  # the offline models\n"
+      "threshold = 0.7513\nhalf_distance=1.23\nfuture_key = 3\n",
+      "config.toml");
+  REQUIRE(c);
+  CHECK(c->backend == "local");
+  CHECK(c->threshold == 0.7513);
+  CHECK(c->half_distance == 1.23);
+  auto empty = parse_config("", "config.toml");
+  REQUIRE(empty);
+  CHECK_FALSE(empty->backend);
+  CHECK_FALSE(empty->threshold);
+}
+
+TEST_CASE("config: errors name the file and the line", "[config]") {
+  struct Case {
+    const char* text;
+    const char* message;
+  };
+  for (const auto& [text, message] : {
+           Case{"[section]\n", "c.toml: line 1: tables are not supported (write key = value)"},
+           Case{"\nthreshold\n", "c.toml: line 2: expected key = value"},
+           Case{"backend = \"cloud\"\n", "c.toml: line 1: backend must be \"api4ai\" or \"local\""},
+           Case{"backend = local\n", "c.toml: line 1: backend must be \"api4ai\" or \"local\""},
+           Case{"threshold = 1.5\n", "c.toml: line 1: threshold must be a number from 0 to 1"},
+           Case{"threshold = nan\n", "c.toml: line 1: threshold must be a number from 0 to 1"},
+           Case{"half_distance = 0\n", "c.toml: line 1: half_distance must be a number greater than 0"},
+       }) {
+    INFO(text);
+    auto c = parse_config(text, "c.toml");
+    REQUIRE_FALSE(c);
+    CHECK(c.error().kind == ErrorKind::usage);
+    CHECK(c.error().message == message);
+  }
+}
+
+TEST_CASE("config: render_config and parse_config round-trip", "[config]") {
+  Config c;
+  c.backend = "api4ai";
+  c.threshold = 0.123456789;
+  c.half_distance = 1.1;
+  const std::string text = render_config(c, "a comment");
+  CHECK(text.starts_with("# a comment\n"));
+  auto back = parse_config(text, "x");
+  REQUIRE(back);
+  CHECK(back->backend == c.backend);
+  CHECK(back->threshold == c.threshold);  // exact: shortest round-trip digits
+  CHECK(back->half_distance == c.half_distance);
+}
+
+TEST_CASE("config: default_config_path follows XDG_CONFIG_HOME, then HOME", "[config]") {
+  EnvVar xdg("XDG_CONFIG_HOME");
+  EnvVar home("HOME");
+  xdg.set("/x/conf");
+  home.set("/home/u");
+  CHECK(default_config_path() == std::filesystem::path("/x/conf/faceverify/config.toml"));
+  xdg.set("relative/dir");  // not absolute: ignored, as the XDG spec says
+  CHECK(default_config_path() == std::filesystem::path("/home/u/.config/faceverify/config.toml"));
+  xdg.unset();
+  home.unset();
+  CHECK_FALSE(default_config_path());
+}
+
+TEST_CASE("config: read_config and write_config", "[config]") {
+  TempDir dir;
+  const auto path = dir / "sub" / "config.toml";
+  SECTION("a missing file is empty unless it must exist") {
+    auto c = read_config(path, false);
+    REQUIRE(c);
+    CHECK_FALSE(c->threshold);
+    auto must = read_config(path, true);
+    REQUIRE_FALSE(must);
+    CHECK(must.error().kind == ErrorKind::usage);
+    CHECK(must.error().message.find("config.toml: cannot read the config file") != std::string::npos);
+  }
+  SECTION("write creates the directory (0700) and keeps keys it does not set") {
+    Config first;
+    first.backend = "local";
+    first.threshold = 0.7;
+    first.half_distance = 1.2;
+    REQUIRE(write_config(path, first, "first"));
+    struct stat st {};
+    REQUIRE(::stat((dir / "sub").c_str(), &st) == 0);
+    CHECK((st.st_mode & 0777) == 0700);
+    Config second;
+    second.threshold = 0.75;
+    REQUIRE(write_config(path, second, "second"));
+    auto back = read_config(path, true);
+    REQUIRE(back);
+    CHECK(back->backend == "local");
+    CHECK(back->threshold == 0.75);
+    CHECK(back->half_distance == 1.2);
+    CHECK(read_file(path).starts_with("# second\n"));
+  }
+}
