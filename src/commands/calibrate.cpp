@@ -289,8 +289,7 @@ void setup(CLI::App& app, CalibrateOptions& o) {
 }
 
 Expected<void> finish(CalibrateOptions& o) {
-  if (auto ok = check_service(o.service); !ok) return ok;
-  return check_batch(o.batch);
+  return check_options(o.service, &o.batch);
 }
 
 int run(CalibrateOptions& o, Io& io) {

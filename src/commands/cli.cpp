@@ -151,14 +151,16 @@ void add_table_format_options(CLI::App& app, OutputFormat& format) {
   app.add_flag_callback("--json", [&format] { format = OutputFormat::json; }, "Same as --format json");
 }
 
-Expected<void> check_service(const ServiceOptions& o) {
-  if (o.api_key && o.api_key_file) return fail(ErrorKind::usage, "give --api-key or --api-key-file, not both");
-  return {};
-}
-
-Expected<void> check_batch(const BatchOptions& o) {
-  if (o.quiet && o.verbose) return fail(ErrorKind::usage, "--quiet and --verbose contradict each other");
-  if (o.no_cache && o.cache_dir) return fail(ErrorKind::usage, "give --cache-dir or --no-cache, not both");
+Expected<void> check_options(const ServiceOptions& service, const BatchOptions* batch) {
+  if (service.api_key && service.api_key_file) {
+    return fail(ErrorKind::usage, "give --api-key or --api-key-file, not both");
+  }
+  if (batch && batch->quiet && batch->verbose) {
+    return fail(ErrorKind::usage, "--quiet and --verbose contradict each other");
+  }
+  if (batch && batch->no_cache && batch->cache_dir) {
+    return fail(ErrorKind::usage, "give --cache-dir or --no-cache, not both");
+  }
   return {};
 }
 

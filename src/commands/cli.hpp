@@ -52,8 +52,7 @@ void add_table_format_options(CLI::App& app, OutputFormat& format);
 /// The help's paragraph on what an IMAGE of a batch command may be.
 extern const char* const k_input_note;
 
-/// Conflicts within the groups (after parsing).
-Expected<void> check_service(const ServiceOptions& o);
-Expected<void> check_batch(const BatchOptions& o);
+/// Conflicts within the groups (after parsing); `batch` null for verify.
+Expected<void> check_options(const ServiceOptions& service, const BatchOptions* batch);
 
 }  // namespace faceverify::commands

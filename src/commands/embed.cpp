@@ -35,8 +35,7 @@ void setup(CLI::App& app, EmbedOptions& o) {
 }
 
 Expected<void> finish(EmbedOptions& o) {
-  if (auto ok = check_service(o.service); !ok) return ok;
-  return check_batch(o.batch);
+  return check_options(o.service, &o.batch);
 }
 
 int run(EmbedOptions& o, Io& io) {

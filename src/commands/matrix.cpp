@@ -32,8 +32,7 @@ void setup(CLI::App& app, MatrixOptions& o) {
 }
 
 Expected<void> finish(MatrixOptions& o) {
-  if (auto ok = check_service(o.service); !ok) return ok;
-  return check_batch(o.batch);
+  return check_options(o.service, &o.batch);
 }
 
 int run(MatrixOptions& o, Io& io) {

@@ -140,8 +140,7 @@ void setup(CLI::App& app, PairsOptions& o) {
 }
 
 Expected<void> finish(PairsOptions& o) {
-  if (auto ok = check_service(o.service); !ok) return ok;
-  return check_batch(o.batch);
+  return check_options(o.service, &o.batch);
 }
 
 int run(PairsOptions& o, Io& io) {

@@ -89,8 +89,7 @@ void setup(CLI::App& app, SearchOptions& o) {
 }
 
 Expected<void> finish(SearchOptions& o) {
-  if (auto ok = check_service(o.service); !ok) return ok;
-  if (auto ok = check_batch(o.batch); !ok) return ok;
+  if (auto ok = check_options(o.service, &o.batch); !ok) return ok;
   if (o.candidates.empty() && !o.gallery) {
     return fail(ErrorKind::usage,
                 "search needs candidates: give CANDIDATE images or --gallery DIR (see faceverify search --help)");

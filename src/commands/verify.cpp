@@ -107,7 +107,7 @@ Expected<void> finish(VerifyOptions& o) {
                                       " (usage: faceverify [OPTIONS] IMAGE1 IMAGE2)");
   }
   if (o.quiet && o.verbose) return fail(ErrorKind::usage, "--quiet and --verbose contradict each other");
-  return check_service(o.service);
+  return check_options(o.service, nullptr);
 }
 
 int run(VerifyOptions& o, Io& io) {
