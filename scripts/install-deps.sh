@@ -4,8 +4,9 @@
 # Used by README's set-up command and by .ci/run. Runs apt-get through sudo
 # when not root. Set FACEVERIFY_WITHOUT_LOCAL=1 for an API-only build (no
 # OpenCV, no npm: about 170 MB less). With --ci it also installs what .ci/run
-# uses beyond the tests: valgrind, clang 16 with libFuzzer, and Chromium to
-# screenshot the calibration report (its test is skipped without it).
+# uses beyond the tests: valgrind, clang 16 with libFuzzer, Chromium to
+# screenshot the calibration report (its test is skipped without it), and
+# clang-format to check the layout of the sources.
 set -euo pipefail
 
 packages=(
@@ -27,7 +28,7 @@ if [ -z "${FACEVERIFY_WITHOUT_LOCAL:-}" ]; then
 fi
 
 if [ "${1:-}" = "--ci" ]; then
-  packages+=(valgrind clang-16 libclang-rt-16-dev chromium)
+  packages+=(valgrind clang-16 libclang-rt-16-dev chromium clang-format)
 fi
 
 as_root=()
