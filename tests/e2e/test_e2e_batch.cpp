@@ -99,7 +99,7 @@ std::size_t count_files(const fs::path& dir) {
 
 }  // namespace
 
-TEST_CASE("batch: a 40-image matrix costs 40 requests, at most --jobs at once; a rerun costs none", "[e2e][batch]") {
+TEST_CASE("batch: a 40-image matrix costs 40 requests, at most --jobs at once, and a rerun costs none", "[e2e][batch]") {
   test::FakeServer server(json{{"default", {{"delay_ms", 60}}}});
   Batch b;
   std::vector<std::string> args = {"matrix", "--format", "csv", "--jobs", "4"};
