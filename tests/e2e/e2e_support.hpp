@@ -70,4 +70,12 @@ inline bool one_line(const std::string& s) {
   return !s.empty() && s.back() == '\n' && std::count(s.begin(), s.end(), '\n') == 1;
 }
 
+// A verification's JSON: without an uncertain band, "verified" and "decision"
+// are the same verdict (true exactly when the decision is "same").
+inline bool verdict_agrees(const nlohmann::json& j) {
+  if (!j.contains("verified") || !j["verified"].is_boolean() || !j.contains("decision")) return false;
+  const bool banded = j.contains("uncertain_band") && !j["uncertain_band"].is_null();
+  return banded || j["verified"].get<bool>() == (j["decision"] == "same");
+}
+
 }  // namespace faceverify::test::e2e

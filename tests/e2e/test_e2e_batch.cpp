@@ -251,6 +251,7 @@ TEST_CASE("batch: embed writes an embedding file that works offline everywhere",
     auto s = run_faceverify({"--api-url", dead, "--json", (b.photo.dir / "a1.jsonl").string(), "-"}, in);
     CHECK(s.exit_code == 0);
     CHECK(json::parse(s.out)["verified"] == true);
+    CHECK(verdict_agrees(json::parse(s.out)));
   }
   SECTION("a file of several images where one is expected is a usage error that says so") {
     auto r = run_faceverify({"--api-url", dead, people, a3}, b.env(offline));

@@ -171,6 +171,7 @@ TEST_CASE("calibrate --write-config: later runs use the threshold and say where 
   auto from_config = c.run({"", "--json", a, b});
   CHECK(from_config.exit_code == 0);
   auto j = json::parse(from_config.out);
+  CHECK(verdict_agrees(j));
   CHECK(j["threshold_source"] == "config");
   CHECK(j["threshold"].get<double>() == Approx(saved).epsilon(1e-5));
 
@@ -179,8 +180,10 @@ TEST_CASE("calibrate --write-config: later runs use the threshold and say where 
   auto from_env = c.run({"", "--json", a, b}, env);
   CHECK(from_env.exit_code == 1);
   CHECK(json::parse(from_env.out)["threshold_source"] == "env");
+  CHECK(verdict_agrees(json::parse(from_env.out)));
   auto from_option = c.run({"", "--json", "-t", "0.5", a, b}, env);
   CHECK(json::parse(from_option.out)["threshold_source"] == "option");
+  CHECK(verdict_agrees(json::parse(from_option.out)));
   auto other_backend = c.run({"", "--json", "--config", config.string(), a, b});
   CHECK(json::parse(other_backend.out)["threshold_source"] == "config");
   test::write_file(config, "backend = \"local\"\nthreshold = 0.1\n");
@@ -226,6 +229,7 @@ TEST_CASE("uncertain band: results near the threshold are called uncertain, exit
     CHECK(r.exit_code == 1);
     CHECK(json::parse(r.out)["decision"] == "different");
     CHECK(json::parse(r.out)["uncertain_band"].is_null());
+    CHECK(verdict_agrees(json::parse(r.out)));
   }
   SECTION("pairs: uncertain records are neither right nor wrong; exit 5 when nothing worse happened") {
     test::write_file(c.pairs_file, a + "," + b + ",same\n" + c.photo("g1a.jpg") + "," + c.photo("g1b.jpg") + ",same\n");

@@ -223,6 +223,7 @@ TEST_CASE("hostile: boxes outside [0,1] or with non-positive sizes", "[e2e][host
     INFO("stderr: " << r.err);
     REQUIRE(r.exit_code == 0);
     const auto out = json::parse(r.out);
+    CHECK(verdict_agrees(out));
     const auto box = out["images"][0]["box"];
     REQUIRE(box.is_array());
     REQUIRE(box.size() == 4);

@@ -130,6 +130,7 @@ TEST_CASE("verify: --json", "[e2e]") {
   CHECK(j["schema_version"] == 1);
   CHECK(j["verified"] == true);
   CHECK(j["decision"] == "same");
+  CHECK(verdict_agrees(j));
   CHECK(j["similarity"].get<double>() > 0.8);
   CHECK(j["similarity"].get<double>() <= 1.0);
   CHECK(j["distance"].get<double>() < 1.0);
@@ -168,6 +169,59 @@ TEST_CASE("verify: --face policies with several faces", "[e2e]") {
   auto best = run_faceverify(with_server(server, {"--face", "best", photo("alice1.jpg"), photo("group.jpg")}));
   CHECK(best.exit_code == 0);
   CHECK(best.err.empty());
+}
+
+TEST_CASE("verify: a similarity exactly at --threshold is the same person", "[e2e]") {
+  test::FakeServer server(k_people);
+  Photos photo;
+  const std::string a = photo("alice1.jpg"), b = photo("bob.jpg");
+  auto first = run_faceverify(with_server(server, {"--json", a, b}));
+  REQUIRE(first.exit_code == 1);
+  REQUIRE(one_line(first.out));
+  const auto measured = json::parse(first.out);
+  CHECK(measured["decision"] == "different");
+  CHECK(measured["verified"] == false);
+  CHECK(verdict_agrees(measured));
+  const double s = measured["similarity"].get<double>();
+  REQUIRE(s > 0.0);
+  REQUIRE(s < 0.8);
+  // JSON numbers are printed to round trip: this text is the similarity exactly.
+  const std::string exact = measured["similarity"].dump();
+  REQUIRE(std::stod(exact) == s);
+  CHECK(first.err.empty());
+
+  SECTION("--json: exit 0, verified and decision same") {
+    auto r = run_faceverify(with_server(server, {"--json", "--threshold", exact, a, b}));
+    CHECK(r.exit_code == 0);
+    REQUIRE(one_line(r.out));
+    auto j = json::parse(r.out);
+    CHECK(j["similarity"].get<double>() == s);
+    CHECK(j["threshold"].get<double>() == s);
+    CHECK(j["verified"] == true);
+    CHECK(j["decision"] == "same");
+    CHECK(verdict_agrees(j));
+    CHECK(r.err.empty());
+  }
+  SECTION("text: exit 0, the same person") {
+    auto r = run_faceverify(with_server(server, {"--threshold", exact, a, b}));
+    CHECK(r.exit_code == 0);
+    CHECK(std::regex_match(r.out, k_same));
+    CHECK(r.err.empty());
+  }
+  SECTION("the next number above the similarity: exit 1, different") {
+    std::ostringstream above;
+    above.precision(17);
+    above << std::nextafter(s, 1.0);
+    REQUIRE(std::stod(above.str()) > s);
+    auto r = run_faceverify(with_server(server, {"--json", "--threshold", above.str(), a, b}));
+    CHECK(r.exit_code == 1);
+    REQUIRE(one_line(r.out));
+    auto j = json::parse(r.out);
+    CHECK(j["verified"] == false);
+    CHECK(j["decision"] == "different");
+    CHECK(verdict_agrees(j));
+    CHECK(r.err.empty());
+  }
 }
 
 TEST_CASE("verify: input and usage errors stop before any request", "[e2e]") {
@@ -592,6 +646,7 @@ TEST_CASE("verify: golden fixture image end to end", "[e2e]") {
   CHECK(r.exit_code == 0);
   auto j = json::parse(r.out);
   CHECK(j["similarity"] == 1.0);
+  CHECK(verdict_agrees(j));
   CHECK(j["images"][0]["md5"] == "533c3e2300f8ddc5eb261a9f2d8d87d3");
   CHECK(j["images"][0]["confidence"].get<double>() == Approx(0.9920044541358948));
   CHECK(j["images"][0]["landmarks"]["nose-tip"][0].get<double>() == Approx(0.6892597675323486));

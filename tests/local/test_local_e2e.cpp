@@ -58,6 +58,8 @@ TEST_CASE("local e2e: --json records the backend and the models", "[local][e2e]"
   CHECK(j["images"][0]["landmarks"].size() == 5);
   CHECK(j["cosine"].get<double>() > 0.5);
   CHECK(j["similarity"].get<double>() > 0.8);
+  CHECK(j["verified"] == true);
+  CHECK(j["decision"] == "same");  // no uncertain band: verified is decision == "same"
 }
 
 TEST_CASE("local e2e: errors", "[local][e2e]") {
