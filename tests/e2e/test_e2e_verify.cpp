@@ -171,6 +171,47 @@ TEST_CASE("verify: --face policies with several faces", "[e2e]") {
   CHECK(best.err.empty());
 }
 
+TEST_CASE("verify: --face largest of two faces of the same size compares the first", "[e2e]") {
+  // Same width and height, so exactly the same area; only the order differs.
+  // Binary fractions: the client's clipping ((x + w) - x) keeps them exact.
+  test::FakeServer server(json{{"images",
+                                {{"alice1.jpg", {{"person", "alice"}}},
+                                 {"alice-then-bob.jpg",
+                                  {{"faces",
+                                    {{{"person", "alice"}, {"box", {0.125, 0.25, 0.25, 0.375}}},
+                                     {{"person", "bob"}, {"box", {0.5, 0.5, 0.25, 0.375}}}}}}},
+                                 {"bob-then-alice.jpg",
+                                  {{"faces",
+                                    {{{"person", "bob"}, {"box", {0.125, 0.25, 0.25, 0.375}}},
+                                     {{"person", "alice"}, {"box", {0.5, 0.5, 0.25, 0.375}}}}}}}}}});
+  Photos photo;
+  const std::string alice = photo("alice1.jpg");
+  SECTION("alice first: the same person, face 1") {
+    const std::string group = photo("alice-then-bob.jpg");
+    auto r = run_faceverify(with_server(server, {"--json", alice, group}));
+    CHECK(r.exit_code == 0);
+    REQUIRE(one_line(r.out));
+    auto j = json::parse(r.out);
+    CHECK(j["images"][1]["faces"] == 2);
+    CHECK(j["images"][1]["face_index"] == 0);
+    CHECK(j["images"][1]["box"][0] == 0.125);
+    CHECK(j["decision"] == "same");
+    CHECK(verdict_agrees(j));
+    CHECK(r.err == "faceverify: " + group +
+                       ": 2 faces found; comparing the largest (face 1; --face best compares the most similar "
+                       "pair)\n");
+  }
+  SECTION("bob first: different people, face 1") {
+    const std::string group = photo("bob-then-alice.jpg");
+    auto r = run_faceverify(with_server(server, {alice, group}));
+    CHECK(r.exit_code == 1);
+    CHECK(std::regex_match(r.out, k_different));
+    CHECK(r.err == "faceverify: " + group +
+                       ": 2 faces found; comparing the largest (face 1; --face best compares the most similar "
+                       "pair)\n");
+  }
+}
+
 TEST_CASE("verify: a similarity exactly at --threshold is the same person", "[e2e]") {
   test::FakeServer server(k_people);
   Photos photo;

@@ -115,3 +115,31 @@ TEST_CASE("compare::decide", "[compare]") {
   CHECK(decision_name(Decision::different) == "different");
   CHECK(decision_name(Decision::uncertain) == "uncertain");
 }
+
+TEST_CASE("compare::pick_face", "[compare]") {
+  SECTION("largest: of two faces with the same area, the earlier one") {
+    const Analysis tie = with({face({0.1, 0.1, 0.2, 0.3}, {1, 0, 0}), face({0.6, 0.5, 0.2, 0.3}, {0, 1, 0})});
+    CHECK(pick_face(tie, FacePolicy::largest) == std::size_t{0});
+    const Analysis three = with({face({0, 0, 0.1, 0.1}, {1, 0, 0}), face({0.2, 0, 0.3, 0.3}, {0, 1, 0}),
+                                 face({0.6, 0, 0.3, 0.3}, {0, 0, 1})});
+    CHECK(pick_face(three, FacePolicy::largest) == std::size_t{1});
+  }
+  SECTION("largest: a strictly larger later face wins") {
+    const Analysis later = with({face({0, 0, 0.2, 0.3}, {1, 0, 0}), face({0.5, 0.5, 0.3, 0.3}, {0, 1, 0})});
+    CHECK(pick_face(later, FacePolicy::largest) == std::size_t{1});
+  }
+  SECTION("first is index 0; no face is nullopt") {
+    const Analysis later = with({face({0, 0, 0.1, 0.1}, {1, 0, 0}), face({0.5, 0.5, 0.3, 0.3}, {0, 1, 0})});
+    CHECK(pick_face(later, FacePolicy::first) == std::size_t{0});
+    CHECK_FALSE(pick_face(with({}), FacePolicy::largest).has_value());
+    CHECK_FALSE(pick_face(with({}), FacePolicy::first).has_value());
+  }
+  SECTION("compare() with --face largest compares the earlier of two equal faces") {
+    const Analysis one = with({face({0, 0, 0.5, 0.5}, {1, 0, 0})});
+    const Analysis tie = with({face({0.1, 0.1, 0.2, 0.3}, {1, 0, 0}), face({0.6, 0.5, 0.2, 0.3}, {0, 1, 0})});
+    auto c = compare(one, "a", tie, "b", FacePolicy::largest, ScoreOptions{0.8, 1.23});
+    REQUIRE(c);
+    CHECK(c->face2 == 0);
+    CHECK(c->distance == 0.0);
+  }
+}
