@@ -78,4 +78,17 @@ inline bool verdict_agrees(const nlohmann::json& j) {
   return banded || j["verified"].get<bool>() == (j["decision"] == "same");
 }
 
+// A scratch "JPEG" whose header gives its size: SOI, then a baseline SOF0
+// segment of `width` x `height` (the fake server reports these as the
+// service's width and height), then `tag` so the bytes differ per photo.
+inline std::string jpeg_of_size(unsigned width, unsigned height, const std::string& tag) {
+  std::string d("\xFF\xD8\xFF\xC0\x00\x11\x08", 7);
+  for (unsigned v : {height, width}) {
+    d.push_back(static_cast<char>(v >> 8));
+    d.push_back(static_cast<char>(v & 0xFF));
+  }
+  d += std::string("\x03\x01\x22\x00\x02\x11\x01\x03\x11\x01", 10);
+  return d + tag;
+}
+
 }  // namespace faceverify::test::e2e

@@ -265,6 +265,27 @@ TEST_CASE("verify: a similarity exactly at --threshold is the same person", "[e2
   }
 }
 
+TEST_CASE("verify: --json reports each image's own width and height", "[e2e]") {
+  test::FakeServer server(json{{"images", {{"wide.jpg", {{"person", "erin"}}}, {"tall.jpg", {{"person", "erin"}}}}}});
+  Photos photo;
+  const std::string wide = (photo.dir / "wide.jpg").string(), tall = (photo.dir / "tall.jpg").string();
+  test::write_file(wide, jpeg_of_size(640, 360, "wide"));
+  test::write_file(tall, jpeg_of_size(270, 480, "tall"));
+  auto r = run_faceverify(with_server(server, {"--json", wide, tall}));
+  CHECK(r.exit_code == 0);
+  REQUIRE(one_line(r.out));
+  auto j = json::parse(r.out);
+  REQUIRE(j["images"].size() == 2);
+  CHECK(j["images"][0]["input"] == wide);
+  CHECK(j["images"][0]["width"] == 640);
+  CHECK(j["images"][0]["height"] == 360);
+  CHECK(j["images"][1]["input"] == tall);
+  CHECK(j["images"][1]["width"] == 270);
+  CHECK(j["images"][1]["height"] == 480);
+  CHECK(verdict_agrees(j));
+  CHECK(r.err.empty());
+}
+
 TEST_CASE("verify: input and usage errors stop before any request", "[e2e]") {
   test::FakeServer server(k_people);
   Photos photo;
