@@ -460,6 +460,13 @@ TEST_CASE("verify: service errors exit 4 with one clear line", "[e2e]") {
                                  {"403.jpg", {{"status", 403}}},
                                  {"413.jpg", {{"status", 413}}},
                                  {"422.jpg", {{"status", 422}}},
+                                 {"501.jpg", {{"status", 501}, {"body", R"({"message":"Not Implemented"})"}}},
+                                 {"daily.jpg",
+                                  {{"status", 429},
+                                   {"body",
+                                    R"({"message":"You have exceeded the DAILY quota for Requests on your current )"
+                                    R"(plan, BASIC. Upgrade your plan at https://rapidapi.com/api4ai-api4ai-default/)"
+                                    R"(api/face-detection14"})"}}},
                                  {"garbage.jpg", {{"body", "this is not json"}}},
                                  {"huge.jpg", {{"oversize_bytes", 9 * 1024 * 1024}}},
                                  {"short.jpg", {{"embedding_length", 128}}},
@@ -485,6 +492,11 @@ TEST_CASE("verify: service errors exit 4 with one clear line", "[e2e]") {
             ": HTTP 413: 413 Request Entity Too Large (the service refused the upload as too large; send a smaller "
             "image)"},
            {"422.jpg", 4, ": HTTP 422: value could not be parsed to a boolean (query.embeddings)"},
+           {"501.jpg", 4, ": HTTP 501: Not Implemented"},
+           {"daily.jpg", 4,
+            ": HTTP 429: You have exceeded the DAILY quota for Requests on your current plan, BASIC. Upgrade your "
+            "plan at https://rapidapi.com/api4ai-api4ai-default/api/face-detection14 (rate limited; wait and retry, "
+            "or use your own key with --api api4ai or --api rapidapi)"},
            {"garbage.jpg", 4, ": malformed response: not valid JSON (error at byte 2): \"this is not json\""},
            {"huge.jpg", 4,
             ": the answer from 127.0.0.1:" + std::to_string(server.port()) + " is larger than 8 MiB; refusing it"},
