@@ -452,6 +452,51 @@ TEST_CASE("verify: keys and modes", "[e2e]") {
   }
 }
 
+TEST_CASE("verify: a key given where it is not expected is never echoed, not even in part", "[e2e]") {
+  // cache takes no --api-key, so the parser's "not expected" message would
+  // quote the argument; the key must be replaced whole by the placeholder.
+  const std::string key = "SECRETKEY123";
+  auto no_part_of_the_key = [&](const std::string& err) {
+    for (std::size_t len = 3; len <= key.size(); ++len) {
+      for (std::size_t at = 0; at + len <= key.size(); ++at) {
+        INFO("fragment " << key.substr(at, len));
+        CHECK(err.find(key.substr(at, len)) == std::string::npos);
+      }
+    }
+    // Nothing of the key right next to the placeholder either.
+    CHECK(err.find(key.substr(0, 1) + "[redacted]") == std::string::npos);
+    CHECK(err.find("[redacted]" + key.substr(key.size() - 1)) == std::string::npos);
+  };
+  SECTION("--api-key=KEY") {
+    auto r = run_faceverify({"cache", "stats", "--api-key=" + key});
+    CHECK(r.exit_code == 2);
+    CHECK(r.out.empty());
+    CHECK(one_line(r.err));
+    CHECK(r.err.find("--api-key=[redacted]") != std::string::npos);
+    CHECK(r.err.find(key.substr(0, 4)) == std::string::npos);
+    CHECK(r.err.find(key.substr(1)) == std::string::npos);
+    no_part_of_the_key(r.err);
+  }
+  SECTION("--api-key KEY") {
+    auto r = run_faceverify({"cache", "stats", "--api-key", key});
+    CHECK(r.exit_code == 2);
+    CHECK(r.out.empty());
+    CHECK(one_line(r.err));
+    CHECK(r.err.find("[redacted]") != std::string::npos);
+    CHECK(r.err.find(key.substr(0, 4)) == std::string::npos);
+    CHECK(r.err.find(key.substr(1)) == std::string::npos);
+    no_part_of_the_key(r.err);
+  }
+  SECTION("both spellings at once, and the key repeated") {
+    auto r = run_faceverify({"cache", "clear", "--api-key=" + key, "--api-key", key, key});
+    CHECK(r.exit_code == 2);
+    CHECK(r.out.empty());
+    CHECK(one_line(r.err));
+    CHECK(r.err.find("--api-key=[redacted]") != std::string::npos);
+    no_part_of_the_key(r.err);
+  }
+}
+
 TEST_CASE("verify: service errors exit 4 with one clear line", "[e2e]") {
   test::FakeServer server(json{{"images",
                                 {{"noface.jpg", {{"faces", json::array()}}},
