@@ -2,6 +2,8 @@
 // The faceverify binary with --backend local: exit code, stdout and stderr.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <opencv2/core.hpp>
@@ -32,7 +34,48 @@ std::optional<test::ProcessResult> run_local(std::vector<std::string> args, test
   return test::run_process(args, o);
 }
 
+// `faceverify COMMAND --backend local ARGS...` with the installed models
+// (FACEVERIFY_MODELS unless `o` sets it); nullopt (skipped) without them.
+std::optional<test::ProcessResult> run_local_command(const std::string& command, std::vector<std::string> args,
+                                                     test::RunOptions o = {}) {
+  auto dir = test::models_or_skip();
+  if (!dir) return std::nullopt;
+  args.insert(args.begin(), {FACEVERIFY_BINARY_PATH, command, "--backend", "local"});
+  if (!o.env_overrides.count("FACEVERIFY_MODELS")) o.env_overrides["FACEVERIFY_MODELS"] = dir->dir;
+  o.env_overrides["https_proxy"] = "http://127.0.0.1:1";
+  o.env_overrides["http_proxy"] = "http://127.0.0.1:1";
+  return test::run_process(args, o);
+}
+
+std::vector<double> first_embedding(const std::string& jsonl) {
+  const auto j = json::parse(jsonl.substr(0, jsonl.find('\n')));
+  return j.at("faces").at(0).at("embedding").get<std::vector<double>>();
+}
+
+double l2(const std::vector<double>& a, const std::vector<double>& b) {
+  REQUIRE(a.size() == b.size());
+  double sum = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) sum += (a[i] - b[i]) * (a[i] - b[i]);
+  return std::sqrt(sum);
+}
+
 }  // namespace
+
+TEST_CASE("local e2e: embed reproduces the astronaut's reference embedding", "[local][e2e]") {
+  auto r = run_local_command("embed", {"--no-cache", k_samples + "astronaut.jpg"});
+  if (!r) return;
+  CHECK(r->exit_code == 0);
+  CHECK(r->err.empty());
+  REQUIRE(std::count(r->out.begin(), r->out.end(), '\n') == 1);
+  const auto reference = json::parse(
+      test::read_file(std::string(FACEVERIFY_SOURCE_DIR) + "/tests/data/local/astronaut.embedding.json"))
+                             .get<std::vector<double>>();
+  const auto e = first_embedding(r->out);
+  REQUIRE(e.size() == 512);
+  const double d = l2(e, reference);  // see tests/data/local/README.md for the noise measured
+  INFO("L2 distance to the reference: " << d);
+  CHECK(d <= 0.02);
+}
 
 TEST_CASE("local e2e: the bundled samples are the same person", "[local][e2e]") {
   auto r = run_local({k_samples + "astronaut.jpg", k_samples + "astronaut-crop.jpg"});
