@@ -70,4 +70,25 @@ inline bool one_line(const std::string& s) {
   return !s.empty() && s.back() == '\n' && std::count(s.begin(), s.end(), '\n') == 1;
 }
 
+// A verification's JSON: without an uncertain band, "verified" and "decision"
+// are the same verdict (true exactly when the decision is "same").
+inline bool verdict_agrees(const nlohmann::json& j) {
+  if (!j.contains("verified") || !j["verified"].is_boolean() || !j.contains("decision")) return false;
+  const bool banded = j.contains("uncertain_band") && !j["uncertain_band"].is_null();
+  return banded || j["verified"].get<bool>() == (j["decision"] == "same");
+}
+
+// A scratch "JPEG" whose header gives its size: SOI, then a baseline SOF0
+// segment of `width` x `height` (the fake server reports these as the
+// service's width and height), then `tag` so the bytes differ per photo.
+inline std::string jpeg_of_size(unsigned width, unsigned height, const std::string& tag) {
+  std::string d("\xFF\xD8\xFF\xC0\x00\x11\x08", 7);
+  for (unsigned v : {height, width}) {
+    d.push_back(static_cast<char>(v >> 8));
+    d.push_back(static_cast<char>(v & 0xFF));
+  }
+  d += std::string("\x03\x01\x22\x00\x02\x11\x01\x03\x11\x01", 10);
+  return d + tag;
+}
+
 }  // namespace faceverify::test::e2e

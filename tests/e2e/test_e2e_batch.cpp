@@ -99,7 +99,7 @@ std::size_t count_files(const fs::path& dir) {
 
 }  // namespace
 
-TEST_CASE("batch: a 40-image matrix costs 40 requests, at most --jobs at once; a rerun costs none", "[e2e][batch]") {
+TEST_CASE("batch: a 40-image matrix costs 40 requests, at most --jobs at once, and a rerun costs none", "[e2e][batch]") {
   test::FakeServer server(json{{"default", {{"delay_ms", 60}}}});
   Batch b;
   std::vector<std::string> args = {"matrix", "--format", "csv", "--jobs", "4"};
@@ -251,6 +251,7 @@ TEST_CASE("batch: embed writes an embedding file that works offline everywhere",
     auto s = run_faceverify({"--api-url", dead, "--json", (b.photo.dir / "a1.jsonl").string(), "-"}, in);
     CHECK(s.exit_code == 0);
     CHECK(json::parse(s.out)["verified"] == true);
+    CHECK(verdict_agrees(json::parse(s.out)));
   }
   SECTION("a file of several images where one is expected is a usage error that says so") {
     auto r = run_faceverify({"--api-url", dead, people, a3}, b.env(offline));
@@ -280,6 +281,43 @@ TEST_CASE("batch: embed writes an embedding file that works offline everywhere",
     CHECK(r.err == "faceverify: " + (b.photo.dir / "bad.jsonl").string() +
                        ": line 2: not valid JSON (expected a record written by faceverify embed)\n");
   }
+}
+
+TEST_CASE("batch: embed records each image's width and height, and verify reads them back", "[e2e][batch]") {
+  test::FakeServer server(json{{"images", {{"wide.jpg", {{"person", "erin"}}}, {"tall.jpg", {{"person", "erin"}}}}}});
+  Batch b;
+  const std::string wide = (b.photo.dir / "wide.jpg").string(), tall = (b.photo.dir / "tall.jpg").string();
+  test::write_file(wide, jpeg_of_size(640, 360, "wide"));
+  test::write_file(tall, jpeg_of_size(270, 480, "tall"));
+  auto e = b.run(server, {"embed", "--ordered", wide, tall});
+  REQUIRE(e.exit_code == 0);
+  CHECK(e.err.empty());
+  const auto recs = records(e.out);
+  REQUIRE(recs.size() == 2);
+  CHECK(recs[0]["input"] == wide);
+  CHECK(recs[0]["width"] == 640);
+  CHECK(recs[0]["height"] == 360);
+  CHECK(recs[1]["input"] == tall);
+  CHECK(recs[1]["width"] == 270);
+  CHECK(recs[1]["height"] == 480);
+
+  // The embedding files alone (no network) give verify the same sizes.
+  const std::string wide_rec = (b.photo.dir / "wide.jsonl").string(), tall_rec = (b.photo.dir / "tall.jsonl").string();
+  test::write_file(wide_rec, lines_of(e.out)[0] + "\n");
+  test::write_file(tall_rec, lines_of(e.out)[1] + "\n");
+  const test::TempDir empty_cache;
+  RunOptions offline;
+  offline.env_overrides["XDG_CACHE_HOME"] = empty_cache.path().string();
+  auto v = run_faceverify({"--api-url", "http://127.0.0.1:1", "--json", wide_rec, tall_rec}, offline);
+  CHECK(v.exit_code == 0);
+  REQUIRE(one_line(v.out));
+  const auto j = json::parse(v.out);
+  CHECK(j["images"][0]["width"] == 640);
+  CHECK(j["images"][0]["height"] == 360);
+  CHECK(j["images"][1]["width"] == 270);
+  CHECK(j["images"][1]["height"] == 480);
+  CHECK(verdict_agrees(j));
+  CHECK(v.err.empty());
 }
 
 TEST_CASE("batch: embed reports failures as records and in its exit code", "[e2e][batch]") {

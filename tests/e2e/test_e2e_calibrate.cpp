@@ -171,6 +171,7 @@ TEST_CASE("calibrate --write-config: later runs use the threshold and say where 
   auto from_config = c.run({"", "--json", a, b});
   CHECK(from_config.exit_code == 0);
   auto j = json::parse(from_config.out);
+  CHECK(verdict_agrees(j));
   CHECK(j["threshold_source"] == "config");
   CHECK(j["threshold"].get<double>() == Approx(saved).epsilon(1e-5));
 
@@ -179,8 +180,10 @@ TEST_CASE("calibrate --write-config: later runs use the threshold and say where 
   auto from_env = c.run({"", "--json", a, b}, env);
   CHECK(from_env.exit_code == 1);
   CHECK(json::parse(from_env.out)["threshold_source"] == "env");
+  CHECK(verdict_agrees(json::parse(from_env.out)));
   auto from_option = c.run({"", "--json", "-t", "0.5", a, b}, env);
   CHECK(json::parse(from_option.out)["threshold_source"] == "option");
+  CHECK(verdict_agrees(json::parse(from_option.out)));
   auto other_backend = c.run({"", "--json", "--config", config.string(), a, b});
   CHECK(json::parse(other_backend.out)["threshold_source"] == "config");
   test::write_file(config, "backend = \"local\"\nthreshold = 0.1\n");
@@ -226,6 +229,7 @@ TEST_CASE("uncertain band: results near the threshold are called uncertain, exit
     CHECK(r.exit_code == 1);
     CHECK(json::parse(r.out)["decision"] == "different");
     CHECK(json::parse(r.out)["uncertain_band"].is_null());
+    CHECK(verdict_agrees(json::parse(r.out)));
   }
   SECTION("pairs: uncertain records are neither right nor wrong; exit 5 when nothing worse happened") {
     test::write_file(c.pairs_file, a + "," + b + ",same\n" + c.photo("g1a.jpg") + "," + c.photo("g1b.jpg") + ",same\n");
@@ -238,6 +242,44 @@ TEST_CASE("uncertain band: results near the threshold are called uncertain, exit
     CHECK(j["decision"] == "uncertain");
     CHECK(j["as_expected"].is_null());
     CHECK(r.err.find("1 same, 0 different, 1 uncertain, 0 errors") != std::string::npos);
+  }
+  SECTION("pairs: a contradicted label outranks an uncertain pair (exit 1); a pair error outranks both") {
+    // edge: uncertain; i1 (similarity 0.56) labelled same: a contradiction; g1: as expected.
+    const std::string rows = a + "," + b + ",same\n" + c.photo("i1a.jpg") + "," + c.photo("i1b.jpg") + ",same\n" +
+                             c.photo("g1a.jpg") + "," + c.photo("g1b.jpg") + ",same\n";
+    test::write_file(c.pairs_file, rows);
+    auto r = c.run({"pairs", "--ordered", "--uncertain-band", "0.01", c.pairs_file});
+    CHECK(r.exit_code == 1);
+    std::vector<json> recs;
+    std::istringstream lines(r.out);
+    for (std::string line; std::getline(lines, line);) recs.push_back(json::parse(line));
+    REQUIRE(recs.size() == 3);
+    CHECK(recs[0]["decision"] == "uncertain");
+    CHECK(recs[0]["as_expected"].is_null());
+    CHECK(recs[1]["decision"] == "different");
+    CHECK(recs[1]["as_expected"] == false);
+    CHECK(recs[2]["decision"] == "same");
+    CHECK(recs[2]["as_expected"] == true);
+    CHECK(r.err ==
+          "faceverify: pairs: 3 pairs: 1 same, 1 different, 1 uncertain, 0 errors; 1 contradicts its expected label\n");
+    // The contradiction listed after the uncertain pair, and before it: the same status.
+    test::write_file(c.pairs_file, c.photo("i1a.jpg") + "," + c.photo("i1b.jpg") + ",same\n" + a + "," + b + ",same\n");
+    CHECK(c.run({"pairs", "-q", "--uncertain-band", "0.01", c.pairs_file}).exit_code == 1);
+
+    // A row whose image is missing: an input error (2) outranks the contradiction and the uncertain pair.
+    const std::string missing = (c.photo.dir / "missing.jpg").string();
+    test::write_file(c.pairs_file, rows + missing + "," + a + ",different\n");
+    auto e = c.run({"pairs", "--ordered", "--uncertain-band", "0.01", c.pairs_file});
+    CHECK(e.exit_code == 2);
+    std::vector<json> with_error;
+    std::istringstream more(e.out);
+    for (std::string line; std::getline(more, line);) with_error.push_back(json::parse(line));
+    REQUIRE(with_error.size() == 4);
+    CHECK(with_error[1]["as_expected"] == false);
+    CHECK(with_error[3]["error"]["kind"] == "input");
+    CHECK(e.err.find("missing.jpg") != std::string::npos);
+    CHECK(e.err.ends_with(
+        "faceverify: pairs: 4 pairs: 1 same, 1 different, 1 uncertain, 1 error; 1 contradicts its expected label\n"));
   }
   SECTION("search: an uncertain candidate and no match exits 5; a match still wins") {
     auto r = c.run({"search", "--uncertain-band", "0.01", a, b, c.photo("g1a.jpg")});

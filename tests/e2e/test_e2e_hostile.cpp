@@ -88,7 +88,7 @@ TEST_CASE("hostile: headers with a Content-Length and no body are retried, then 
   CHECK(requests_for(server.requests(), "nobody.jpg") == 2);  // retryable: tried twice
 }
 
-TEST_CASE("hostile: the connection is closed before any header; the error names the host", "[e2e][hostile]") {
+TEST_CASE("hostile: the connection is closed before any header, and the error names the host", "[e2e][hostile]") {
   test::FakeServer server(json{{"images", {{"reset.jpg", {{"reset_before_headers", true}}}}}});
   Photos photo;
   expect_clean_failure(server, photo("reset.jpg"), photo("fine.jpg"), "127.0.0.1:" + std::to_string(server.port()));
@@ -223,6 +223,7 @@ TEST_CASE("hostile: boxes outside [0,1] or with non-positive sizes", "[e2e][host
     INFO("stderr: " << r.err);
     REQUIRE(r.exit_code == 0);
     const auto out = json::parse(r.out);
+    CHECK(verdict_agrees(out));
     const auto box = out["images"][0]["box"];
     REQUIRE(box.is_array());
     REQUIRE(box.size() == 4);

@@ -130,6 +130,7 @@ TEST_CASE("verify: --json", "[e2e]") {
   CHECK(j["schema_version"] == 1);
   CHECK(j["verified"] == true);
   CHECK(j["decision"] == "same");
+  CHECK(verdict_agrees(j));
   CHECK(j["similarity"].get<double>() > 0.8);
   CHECK(j["similarity"].get<double>() <= 1.0);
   CHECK(j["distance"].get<double>() < 1.0);
@@ -168,6 +169,121 @@ TEST_CASE("verify: --face policies with several faces", "[e2e]") {
   auto best = run_faceverify(with_server(server, {"--face", "best", photo("alice1.jpg"), photo("group.jpg")}));
   CHECK(best.exit_code == 0);
   CHECK(best.err.empty());
+}
+
+TEST_CASE("verify: --face largest of two faces of the same size compares the first", "[e2e]") {
+  // Same width and height, so exactly the same area; only the order differs.
+  // Binary fractions: the client's clipping ((x + w) - x) keeps them exact.
+  test::FakeServer server(json{{"images",
+                                {{"alice1.jpg", {{"person", "alice"}}},
+                                 {"alice-then-bob.jpg",
+                                  {{"faces",
+                                    {{{"person", "alice"}, {"box", {0.125, 0.25, 0.25, 0.375}}},
+                                     {{"person", "bob"}, {"box", {0.5, 0.5, 0.25, 0.375}}}}}}},
+                                 {"bob-then-alice.jpg",
+                                  {{"faces",
+                                    {{{"person", "bob"}, {"box", {0.125, 0.25, 0.25, 0.375}}},
+                                     {{"person", "alice"}, {"box", {0.5, 0.5, 0.25, 0.375}}}}}}}}}});
+  Photos photo;
+  const std::string alice = photo("alice1.jpg");
+  SECTION("alice first: the same person, face 1") {
+    const std::string group = photo("alice-then-bob.jpg");
+    auto r = run_faceverify(with_server(server, {"--json", alice, group}));
+    CHECK(r.exit_code == 0);
+    REQUIRE(one_line(r.out));
+    auto j = json::parse(r.out);
+    CHECK(j["images"][1]["faces"] == 2);
+    CHECK(j["images"][1]["face_index"] == 0);
+    CHECK(j["images"][1]["box"][0] == 0.125);
+    CHECK(j["decision"] == "same");
+    CHECK(verdict_agrees(j));
+    CHECK(r.err == "faceverify: " + group +
+                       ": 2 faces found; comparing the largest (face 1; --face best compares the most similar "
+                       "pair)\n");
+  }
+  SECTION("bob first: different people, face 1") {
+    const std::string group = photo("bob-then-alice.jpg");
+    auto r = run_faceverify(with_server(server, {alice, group}));
+    CHECK(r.exit_code == 1);
+    CHECK(std::regex_match(r.out, k_different));
+    CHECK(r.err == "faceverify: " + group +
+                       ": 2 faces found; comparing the largest (face 1; --face best compares the most similar "
+                       "pair)\n");
+  }
+}
+
+TEST_CASE("verify: a similarity exactly at --threshold is the same person", "[e2e]") {
+  test::FakeServer server(k_people);
+  Photos photo;
+  const std::string a = photo("alice1.jpg"), b = photo("bob.jpg");
+  auto first = run_faceverify(with_server(server, {"--json", a, b}));
+  REQUIRE(first.exit_code == 1);
+  REQUIRE(one_line(first.out));
+  const auto measured = json::parse(first.out);
+  CHECK(measured["decision"] == "different");
+  CHECK(measured["verified"] == false);
+  CHECK(verdict_agrees(measured));
+  const double s = measured["similarity"].get<double>();
+  REQUIRE(s > 0.0);
+  REQUIRE(s < 0.8);
+  // JSON numbers are printed to round trip: this text is the similarity exactly.
+  const std::string exact = measured["similarity"].dump();
+  REQUIRE(std::stod(exact) == s);
+  CHECK(first.err.empty());
+
+  SECTION("--json: exit 0, verified and decision same") {
+    auto r = run_faceverify(with_server(server, {"--json", "--threshold", exact, a, b}));
+    CHECK(r.exit_code == 0);
+    REQUIRE(one_line(r.out));
+    auto j = json::parse(r.out);
+    CHECK(j["similarity"].get<double>() == s);
+    CHECK(j["threshold"].get<double>() == s);
+    CHECK(j["verified"] == true);
+    CHECK(j["decision"] == "same");
+    CHECK(verdict_agrees(j));
+    CHECK(r.err.empty());
+  }
+  SECTION("text: exit 0, the same person") {
+    auto r = run_faceverify(with_server(server, {"--threshold", exact, a, b}));
+    CHECK(r.exit_code == 0);
+    CHECK(std::regex_match(r.out, k_same));
+    CHECK(r.err.empty());
+  }
+  SECTION("the next number above the similarity: exit 1, different") {
+    std::ostringstream above;
+    above.precision(17);
+    above << std::nextafter(s, 1.0);
+    REQUIRE(std::stod(above.str()) > s);
+    auto r = run_faceverify(with_server(server, {"--json", "--threshold", above.str(), a, b}));
+    CHECK(r.exit_code == 1);
+    REQUIRE(one_line(r.out));
+    auto j = json::parse(r.out);
+    CHECK(j["verified"] == false);
+    CHECK(j["decision"] == "different");
+    CHECK(verdict_agrees(j));
+    CHECK(r.err.empty());
+  }
+}
+
+TEST_CASE("verify: --json reports each image's own width and height", "[e2e]") {
+  test::FakeServer server(json{{"images", {{"wide.jpg", {{"person", "erin"}}}, {"tall.jpg", {{"person", "erin"}}}}}});
+  Photos photo;
+  const std::string wide = (photo.dir / "wide.jpg").string(), tall = (photo.dir / "tall.jpg").string();
+  test::write_file(wide, jpeg_of_size(640, 360, "wide"));
+  test::write_file(tall, jpeg_of_size(270, 480, "tall"));
+  auto r = run_faceverify(with_server(server, {"--json", wide, tall}));
+  CHECK(r.exit_code == 0);
+  REQUIRE(one_line(r.out));
+  auto j = json::parse(r.out);
+  REQUIRE(j["images"].size() == 2);
+  CHECK(j["images"][0]["input"] == wide);
+  CHECK(j["images"][0]["width"] == 640);
+  CHECK(j["images"][0]["height"] == 360);
+  CHECK(j["images"][1]["input"] == tall);
+  CHECK(j["images"][1]["width"] == 270);
+  CHECK(j["images"][1]["height"] == 480);
+  CHECK(verdict_agrees(j));
+  CHECK(r.err.empty());
 }
 
 TEST_CASE("verify: input and usage errors stop before any request", "[e2e]") {
@@ -336,6 +452,51 @@ TEST_CASE("verify: keys and modes", "[e2e]") {
   }
 }
 
+TEST_CASE("verify: a key given where it is not expected is never echoed, not even in part", "[e2e]") {
+  // cache takes no --api-key, so the parser's "not expected" message would
+  // quote the argument; the key must be replaced whole by the placeholder.
+  const std::string key = "SECRETKEY123";
+  auto no_part_of_the_key = [&](const std::string& err) {
+    for (std::size_t len = 3; len <= key.size(); ++len) {
+      for (std::size_t at = 0; at + len <= key.size(); ++at) {
+        INFO("fragment " << key.substr(at, len));
+        CHECK(err.find(key.substr(at, len)) == std::string::npos);
+      }
+    }
+    // Nothing of the key right next to the placeholder either.
+    CHECK(err.find(key.substr(0, 1) + "[redacted]") == std::string::npos);
+    CHECK(err.find("[redacted]" + key.substr(key.size() - 1)) == std::string::npos);
+  };
+  SECTION("--api-key=KEY") {
+    auto r = run_faceverify({"cache", "stats", "--api-key=" + key});
+    CHECK(r.exit_code == 2);
+    CHECK(r.out.empty());
+    CHECK(one_line(r.err));
+    CHECK(r.err.find("--api-key=[redacted]") != std::string::npos);
+    CHECK(r.err.find(key.substr(0, 4)) == std::string::npos);
+    CHECK(r.err.find(key.substr(1)) == std::string::npos);
+    no_part_of_the_key(r.err);
+  }
+  SECTION("--api-key KEY") {
+    auto r = run_faceverify({"cache", "stats", "--api-key", key});
+    CHECK(r.exit_code == 2);
+    CHECK(r.out.empty());
+    CHECK(one_line(r.err));
+    CHECK(r.err.find("[redacted]") != std::string::npos);
+    CHECK(r.err.find(key.substr(0, 4)) == std::string::npos);
+    CHECK(r.err.find(key.substr(1)) == std::string::npos);
+    no_part_of_the_key(r.err);
+  }
+  SECTION("both spellings at once, and the key repeated") {
+    auto r = run_faceverify({"cache", "clear", "--api-key=" + key, "--api-key", key, key});
+    CHECK(r.exit_code == 2);
+    CHECK(r.out.empty());
+    CHECK(one_line(r.err));
+    CHECK(r.err.find("--api-key=[redacted]") != std::string::npos);
+    no_part_of_the_key(r.err);
+  }
+}
+
 TEST_CASE("verify: service errors exit 4 with one clear line", "[e2e]") {
   test::FakeServer server(json{{"images",
                                 {{"noface.jpg", {{"faces", json::array()}}},
@@ -344,6 +505,13 @@ TEST_CASE("verify: service errors exit 4 with one clear line", "[e2e]") {
                                  {"403.jpg", {{"status", 403}}},
                                  {"413.jpg", {{"status", 413}}},
                                  {"422.jpg", {{"status", 422}}},
+                                 {"501.jpg", {{"status", 501}, {"body", R"({"message":"Not Implemented"})"}}},
+                                 {"daily.jpg",
+                                  {{"status", 429},
+                                   {"body",
+                                    R"({"message":"You have exceeded the DAILY quota for Requests on your current )"
+                                    R"(plan, BASIC. Upgrade your plan at https://rapidapi.com/api4ai-api4ai-default/)"
+                                    R"(api/face-detection14"})"}}},
                                  {"garbage.jpg", {{"body", "this is not json"}}},
                                  {"huge.jpg", {{"oversize_bytes", 9 * 1024 * 1024}}},
                                  {"short.jpg", {{"embedding_length", 128}}},
@@ -369,6 +537,11 @@ TEST_CASE("verify: service errors exit 4 with one clear line", "[e2e]") {
             ": HTTP 413: 413 Request Entity Too Large (the service refused the upload as too large; send a smaller "
             "image)"},
            {"422.jpg", 4, ": HTTP 422: value could not be parsed to a boolean (query.embeddings)"},
+           {"501.jpg", 4, ": HTTP 501: Not Implemented"},
+           {"daily.jpg", 4,
+            ": HTTP 429: You have exceeded the DAILY quota for Requests on your current plan, BASIC. Upgrade your "
+            "plan at https://rapidapi.com/api4ai-api4ai-default/api/face-detection14 (rate limited; wait and retry, "
+            "or use your own key with --api api4ai or --api rapidapi)"},
            {"garbage.jpg", 4, ": malformed response: not valid JSON (error at byte 2): \"this is not json\""},
            {"huge.jpg", 4,
             ": the answer from 127.0.0.1:" + std::to_string(server.port()) + " is larger than 8 MiB; refusing it"},
@@ -592,6 +765,7 @@ TEST_CASE("verify: golden fixture image end to end", "[e2e]") {
   CHECK(r.exit_code == 0);
   auto j = json::parse(r.out);
   CHECK(j["similarity"] == 1.0);
+  CHECK(verdict_agrees(j));
   CHECK(j["images"][0]["md5"] == "533c3e2300f8ddc5eb261a9f2d8d87d3");
   CHECK(j["images"][0]["confidence"].get<double>() == Approx(0.9920044541358948));
   CHECK(j["images"][0]["landmarks"]["nose-tip"][0].get<double>() == Approx(0.6892597675323486));

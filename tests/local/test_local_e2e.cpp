@@ -2,12 +2,17 @@
 // The faceverify binary with --backend local: exit code, stdout and stderr.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <regex>
 
+#include "faceverify/backend.hpp"
+#include "faceverify/cache.hpp"
+#include "faceverify/face.hpp"
 #include "faceverify/local_backend.hpp"
 #include "local_test_support.hpp"
 #include "process.hpp"
@@ -32,7 +37,120 @@ std::optional<test::ProcessResult> run_local(std::vector<std::string> args, test
   return test::run_process(args, o);
 }
 
+// `faceverify COMMAND --backend local ARGS...` with the installed models
+// (FACEVERIFY_MODELS unless `o` sets it); nullopt (skipped) without them.
+std::optional<test::ProcessResult> run_local_command(const std::string& command, std::vector<std::string> args,
+                                                     test::RunOptions o = {}) {
+  auto dir = test::models_or_skip();
+  if (!dir) return std::nullopt;
+  args.insert(args.begin(), {FACEVERIFY_BINARY_PATH, command, "--backend", "local"});
+  if (!o.env_overrides.count("FACEVERIFY_MODELS")) o.env_overrides["FACEVERIFY_MODELS"] = dir->dir;
+  o.env_overrides["https_proxy"] = "http://127.0.0.1:1";
+  o.env_overrides["http_proxy"] = "http://127.0.0.1:1";
+  return test::run_process(args, o);
+}
+
+// The one place this file builds a Provenance: the local backend's, with its
+// pinned models in their order, the embedder's hash replaced by `embedder_sha256`.
+faceverify::Provenance local_provenance(const std::string& embedder_sha256) {
+  faceverify::Provenance p;
+  p.backend = "local";
+  for (const auto& spec : faceverify::local::model_specs()) {
+    p.models.emplace_back(std::string(spec.role), spec.role == "embedder" ? embedder_sha256 : std::string(spec.sha256));
+  }
+  return p;
+}
+
+std::string pinned_embedder_sha256() {
+  for (const auto& spec : faceverify::local::model_specs()) {
+    if (spec.role == "embedder") return std::string(spec.sha256);
+  }
+  FAIL("no embedder among the pinned models");
+  return {};
+}
+
+std::vector<double> first_embedding(const std::string& jsonl) {
+  const auto j = json::parse(jsonl.substr(0, jsonl.find('\n')));
+  return j.at("faces").at(0).at("embedding").get<std::vector<double>>();
+}
+
+double l2(const std::vector<double>& a, const std::vector<double>& b) {
+  REQUIRE(a.size() == b.size());
+  double sum = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) sum += (a[i] - b[i]) * (a[i] - b[i]);
+  return std::sqrt(sum);
+}
+
 }  // namespace
+
+TEST_CASE("local e2e: embed reproduces the astronaut's reference embedding", "[local][e2e]") {
+  auto r = run_local_command("embed", {"--no-cache", k_samples + "astronaut.jpg"});
+  if (!r) return;
+  CHECK(r->exit_code == 0);
+  CHECK(r->err.empty());
+  REQUIRE(std::count(r->out.begin(), r->out.end(), '\n') == 1);
+  const auto reference = json::parse(
+      test::read_file(std::string(FACEVERIFY_SOURCE_DIR) + "/tests/data/local/astronaut.embedding.json"))
+                             .get<std::vector<double>>();
+  const auto e = first_embedding(r->out);
+  REQUIRE(e.size() == 512);
+  const double d = l2(e, reference);  // see tests/data/local/README.md for the noise measured
+  INFO("L2 distance to the reference: " << d);
+  CHECK(d <= 0.02);
+}
+
+TEST_CASE("local e2e: a cache entry made with other models is not reused", "[local][e2e]") {
+  test::TempDir home;
+  const std::string cache_dir = (home / "cache").string();
+  const std::string photo = k_samples + "astronaut.jpg";
+  auto fresh = run_local_command("embed", {"--no-cache", photo});
+  if (!fresh) return;
+  REQUIRE(fresh->exit_code == 0);
+  const json record = json::parse(fresh->out.substr(0, fresh->out.find('\n')));
+  const auto real = first_embedding(fresh->out);
+  // A well-formed entry for these bytes whose embedding is unmistakable (the
+  // real one negated), as an embedder with another hash might have left it.
+  json planted = record;
+  for (auto& x : planted["faces"][0]["embedding"]) x = -x.get<double>();
+  const auto planted_embedding = planted["faces"][0]["embedding"].get<std::vector<double>>();
+  const std::string sha = record["sha256"].get<std::string>();
+  std::string other_sha = pinned_embedder_sha256();
+  other_sha.back() = other_sha.back() == '0' ? '1' : '0';
+
+  SECTION("planted under another embedder's identity: analysed afresh, and both entries kept") {
+    const faceverify::cache::Cache cache(cache_dir);
+    REQUIRE(cache.store(faceverify::cache::make_key(sha, faceverify::cache_identity(local_provenance(other_sha))),
+                        planted.dump() + "\n"));
+    auto r = run_local_command("embed", {"--cache-dir", cache_dir, photo});
+    REQUIRE(r);
+    CHECK(r->exit_code == 0);
+    CHECK(r->err.empty());
+    CHECK(l2(first_embedding(r->out), real) < 1e-6);
+    auto stats = test::run_process({FACEVERIFY_BINARY_PATH, "cache", "stats", "--json", "--cache-dir", cache_dir});
+    CHECK(stats.exit_code == 0);
+    CHECK(json::parse(stats.out)["entries"] == 2);
+    // The run's own entry answers the next run, which then needs no models at all.
+    test::RunOptions no_models;
+    no_models.env_overrides["FACEVERIFY_MODELS"] = (home / "no-models").string();
+    auto again = run_local_command("embed", {"--cache-dir", cache_dir, photo}, no_models);
+    REQUIRE(again);
+    CHECK(again->exit_code == 0);
+    CHECK(again->err.empty());
+    CHECK(l2(first_embedding(again->out), real) < 1e-6);
+  }
+  SECTION("control: planted under the pinned models' identity, the entry is used") {
+    const faceverify::cache::Cache cache(cache_dir);
+    REQUIRE(cache.store(
+        faceverify::cache::make_key(sha, faceverify::cache_identity(local_provenance(pinned_embedder_sha256()))),
+        planted.dump() + "\n"));
+    test::RunOptions no_models;
+    no_models.env_overrides["FACEVERIFY_MODELS"] = (home / "no-models").string();
+    auto r = run_local_command("embed", {"--cache-dir", cache_dir, photo}, no_models);
+    REQUIRE(r);
+    CHECK(r->exit_code == 0);
+    CHECK(l2(first_embedding(r->out), planted_embedding) < 1e-6);
+  }
+}
 
 TEST_CASE("local e2e: the bundled samples are the same person", "[local][e2e]") {
   auto r = run_local({k_samples + "astronaut.jpg", k_samples + "astronaut-crop.jpg"});
@@ -58,6 +176,8 @@ TEST_CASE("local e2e: --json records the backend and the models", "[local][e2e]"
   CHECK(j["images"][0]["landmarks"].size() == 5);
   CHECK(j["cosine"].get<double>() > 0.5);
   CHECK(j["similarity"].get<double>() > 0.8);
+  CHECK(j["verified"] == true);
+  CHECK(j["decision"] == "same");  // no uncertain band: verified is decision == "same"
 }
 
 TEST_CASE("local e2e: errors", "[local][e2e]") {

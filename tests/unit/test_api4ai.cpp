@@ -272,6 +272,49 @@ TEST_CASE("api4ai::error_from_response", "[api4ai]") {
           .retryable);
 }
 
+TEST_CASE("api4ai::error_from_response: which statuses are worth retrying", "[api4ai]") {
+  const auto now = std::chrono::system_clock::now();
+  auto status = [&](int code, std::string body = {}) {
+    HttpResponse r;
+    r.status = code;
+    r.body = std::move(body);
+    return error_from_response(r, now);
+  };
+  SECTION("5xx: only 500, 502, 503 and 504 are transient; 501 and the rest are permanent") {
+    for (int code : {500, 502, 503, 504}) {
+      INFO("HTTP " << code);
+      CHECK(status(code).retryable);
+    }
+    for (int code : {501, 505, 506, 507, 508, 510, 511, 599}) {
+      INFO("HTTP " << code);
+      const Error e = status(code, R"({"message":"Not Implemented"})");
+      CHECK_FALSE(e.retryable);
+      CHECK(e.kind == ErrorKind::http);
+      CHECK(e.http_status == code);
+    }
+    CHECK(status(501, R"({"message":"Not Implemented"})").message.starts_with("HTTP 501: Not Implemented"));
+  }
+  SECTION("RapidAPI's quota messages, DAILY as well as MONTHLY, are not retried; its rate limit is") {
+    for (const char* plan : {"BASIC", "PRO", "ULTRA", "MEGA"}) {
+      INFO(plan);
+      CHECK_FALSE(status(429, std::string(R"({"message":"You have exceeded the DAILY quota for Requests on your )"
+                                          "current plan, ") +
+                                  plan + R"(. Upgrade your plan at https://rapidapi.com/api4ai-api4ai-default/api/)"
+                                         R"(face-detection14"})")
+                      .retryable);
+      CHECK_FALSE(status(429, std::string(R"({"message":"You have exceeded the MONTHLY quota for Requests on your )"
+                                          "current plan, ") +
+                                  plan + R"(. Upgrade your plan at https://rapidapi.com/api4ai-api4ai-default/api/)"
+                                         R"(face-detection14"})")
+                      .retryable);
+    }
+    CHECK(status(429, R"({"message":"You have exceeded the rate limit per second for your plan, BASIC, by the API )"
+                      R"(provider"})")
+              .retryable);
+    CHECK(status(429, R"({"message":"Too many requests"})").retryable);
+  }
+}
+
 TEST_CASE("api4ai::make_endpoint", "[api4ai]") {
   CHECK(make_endpoint(Mode::demo, {}, {})->results_url == "https://demo.api4ai.cloud/face-analyzer/v1/results");
   CHECK(make_endpoint(Mode::api4ai, {}, "k")->results_url == "https://api4ai.cloud/face-analyzer/v1/results");
@@ -429,6 +472,27 @@ TEST_CASE("api4ai::Analyzer retries, reports and redacts", "[api4ai]") {
     auto r = analyzer.analyze(img);
     REQUIRE_FALSE(r);
     CHECK(r.error().message.find("ABCDE") == std::string::npos);
+  }
+  SECTION("RapidAPI's DAILY quota 429 is reported after one request, not retried") {
+    client.replies = {reply(429, R"({"message":"You have exceeded the DAILY quota for Requests on your current plan, )"
+                                 R"(BASIC. Upgrade your plan at https://rapidapi.com/api4ai-api4ai-default/api/)"
+                                 R"(face-detection14"})")};
+    Analyzer analyzer(*make_endpoint(Mode::rapidapi, {}, "rapid-key"), client, RetryPolicy{}, deadline, clock);
+    auto r = analyzer.analyze(img);
+    REQUIRE_FALSE(r);
+    CHECK(client.requests.size() == 1);
+    CHECK(clock.slept == Millis(0));
+    CHECK(r.error().http_status == 429);
+    CHECK(r.error().message.find("DAILY quota") != std::string::npos);
+    CHECK(r.error().message.find("gave up") == std::string::npos);
+  }
+  SECTION("HTTP 501 is reported after one request, not retried") {
+    client.replies = {reply(501, "Not Implemented")};
+    Analyzer analyzer(*make_endpoint(Mode::demo, {}, {}), client, RetryPolicy{}, deadline, clock);
+    auto r = analyzer.analyze(img);
+    REQUIRE_FALSE(r);
+    CHECK(client.requests.size() == 1);
+    CHECK(r.error().message == "a.jpg: HTTP 501: Not Implemented");
   }
   SECTION("a 2xx other than 200 is an error with its status") {
     client.replies = {reply(204, "")};

@@ -473,6 +473,35 @@ const Provenance k_local{"local",
 
 }  // namespace
 
+namespace {
+// The one place this file's cache-identity test builds a local provenance.
+Provenance local_provenance(std::vector<std::pair<std::string, std::string>> models) {
+  Provenance p;
+  p.backend = "local";
+  p.models = std::move(models);
+  return p;
+}
+}  // namespace
+
+TEST_CASE("batch: the cache identity of local analyses names every model hash", "[batch][cache]") {
+  const std::vector<std::pair<std::string, std::string>> models = {
+      {"detector", std::string(64, 'a')}, {"landmarks", std::string(64, 'b')}, {"embedder", std::string(64, 'c')}};
+  const std::string base = cache_identity(local_provenance(models));
+  CHECK(base == cache_identity(local_provenance(models)));  // deterministic
+  for (std::size_t i = 0; i < models.size(); ++i) {
+    auto other = models;
+    other[i].second.back() = 'f';  // one hex digit of one model's sha256
+    INFO("changed the " << models[i].first << "'s hash");
+    const std::string changed = cache_identity(local_provenance(other));
+    CHECK(changed != base);
+    // So the same image bytes get another cache key: an entry made with other models is never reused.
+    const std::string sha(64, '0');
+    CHECK(cache::make_key(sha, changed) != cache::make_key(sha, base));
+  }
+  CHECK(cache_identity(local_provenance({models[0], models[1]})) != base);  // a model fewer
+  CHECK(cache_identity(k_api4ai) != base);
+}
+
 TEST_CASE("batch: embedding-file inputs need no backend", "[batch]") {
   test::TempDir dir;
   EmbeddingRecord failed = record("photos/carol.jpg", {1.0}, k_api4ai);

@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include <catch2/catch.hpp>
+#include <cmath>
+#include <optional>
 
 #include "faceverify/compare.hpp"
 #include "faceverify/similarity.hpp"
@@ -81,5 +83,67 @@ TEST_CASE("compare::compare", "[compare]") {
     CHECK(c.error().kind == ErrorKind::api_response);
     CHECK(c.error().message ==
           "embeddings differ in length (a.jpg: 3 values, b.jpg: 2 values); they cannot be compared");
+  }
+}
+
+TEST_CASE("compare::decide", "[compare]") {
+  const ScoreOptions opts{0.8, 1.23};
+  SECTION("a similarity exactly at the threshold is the same person; the next double below is not") {
+    CHECK(decide(0.8, opts, std::nullopt) == Decision::same);
+    CHECK(decide(std::nextafter(0.8, 0.0), opts, std::nullopt) == Decision::different);
+    CHECK(decide(std::nextafter(0.8, 1.0), opts, std::nullopt) == Decision::same);
+    // The ends of the range: threshold 0 accepts everything, threshold 1 only a perfect score.
+    CHECK(decide(0.0, ScoreOptions{0.0, 1.23}, std::nullopt) == Decision::same);
+    CHECK(decide(1.0, ScoreOptions{1.0, 1.23}, std::nullopt) == Decision::same);
+    CHECK(decide(std::nextafter(1.0, 0.0), ScoreOptions{1.0, 1.23}, std::nullopt) == Decision::different);
+  }
+  SECTION("a similarity computed by compare(), used as the threshold, is the same person") {
+    const Analysis a = with({face({0, 0, 1, 1}, {0.3, 0.1, 0})});
+    const Analysis b = with({face({0, 0, 1, 1}, {0, 0.7, 0.2})});
+    auto c = compare(a, "a", b, "b", FacePolicy::largest, opts);
+    REQUIRE(c);
+    const ScoreOptions at{c->similarity, 1.23};
+    CHECK(decide(c->similarity, at, std::nullopt) == Decision::same);
+    CHECK(decide(c->similarity, ScoreOptions{std::nextafter(c->similarity, 1.0), 1.23}, std::nullopt) ==
+          Decision::different);
+  }
+  SECTION("the uncertain band is inclusive on both sides and wins over the threshold") {
+    CHECK(decide(0.8, opts, 0.05) == Decision::uncertain);
+    CHECK(decide(0.75, opts, 0.05) == Decision::uncertain);
+    CHECK(decide(0.85, opts, 0.05) == Decision::uncertain);
+    CHECK(decide(0.7499, opts, 0.05) == Decision::different);
+    CHECK(decide(0.8501, opts, 0.05) == Decision::same);
+    CHECK(decide(0.8, opts, 0.0) == Decision::uncertain);  // a zero band still holds the threshold itself
+  }
+  CHECK(decision_name(Decision::same) == "same");
+  CHECK(decision_name(Decision::different) == "different");
+  CHECK(decision_name(Decision::uncertain) == "uncertain");
+}
+
+TEST_CASE("compare::pick_face", "[compare]") {
+  SECTION("largest: of two faces with the same area, the earlier one") {
+    const Analysis tie = with({face({0.1, 0.1, 0.2, 0.3}, {1, 0, 0}), face({0.6, 0.5, 0.2, 0.3}, {0, 1, 0})});
+    CHECK(pick_face(tie, FacePolicy::largest) == std::size_t{0});
+    const Analysis three = with({face({0, 0, 0.1, 0.1}, {1, 0, 0}), face({0.2, 0, 0.3, 0.3}, {0, 1, 0}),
+                                 face({0.6, 0, 0.3, 0.3}, {0, 0, 1})});
+    CHECK(pick_face(three, FacePolicy::largest) == std::size_t{1});
+  }
+  SECTION("largest: a strictly larger later face wins") {
+    const Analysis later = with({face({0, 0, 0.2, 0.3}, {1, 0, 0}), face({0.5, 0.5, 0.3, 0.3}, {0, 1, 0})});
+    CHECK(pick_face(later, FacePolicy::largest) == std::size_t{1});
+  }
+  SECTION("first is index 0; no face is nullopt") {
+    const Analysis later = with({face({0, 0, 0.1, 0.1}, {1, 0, 0}), face({0.5, 0.5, 0.3, 0.3}, {0, 1, 0})});
+    CHECK(pick_face(later, FacePolicy::first) == std::size_t{0});
+    CHECK_FALSE(pick_face(with({}), FacePolicy::largest).has_value());
+    CHECK_FALSE(pick_face(with({}), FacePolicy::first).has_value());
+  }
+  SECTION("compare() with --face largest compares the earlier of two equal faces") {
+    const Analysis one = with({face({0, 0, 0.5, 0.5}, {1, 0, 0})});
+    const Analysis tie = with({face({0.1, 0.1, 0.2, 0.3}, {1, 0, 0}), face({0.6, 0.5, 0.2, 0.3}, {0, 1, 0})});
+    auto c = compare(one, "a", tie, "b", FacePolicy::largest, ScoreOptions{0.8, 1.23});
+    REQUIRE(c);
+    CHECK(c->face2 == 0);
+    CHECK(c->distance == 0.0);
   }
 }
