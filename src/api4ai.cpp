@@ -3,6 +3,7 @@
 // shapes this code accepts. nlohmann/json exceptions never leave this file.
 #include "faceverify/api4ai.hpp"
 
+#include "faceverify/text.hpp"
 #include "json_depth.hpp"
 
 #include <algorithm>
@@ -135,46 +136,25 @@ Expected<Face> read_face(const json& obj, const std::string& path) {
   return face;
 }
 
-std::string lowercase(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
-
 // Keeps printable text on one line: control characters become spaces, runs of
-// whitespace collapse, invalid UTF-8 becomes '?'.
+// whitespace collapse, invalid UTF-8 becomes U+FFFD.
 std::string one_line(std::string_view text) {
   std::string out;
   bool space = false;
   for (std::size_t i = 0; i < text.size();) {
-    const auto c = static_cast<unsigned char>(text[i]);
-    std::size_t len = 1;
-    if (c >= 0x80) {
-      len = (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
-      bool valid = len > 0 && i + len <= text.size();
-      for (std::size_t k = 1; valid && k < len; ++k) {
-        valid = (static_cast<unsigned char>(text[i + k]) & 0xC0) == 0x80;
-      }
-      if (!valid) {
-        out.push_back('?');
-        space = false;
-        ++i;
-        continue;
-      }
-      out.append(text.substr(i, len));
+    const Utf8Sequence seq = decode_utf8(text, i);
+    const char32_t c = seq.code_point;
+    if (!seq.valid) {
+      out += k_replacement_character;
       space = false;
-      i += len;
-      continue;
-    }
-    if (c < 0x20 || c == 0x7F || c == ' ') {
+    } else if (c < 0x20 || c == 0x7F || c == ' ') {
       if (!space && !out.empty()) out.push_back(' ');
       space = true;
     } else {
-      out.push_back(static_cast<char>(c));
+      out.append(text.substr(i, seq.size));
       space = false;
     }
-    ++i;
+    i += seq.size;
   }
   while (!out.empty() && out.back() == ' ') out.pop_back();
   return out;
@@ -182,10 +162,7 @@ std::string one_line(std::string_view text) {
 
 std::string excerpt(std::string text) {
   if (text.size() <= k_excerpt_chars) return text;
-  std::size_t cut = k_excerpt_chars;
-  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;  // not inside a UTF-8 sequence
-  text.resize(cut);
-  return text + "...";
+  return std::string(utf8_prefix(text, k_excerpt_chars)) + "...";
 }
 
 std::string decode_entities(std::string_view s) {
@@ -210,7 +187,7 @@ std::string decode_entities(std::string_view s) {
 }
 
 std::string html_text(std::string_view html) {
-  const std::string lower = lowercase(html);
+  const std::string lower = ascii_lowercase(html);
   if (const auto t = lower.find("<title"); t != std::string::npos) {
     const auto open_end = lower.find('>', t);
     const auto close = lower.find("</title", t);
@@ -330,7 +307,7 @@ Expected<Endpoint> make_endpoint(Mode mode, const std::optional<std::string>& ba
     const auto sep = base.find("://");
     if (sep == std::string::npos)
       return fail(ErrorKind::usage, bad + "expected http://HOST[:PORT] or https://HOST[:PORT]");
-    const std::string scheme = lowercase(std::string_view(base).substr(0, sep));
+    const std::string scheme = ascii_lowercase(std::string_view(base).substr(0, sep));
     if (scheme != "http" && scheme != "https") {
       return fail(ErrorKind::usage, bad + "only http and https are supported");
     }
@@ -377,8 +354,10 @@ HttpRequest build_request(const Endpoint& endpoint, const Image& image) {
     req.form.push_back(FormPart{"url", image.source.spec, std::nullopt, std::nullopt});
   } else {
     std::optional<std::string> type;
-    if (image.format)
-      type = "image/" + lowercase(format_extension(*image.format) == "jpg" ? "jpeg" : format_extension(*image.format));
+    if (image.format) {
+      const std::string_view ext = format_extension(*image.format);
+      type = "image/" + ascii_lowercase(ext == "jpg" ? "jpeg" : ext);
+    }
     req.form.push_back(FormPart{"image", image.bytes, image.upload_name, type});
   }
   return req;
@@ -468,10 +447,9 @@ Expected<Analysis> parse_response(std::string_view body) {
 }
 
 std::string summarize_error_body(std::string_view body, std::string_view content_type) {
-  std::string_view trimmed = body;
-  while (!trimmed.empty() && std::isspace(static_cast<unsigned char>(trimmed.front()))) trimmed.remove_prefix(1);
+  const std::string_view trimmed = trim(body);
   if (trimmed.empty()) return {};
-  const std::string type = lowercase(content_type);
+  const std::string type = ascii_lowercase(content_type);
   if (trimmed.front() == '{' || trimmed.front() == '[') {
     if (const auto j = parse_json(trimmed)) {
       const std::string text = excerpt(one_line(json_error_text(*j)));
@@ -531,9 +509,7 @@ Expected<std::string> fetch_service_version(const Endpoint& endpoint, HttpClient
   if (!response) return std::unexpected(response.error());
   if (endpoint.api_key) response->body = redact(std::move(response->body), *endpoint.api_key);
   if (response->status != 200) return std::unexpected(error_from_response(*response, std::chrono::system_clock::now()));
-  std::string_view text = response->body;
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front()))) text.remove_prefix(1);
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.remove_suffix(1);
+  std::string_view text = trim(response->body);
   if (text.size() >= 2 && text.front() == '"' && text.back() == '"') text = text.substr(1, text.size() - 2);
   const bool plausible = !text.empty() && text.size() <= 64 && std::all_of(text.begin(), text.end(), [](char c) {
     return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '+' || c == '_';

@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "faceverify/sha256.hpp"
+#include "faceverify/text.hpp"
 
 namespace faceverify {
 namespace {
@@ -215,22 +216,14 @@ std::string display_name(std::string_view arg) {
   }
   std::string out;
   for (std::size_t i = 0; i < text.size();) {
-    const auto c = static_cast<unsigned char>(text[i]);
-    if (c < 0x80) {
-      out.push_back(c < 0x20 || c == 0x7F ? '?' : static_cast<char>(c));
-      ++i;
-      continue;
-    }
-    const std::size_t len = (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
-    bool valid = len > 0 && i + len <= text.size();
-    for (std::size_t k = 1; valid && k < len; ++k) valid = (static_cast<unsigned char>(text[i + k]) & 0xC0) == 0x80;
-    if (valid) {
-      out.append(text, i, len);
-      i += len;
+    const Utf8Sequence seq = decode_utf8(text, i);
+    const bool control = seq.code_point < 0x20 || seq.code_point == 0x7F;
+    if (!seq.valid || control) {
+      out.push_back('?');  // one per maximal subpart of an invalid sequence
     } else {
-      out.push_back('?');
-      ++i;
+      out.append(text, i, seq.size);
     }
+    i += seq.size;
   }
   return out;
 }
@@ -287,9 +280,7 @@ Expected<ImageSource> classify_image_argument(std::string_view arg) {
                              return std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '-' || c == '.';
                            });
   if (!scheme_like) return ImageSource{SourceKind::file, std::string(arg)};
-  std::string scheme(arg.substr(0, sep));
-  std::transform(scheme.begin(), scheme.end(), scheme.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  const std::string scheme = ascii_lowercase(arg.substr(0, sep));
   if (scheme != "http" && scheme != "https") {
     return fail(ErrorKind::usage, display_name(arg) + ": unsupported URL scheme '" + display_name(scheme) +
                                       "' (only http:// and https:// URLs can be sent to the service)");

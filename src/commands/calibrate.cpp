@@ -14,6 +14,7 @@
 #include "faceverify/config.hpp"
 #include "faceverify/pairs_file.hpp"
 #include "faceverify/similarity.hpp"
+#include "faceverify/text.hpp"
 #include "faceverify/version.hpp"
 #include "provenance_json.hpp"
 
@@ -62,12 +63,6 @@ Expected<std::string> read_text(const fs::path& path) {
   std::ostringstream text;
   text << in.rdbuf();
   return text.str();
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-         });
 }
 
 // labels.csv (file,identity): every pair of its photos, genuine when the
