@@ -3,6 +3,7 @@
 // shapes this code accepts. nlohmann/json exceptions never leave this file.
 #include "faceverify/api4ai.hpp"
 
+#include "faceverify/error_body.hpp"
 #include "faceverify/text.hpp"
 #include "json_depth.hpp"
 
@@ -22,15 +23,7 @@ using nlohmann::json;
 constexpr int k_max_json_depth = 64;  // deeper replies are refused, not parsed
 constexpr std::size_t k_max_embedding_size = 65536;
 constexpr std::size_t k_max_faces = 10000;
-constexpr std::size_t k_excerpt_chars = 200;
 constexpr std::string_view k_rapidapi_host = "face-detection14.p.rapidapi.com";
-
-std::optional<json> parse_json(std::string_view text) {
-  if (detail::nested_too_deep(text, k_max_json_depth)) return std::nullopt;
-  json j = json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded()) return std::nullopt;
-  return j;
-}
 
 std::unexpected<Error> malformed(const std::string& what) {
   return fail(ErrorKind::api_response, "malformed response: " + what);
@@ -134,117 +127,6 @@ Expected<Face> read_face(const json& obj, const std::string& path) {
     return malformed(path + " has no face-embeddings vector (the request must ask for embeddings=true)");
   }
   return face;
-}
-
-// Keeps printable text on one line: control characters become spaces, runs of
-// whitespace collapse, invalid UTF-8 becomes U+FFFD.
-std::string one_line(std::string_view text) {
-  std::string out;
-  bool space = false;
-  for (std::size_t i = 0; i < text.size();) {
-    const Utf8Sequence seq = decode_utf8(text, i);
-    const char32_t c = seq.code_point;
-    if (!seq.valid) {
-      out += k_replacement_character;
-      space = false;
-    } else if (c < 0x20 || c == 0x7F || c == ' ') {
-      if (!space && !out.empty()) out.push_back(' ');
-      space = true;
-    } else {
-      out.append(text.substr(i, seq.size));
-      space = false;
-    }
-    i += seq.size;
-  }
-  while (!out.empty() && out.back() == ' ') out.pop_back();
-  return out;
-}
-
-std::string excerpt(std::string text) {
-  if (text.size() <= k_excerpt_chars) return text;
-  return std::string(utf8_prefix(text, k_excerpt_chars)) + "...";
-}
-
-std::string decode_entities(std::string_view s) {
-  static constexpr std::pair<std::string_view, std::string_view> k_entities[] = {
-      {"&amp;", "&"}, {"&lt;", "<"}, {"&gt;", ">"}, {"&quot;", "\""}, {"&#39;", "'"}, {"&apos;", "'"}, {"&nbsp;", " "}};
-  std::string out;
-  for (std::size_t i = 0; i < s.size();) {
-    bool replaced = false;
-    if (s[i] == '&') {
-      for (const auto& [from, to] : k_entities) {
-        if (s.substr(i, from.size()) == from) {
-          out.append(to);
-          i += from.size();
-          replaced = true;
-          break;
-        }
-      }
-    }
-    if (!replaced) out.push_back(s[i++]);
-  }
-  return out;
-}
-
-std::string html_text(std::string_view html) {
-  const std::string lower = ascii_lowercase(html);
-  if (const auto t = lower.find("<title"); t != std::string::npos) {
-    const auto open_end = lower.find('>', t);
-    const auto close = lower.find("</title", t);
-    if (open_end != std::string::npos && close != std::string::npos && close > open_end) {
-      std::string title = one_line(decode_entities(html.substr(open_end + 1, close - open_end - 1)));
-      if (!title.empty()) return title;
-    }
-  }
-  // No usable title: the visible text, tags and script/style content removed.
-  std::string text;
-  for (std::size_t i = 0; i < html.size();) {
-    if (html[i] == '<') {
-      for (std::string_view skip : {"<script", "<style"}) {
-        if (lower.compare(i, skip.size(), skip) == 0) {
-          const auto end = lower.find(std::string("</") + std::string(skip.substr(1)), i);
-          i = end == std::string::npos ? html.size() : end;
-          break;
-        }
-      }
-      const auto close = html.find('>', i);
-      i = close == std::string_view::npos ? html.size() : close + 1;
-      text.push_back(' ');
-    } else {
-      text.push_back(html[i++]);
-    }
-  }
-  return one_line(decode_entities(text));
-}
-
-std::string json_error_text(const json& j) {
-  if (!j.is_object()) return {};
-  if (const json* m = member(j, "message"); m && m->is_string()) return m->get<std::string>();
-  if (const json* d = member(j, "detail")) {
-    if (d->is_string()) return d->get<std::string>();
-    if (d->is_array()) {
-      std::string out;
-      for (const json& item : *d) {
-        const json* msg = member(item, "msg");
-        if (!msg || !msg->is_string()) continue;
-        if (!out.empty()) out += "; ";
-        out += msg->get<std::string>();
-        if (const json* loc = member(item, "loc"); loc && loc->is_array() && !loc->empty()) {
-          std::string where;
-          for (const json& part : *loc) {
-            if (!where.empty()) where += ".";
-            where += part.is_string() ? part.get<std::string>() : part.dump();
-          }
-          out += " (" + where + ")";
-        }
-      }
-      return out;
-    }
-  }
-  for (const char* key : {"error", "title"}) {
-    if (const json* m = member(j, key); m && m->is_string()) return m->get<std::string>();
-  }
-  return {};
 }
 
 std::string hint_for(Mode mode, int status) {
@@ -389,7 +271,7 @@ Expected<Analysis> parse_response(std::string_view body) {
   const json* code = member(*status, "code");
   if (!code || !code->is_string()) return malformed("results[0].status.code is not a string");
   const json* message = member(*status, "message");
-  const std::string msg = message && message->is_string() ? excerpt(one_line(message->get<std::string>())) : "";
+  const std::string msg = message && message->is_string() ? message_excerpt(message->get<std::string>()) : "";
   if (code->get<std::string>() == "failure") {
     Error e{ErrorKind::api_response,
             "the service could not analyse it: " + (msg.empty() ? std::string("no reason given") : msg),
@@ -400,7 +282,7 @@ Expected<Analysis> parse_response(std::string_view body) {
     return std::unexpected(e);
   }
   if (code->get<std::string>() != "ok") {
-    return malformed("unknown status \"" + excerpt(one_line(code->get<std::string>())) + "\"" +
+    return malformed("unknown status \"" + message_excerpt(code->get<std::string>()) + "\"" +
                      (msg.empty() ? "" : ": " + msg));
   }
 
@@ -446,20 +328,6 @@ Expected<Analysis> parse_response(std::string_view body) {
   return analysis;
 }
 
-std::string summarize_error_body(std::string_view body, std::string_view content_type) {
-  const std::string_view trimmed = trim(body);
-  if (trimmed.empty()) return {};
-  const std::string type = ascii_lowercase(content_type);
-  if (trimmed.front() == '{' || trimmed.front() == '[') {
-    if (const auto j = parse_json(trimmed)) {
-      const std::string text = excerpt(one_line(json_error_text(*j)));
-      if (!text.empty()) return text;
-    }
-  }
-  if (type.find("html") != std::string::npos || trimmed.front() == '<') return excerpt(html_text(trimmed));
-  return excerpt(one_line(trimmed));
-}
-
 Error error_from_response(const HttpResponse& response, std::chrono::system_clock::time_point now) {
   Error e{ErrorKind::http, {}, response.status, false, {}};
   const std::string summary = summarize_error_body(response.body, response.header("content-type").value_or(""));
@@ -467,7 +335,7 @@ Error error_from_response(const HttpResponse& response, std::chrono::system_cloc
   if (response.status >= 300 && response.status < 400) {
     // Redirects are never followed (the key and the photo would go along).
     e.message = "HTTP " + std::to_string(response.status) + ": the service redirected to " +
-                excerpt(one_line(response.header("location").value_or("an unnamed place"))) +
+                message_excerpt(response.header("location").value_or("an unnamed place")) +
                 "; redirects are not followed (point --api-url at the final address)";
   } else if (response.status != 200 && response.status >= 200 && response.status < 300) {
     e.kind = ErrorKind::api_response;
