@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include "faceverify/image.hpp"
 
-#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -11,6 +10,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "faceverify/file_io.hpp"
 #include "faceverify/sha256.hpp"
 #include "faceverify/text.hpp"
 
@@ -53,35 +53,14 @@ std::string basename_of(std::string_view path) {
   return name.empty() ? std::string("image") : name;
 }
 
-class FdGuard {
- public:
-  explicit FdGuard(int fd) : m_fd(fd) {}
-  FdGuard(const FdGuard&) = delete;
-  FdGuard& operator=(const FdGuard&) = delete;
-  ~FdGuard() {
-    if (m_fd >= 0) ::close(m_fd);
-  }
-
- private:
-  int m_fd;
-};
-
-// Reads at most limit + 1 bytes so an oversized stream is detected without
-// holding more than that in memory.
+// Reads at most max_bytes + 1 bytes, so that check_bytes sees an oversized
+// stream without more than that held in memory.
 Expected<std::string> read_bounded(int fd, const std::string& label, std::size_t max_bytes) {
-  std::string data;
-  char buf[65536];
-  while (data.size() <= max_bytes) {
-    const ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      if (errno == EISDIR) return fail(ErrorKind::input, label + ": is a directory (expected an image file)");
-      return fail(ErrorKind::input, label + ": cannot read: " + describe_errno(errno));
-    }
-    if (n == 0) break;
-    data.append(buf, static_cast<std::size_t>(n));
-  }
-  return data;
+  auto data = read_up_to(fd, max_bytes + 1);
+  if (data) return std::move(*data);
+  const int err = data.error().err;
+  if (err == EISDIR) return fail(ErrorKind::input, label + ": is a directory (expected an image file)");
+  return fail(ErrorKind::input, label + ": cannot read: " + describe_errno(err));
 }
 
 std::string limit_text(std::size_t max_bytes) {
@@ -335,9 +314,9 @@ Expected<Image> load_any(const ImageSource& source, int stdin_fd, std::size_t ma
   }
   image.label = display_name(source.spec);
   image.upload_name = basename_of(source.spec);
-  const int fd = ::open(source.spec.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
-  if (fd < 0) return fail(ErrorKind::input, image.label + ": " + describe_errno(errno));
-  FdGuard guard(fd);
+  const auto file = open_for_reading(source.spec);
+  if (!file) return fail(ErrorKind::input, image.label + ": " + describe_errno(file.error().err));
+  const int fd = file->get();
   struct stat st {};
   if (::fstat(fd, &st) != 0) return fail(ErrorKind::input, image.label + ": " + describe_errno(errno));
   if (S_ISDIR(st.st_mode)) return fail(ErrorKind::input, image.label + ": is a directory (expected an image file)");

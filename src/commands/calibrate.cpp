@@ -12,6 +12,7 @@
 #include "faceverify/calibration.hpp"
 #include "faceverify/calibration_report.hpp"
 #include "faceverify/config.hpp"
+#include "faceverify/file_io.hpp"
 #include "faceverify/pairs_file.hpp"
 #include "faceverify/similarity.hpp"
 #include "faceverify/text.hpp"
@@ -54,15 +55,13 @@ struct Labelled {
 };
 
 Expected<std::string> read_text(const fs::path& path) {
-  std::error_code ec;
-  if (fs::is_regular_file(path, ec) && fs::file_size(path, ec) > k_max_labels_bytes) {
+  auto text = read_file_at_most(path, k_max_labels_bytes);
+  if (text) return std::move(*text);
+  if (text.error().step == ReadError::Step::too_large) {
     return fail(ErrorKind::input, display_name(path.string()) + ": larger than 64 MiB; split it");
   }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return fail(ErrorKind::input, display_name(path.string()) + ": cannot read it: " + std::strerror(errno));
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
+  const int err = text.error().step == ReadError::Step::directory ? EISDIR : text.error().err;
+  return fail(ErrorKind::input, display_name(path.string()) + ": cannot read it: " + std::strerror(err));
 }
 
 // labels.csv (file,identity): every pair of its photos, genuine when the
