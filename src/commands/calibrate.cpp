@@ -329,7 +329,7 @@ int calibrate(const VerifyOptions& o, std::ostream& out, Diagnostics& diag, int 
     if (!point) {
       std::string why = "no threshold keeps the false accept rate at or below " + percent(*o.target_far);
       for (const auto& t : cal.far_targets) {
-        if (std::fabs(t.far - *o.target_far) <= 1e-12 && !t.note.empty()) why += " (" + t.note + ")";
+        if (same_far_target(t.far, *o.target_far) && !t.note.empty()) why += " (" + t.note + ")";
       }
       diag.line(display_name(o.labelled) + ": " + why);
       return exit_status::usage;
