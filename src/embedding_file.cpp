@@ -24,7 +24,14 @@ using json = nlohmann::ordered_json;
 using nlohmann::ordered_json;
 
 // A value quoted into a message: one line, no control characters.
-std::string quote_value(const std::string& text) { return "\"" + display_name(text.substr(0, 40)) + "\""; }
+// Built by appending: "\"" + std::string trips GCC 12's -Wrestrict at -O3
+// (a false positive, GCC bug 105329).
+std::string quote_value(const std::string& text) {
+  std::string out = "\"";
+  out += display_name(text.substr(0, 40));
+  out += '"';
+  return out;
+}
 
 constexpr std::size_t k_max_embedding = 65536;  // as many as a reply may carry (api4ai.cpp)
 constexpr std::size_t k_max_faces = 1000;
