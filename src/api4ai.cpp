@@ -3,6 +3,8 @@
 // shapes this code accepts. nlohmann/json exceptions never leave this file.
 #include "faceverify/api4ai.hpp"
 
+#include "faceverify/error_body.hpp"
+#include "faceverify/text.hpp"
 #include "json_depth.hpp"
 
 #include <algorithm>
@@ -21,15 +23,7 @@ using nlohmann::json;
 constexpr int k_max_json_depth = 64;  // deeper replies are refused, not parsed
 constexpr std::size_t k_max_embedding_size = 65536;
 constexpr std::size_t k_max_faces = 10000;
-constexpr std::size_t k_excerpt_chars = 200;
 constexpr std::string_view k_rapidapi_host = "face-detection14.p.rapidapi.com";
-
-std::optional<json> parse_json(std::string_view text) {
-  if (detail::nested_too_deep(text, k_max_json_depth)) return std::nullopt;
-  json j = json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded()) return std::nullopt;
-  return j;
-}
 
 std::unexpected<Error> malformed(const std::string& what) {
   return fail(ErrorKind::api_response, "malformed response: " + what);
@@ -135,141 +129,6 @@ Expected<Face> read_face(const json& obj, const std::string& path) {
   return face;
 }
 
-std::string lowercase(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
-
-// Keeps printable text on one line: control characters become spaces, runs of
-// whitespace collapse, invalid UTF-8 becomes '?'.
-std::string one_line(std::string_view text) {
-  std::string out;
-  bool space = false;
-  for (std::size_t i = 0; i < text.size();) {
-    const auto c = static_cast<unsigned char>(text[i]);
-    std::size_t len = 1;
-    if (c >= 0x80) {
-      len = (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
-      bool valid = len > 0 && i + len <= text.size();
-      for (std::size_t k = 1; valid && k < len; ++k) {
-        valid = (static_cast<unsigned char>(text[i + k]) & 0xC0) == 0x80;
-      }
-      if (!valid) {
-        out.push_back('?');
-        space = false;
-        ++i;
-        continue;
-      }
-      out.append(text.substr(i, len));
-      space = false;
-      i += len;
-      continue;
-    }
-    if (c < 0x20 || c == 0x7F || c == ' ') {
-      if (!space && !out.empty()) out.push_back(' ');
-      space = true;
-    } else {
-      out.push_back(static_cast<char>(c));
-      space = false;
-    }
-    ++i;
-  }
-  while (!out.empty() && out.back() == ' ') out.pop_back();
-  return out;
-}
-
-std::string excerpt(std::string text) {
-  if (text.size() <= k_excerpt_chars) return text;
-  std::size_t cut = k_excerpt_chars;
-  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;  // not inside a UTF-8 sequence
-  text.resize(cut);
-  return text + "...";
-}
-
-std::string decode_entities(std::string_view s) {
-  static constexpr std::pair<std::string_view, std::string_view> k_entities[] = {
-      {"&amp;", "&"}, {"&lt;", "<"}, {"&gt;", ">"}, {"&quot;", "\""}, {"&#39;", "'"}, {"&apos;", "'"}, {"&nbsp;", " "}};
-  std::string out;
-  for (std::size_t i = 0; i < s.size();) {
-    bool replaced = false;
-    if (s[i] == '&') {
-      for (const auto& [from, to] : k_entities) {
-        if (s.substr(i, from.size()) == from) {
-          out.append(to);
-          i += from.size();
-          replaced = true;
-          break;
-        }
-      }
-    }
-    if (!replaced) out.push_back(s[i++]);
-  }
-  return out;
-}
-
-std::string html_text(std::string_view html) {
-  const std::string lower = lowercase(html);
-  if (const auto t = lower.find("<title"); t != std::string::npos) {
-    const auto open_end = lower.find('>', t);
-    const auto close = lower.find("</title", t);
-    if (open_end != std::string::npos && close != std::string::npos && close > open_end) {
-      std::string title = one_line(decode_entities(html.substr(open_end + 1, close - open_end - 1)));
-      if (!title.empty()) return title;
-    }
-  }
-  // No usable title: the visible text, tags and script/style content removed.
-  std::string text;
-  for (std::size_t i = 0; i < html.size();) {
-    if (html[i] == '<') {
-      for (std::string_view skip : {"<script", "<style"}) {
-        if (lower.compare(i, skip.size(), skip) == 0) {
-          const auto end = lower.find(std::string("</") + std::string(skip.substr(1)), i);
-          i = end == std::string::npos ? html.size() : end;
-          break;
-        }
-      }
-      const auto close = html.find('>', i);
-      i = close == std::string_view::npos ? html.size() : close + 1;
-      text.push_back(' ');
-    } else {
-      text.push_back(html[i++]);
-    }
-  }
-  return one_line(decode_entities(text));
-}
-
-std::string json_error_text(const json& j) {
-  if (!j.is_object()) return {};
-  if (const json* m = member(j, "message"); m && m->is_string()) return m->get<std::string>();
-  if (const json* d = member(j, "detail")) {
-    if (d->is_string()) return d->get<std::string>();
-    if (d->is_array()) {
-      std::string out;
-      for (const json& item : *d) {
-        const json* msg = member(item, "msg");
-        if (!msg || !msg->is_string()) continue;
-        if (!out.empty()) out += "; ";
-        out += msg->get<std::string>();
-        if (const json* loc = member(item, "loc"); loc && loc->is_array() && !loc->empty()) {
-          std::string where;
-          for (const json& part : *loc) {
-            if (!where.empty()) where += ".";
-            where += part.is_string() ? part.get<std::string>() : part.dump();
-          }
-          out += " (" + where + ")";
-        }
-      }
-      return out;
-    }
-  }
-  for (const char* key : {"error", "title"}) {
-    if (const json* m = member(j, key); m && m->is_string()) return m->get<std::string>();
-  }
-  return {};
-}
-
 std::string hint_for(Mode mode, int status) {
   switch (status) {
     case 401:
@@ -330,7 +189,7 @@ Expected<Endpoint> make_endpoint(Mode mode, const std::optional<std::string>& ba
     const auto sep = base.find("://");
     if (sep == std::string::npos)
       return fail(ErrorKind::usage, bad + "expected http://HOST[:PORT] or https://HOST[:PORT]");
-    const std::string scheme = lowercase(std::string_view(base).substr(0, sep));
+    const std::string scheme = ascii_lowercase(std::string_view(base).substr(0, sep));
     if (scheme != "http" && scheme != "https") {
       return fail(ErrorKind::usage, bad + "only http and https are supported");
     }
@@ -377,8 +236,10 @@ HttpRequest build_request(const Endpoint& endpoint, const Image& image) {
     req.form.push_back(FormPart{"url", image.source.spec, std::nullopt, std::nullopt});
   } else {
     std::optional<std::string> type;
-    if (image.format)
-      type = "image/" + lowercase(format_extension(*image.format) == "jpg" ? "jpeg" : format_extension(*image.format));
+    if (image.format) {
+      const std::string_view ext = format_extension(*image.format);
+      type = "image/" + ascii_lowercase(ext == "jpg" ? "jpeg" : ext);
+    }
     req.form.push_back(FormPart{"image", image.bytes, image.upload_name, type});
   }
   return req;
@@ -410,7 +271,7 @@ Expected<Analysis> parse_response(std::string_view body) {
   const json* code = member(*status, "code");
   if (!code || !code->is_string()) return malformed("results[0].status.code is not a string");
   const json* message = member(*status, "message");
-  const std::string msg = message && message->is_string() ? excerpt(one_line(message->get<std::string>())) : "";
+  const std::string msg = message && message->is_string() ? message_excerpt(message->get<std::string>()) : "";
   if (code->get<std::string>() == "failure") {
     Error e{ErrorKind::api_response,
             "the service could not analyse it: " + (msg.empty() ? std::string("no reason given") : msg),
@@ -421,7 +282,7 @@ Expected<Analysis> parse_response(std::string_view body) {
     return std::unexpected(e);
   }
   if (code->get<std::string>() != "ok") {
-    return malformed("unknown status \"" + excerpt(one_line(code->get<std::string>())) + "\"" +
+    return malformed("unknown status \"" + message_excerpt(code->get<std::string>()) + "\"" +
                      (msg.empty() ? "" : ": " + msg));
   }
 
@@ -467,21 +328,6 @@ Expected<Analysis> parse_response(std::string_view body) {
   return analysis;
 }
 
-std::string summarize_error_body(std::string_view body, std::string_view content_type) {
-  std::string_view trimmed = body;
-  while (!trimmed.empty() && std::isspace(static_cast<unsigned char>(trimmed.front()))) trimmed.remove_prefix(1);
-  if (trimmed.empty()) return {};
-  const std::string type = lowercase(content_type);
-  if (trimmed.front() == '{' || trimmed.front() == '[') {
-    if (const auto j = parse_json(trimmed)) {
-      const std::string text = excerpt(one_line(json_error_text(*j)));
-      if (!text.empty()) return text;
-    }
-  }
-  if (type.find("html") != std::string::npos || trimmed.front() == '<') return excerpt(html_text(trimmed));
-  return excerpt(one_line(trimmed));
-}
-
 Error error_from_response(const HttpResponse& response, std::chrono::system_clock::time_point now) {
   Error e{ErrorKind::http, {}, response.status, false, {}};
   const std::string summary = summarize_error_body(response.body, response.header("content-type").value_or(""));
@@ -489,7 +335,7 @@ Error error_from_response(const HttpResponse& response, std::chrono::system_cloc
   if (response.status >= 300 && response.status < 400) {
     // Redirects are never followed (the key and the photo would go along).
     e.message = "HTTP " + std::to_string(response.status) + ": the service redirected to " +
-                excerpt(one_line(response.header("location").value_or("an unnamed place"))) +
+                message_excerpt(response.header("location").value_or("an unnamed place")) +
                 "; redirects are not followed (point --api-url at the final address)";
   } else if (response.status != 200 && response.status >= 200 && response.status < 300) {
     e.kind = ErrorKind::api_response;
@@ -531,9 +377,7 @@ Expected<std::string> fetch_service_version(const Endpoint& endpoint, HttpClient
   if (!response) return std::unexpected(response.error());
   if (endpoint.api_key) response->body = redact(std::move(response->body), *endpoint.api_key);
   if (response->status != 200) return std::unexpected(error_from_response(*response, std::chrono::system_clock::now()));
-  std::string_view text = response->body;
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front()))) text.remove_prefix(1);
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.remove_suffix(1);
+  std::string_view text = trim(response->body);
   if (text.size() >= 2 && text.front() == '"' && text.back() == '"') text = text.substr(1, text.size() - 2);
   const bool plausible = !text.empty() && text.size() <= 64 && std::all_of(text.begin(), text.end(), [](char c) {
     return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '+' || c == '_';

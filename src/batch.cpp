@@ -11,16 +11,13 @@
 #include <thread>
 
 #include "faceverify/interrupt.hpp"
+#include "faceverify/retry.hpp"
 #include "faceverify/version.hpp"
 
 namespace faceverify {
 namespace {
 
 using SteadyClock = std::chrono::steady_clock;
-
-long long ms_since(SteadyClock::time_point start) {
-  return std::chrono::duration_cast<Millis>(SteadyClock::now() - start).count();
-}
 
 std::string dedupe_key(const Image& image) {
   return image.source.kind == SourceKind::url ? "url " + image.source.spec : "sha256 " + image.sha256;

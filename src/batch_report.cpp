@@ -9,6 +9,7 @@
 
 #include "faceverify/report.hpp"
 #include "faceverify/similarity.hpp"
+#include "faceverify/text.hpp"
 #include "faceverify/version.hpp"
 #include "provenance_json.hpp"
 
@@ -59,22 +60,10 @@ std::string pad_right(const std::string& s, std::size_t width) {
   return s.size() >= width ? s : s + std::string(width - s.size(), ' ');
 }
 
-// Display width of UTF-8 text: code points, not bytes.
-std::size_t width_of(const std::string& s) {
-  return static_cast<std::size_t>(
-      std::count_if(s.begin(), s.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; }));
-}
-
+// Cut to `max_width` code points (display width), "~" marking the cut.
 std::string cut(const std::string& s, std::size_t max_width) {
-  if (width_of(s) <= max_width) return s;
-  std::string out;
-  std::size_t w = 0;
-  for (char c : s) {
-    const bool starts = (static_cast<unsigned char>(c) & 0xC0) != 0x80;
-    if (starts && ++w > max_width - 1) break;
-    out += c;
-  }
-  return out + "~";
+  if (code_points(s) <= max_width) return s;
+  return std::string(code_point_prefix(s, max_width - 1)) + "~";
 }
 
 std::string stem_of(const std::string& input);
@@ -86,11 +75,11 @@ std::string matrix_text(const MatrixReport& r) {
   std::size_t label_w = 0;
   std::size_t cell_w = 6;  // "100.0%"
   for (const auto& l : labels) {
-    label_w = std::max(label_w, width_of(l));
-    cell_w = std::max(cell_w, width_of(l));
+    label_w = std::max(label_w, code_points(l));
+    cell_w = std::max(cell_w, code_points(l));
   }
   auto pad = [](const std::string& s, std::size_t w, bool left) {
-    const std::size_t have = width_of(s);
+    const std::size_t have = code_points(s);
     const std::string fill = have >= w ? "" : std::string(w - have, ' ');
     return left ? fill + s : s + fill;
   };
@@ -119,7 +108,12 @@ std::string matrix_text(const MatrixReport& r) {
 
 std::string matrix_csv(const MatrixReport& r) {
   std::string out = "input";
-  for (const auto& in : r.inputs) out += "," + csv_field(in.input);
+  for (const auto& in : r.inputs) {
+    // Appended in two steps: "," + std::string trips GCC 12's -Wrestrict at
+    // -O3 (a false positive, GCC bug 105329).
+    out += ',';
+    out += csv_field(in.input);
+  }
   out += "\n";
   for (std::size_t i = 0; i < r.inputs.size(); ++i) {
     out += csv_field(r.inputs[i].input);

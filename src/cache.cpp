@@ -31,6 +31,7 @@
 #include <utility>
 #include <vector>
 
+#include "faceverify/file_io.hpp"
 #include "faceverify/sha256.hpp"
 
 namespace faceverify::cache {
@@ -91,27 +92,6 @@ bool is_temp_name(std::string_view name, std::string_view fan) {
   return true;
 }
 
-class Fd {
- public:
-  explicit Fd(int fd) noexcept : m_fd(fd) {}
-  ~Fd() {
-    if (m_fd >= 0) ::close(m_fd);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const noexcept { return m_fd; }
-  bool valid() const noexcept { return m_fd >= 0; }
-  // Closes now; returns 0 or the errno of close(2).
-  int close() noexcept {
-    const int fd = std::exchange(m_fd, -1);
-    if (fd < 0) return 0;
-    return ::close(fd) == 0 ? 0 : errno;
-  }
-
- private:
-  int m_fd = -1;
-};
-
 // 0 or an errno.
 int write_all(int fd, std::string_view data) {
   while (!data.empty()) {
@@ -124,23 +104,6 @@ int write_all(int fd, std::string_view data) {
     data.remove_prefix(static_cast<std::size_t>(n));
   }
   return 0;
-}
-
-// Reads up to `limit` bytes from the current position; nullopt on a read error.
-std::optional<std::string> read_up_to(int fd, std::size_t limit) {
-  std::string data;
-  char buf[65536];
-  while (data.size() < limit) {
-    const std::size_t want = std::min(sizeof buf, limit - data.size());
-    const ssize_t n = ::read(fd, buf, want);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return std::nullopt;
-    }
-    if (n == 0) break;
-    data.append(buf, static_cast<std::size_t>(n));
-  }
-  return data;
 }
 
 struct Header {
@@ -272,10 +235,10 @@ Cache::Cache(std::filesystem::path directory) : m_dir(std::move(directory)) {}
 std::optional<std::string> Cache::load(std::string_view key) const {
   if (!is_key(key)) return std::nullopt;
   const fs::path path = m_dir / "v1" / key.substr(0, 2) / key;
-  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY));
-  if (!fd.valid()) return std::nullopt;
+  const auto fd = open_for_reading(path, O_NOFOLLOW);
+  if (!fd) return std::nullopt;
   struct stat st {};
-  if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) return std::nullopt;
+  if (::fstat(fd->get(), &st) != 0 || !S_ISREG(st.st_mode)) return std::nullopt;
 
   // Removes the entry we read, unless a writer has renamed a new one over it
   // meanwhile (that one is not known to be bad).
@@ -289,8 +252,9 @@ std::optional<std::string> Cache::load(std::string_view key) const {
 
   const auto file_size = static_cast<std::uint64_t>(st.st_size);
   if (file_size > k_max_header + k_max_payload) return discard();
-  // One byte more than fstat reported: a file that grew is not the file we checked.
-  auto data = read_up_to(fd.get(), static_cast<std::size_t>(file_size) + 1);
+  auto data = read_at_most(fd->get(), static_cast<std::size_t>(file_size));
+  // A file that grew is not the file we checked.
+  if (!data && data.error().step == ReadError::Step::too_large) return discard();
   if (!data) return std::nullopt;  // unreadable (I/O error): not known to be corrupt
   const auto header = parse_header(*data);
   if (!header) return discard();
@@ -338,7 +302,7 @@ Expected<void> Cache::store(std::string_view key, std::string_view payload) cons
 
     std::string temp = (fan / ("." + std::string(key) + std::string(k_temp_infix))).string();
     temp.append(k_temp_random, 'X');
-    Fd fd(::mkostemp(temp.data(), O_CLOEXEC));
+    FileDescriptor fd(::mkostemp(temp.data(), O_CLOEXEC));
     if (!fd.valid()) {
       const int err = errno;
       if (err == ENOENT && may_retry) continue;
@@ -405,11 +369,11 @@ Expected<Stats> Cache::stats() const {
       [&](const std::string& fan, const fs::path& fan_dir, const std::string& name) -> Expected<void> {
         if (!is_entry_name(name, fan)) return {};
         const fs::path path = fan_dir / name;
-        Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY));
-        if (!fd.valid()) return {};
+        const auto fd = open_for_reading(path, O_NOFOLLOW);
+        if (!fd) return {};
         struct stat st {};
-        if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) return {};
-        const auto head = read_up_to(fd.get(), k_max_header);
+        if (::fstat(fd->get(), &st) != 0 || !S_ISREG(st.st_mode)) return {};
+        const auto head = read_up_to(fd->get(), k_max_header);
         if (!head) return {};
         const auto header = parse_header(*head);
         if (!header) return {};

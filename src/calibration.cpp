@@ -62,8 +62,8 @@
 namespace faceverify {
 namespace {
 
-constexpr std::size_t kBins = 20;
-constexpr double kStandardFars[] = {0.01, 0.001, 0.0001};
+constexpr std::size_t k_bins = 20;
+constexpr double k_standard_fars[] = {0.01, 0.001, 0.0001};
 
 double to_double(std::size_t n) { return static_cast<double>(n); }
 
@@ -257,7 +257,7 @@ double quantile(const std::vector<double>& asc, double p) {
 
 Distribution describe(const std::vector<double>& asc) {
   Distribution d;
-  d.histogram.assign(kBins, 0);
+  d.histogram.assign(k_bins, 0);
   if (asc.empty()) return d;
   d.count = asc.size();
   d.min = asc.front();
@@ -268,16 +268,18 @@ Distribution describe(const std::vector<double>& asc) {
   double sum = 0.0;
   for (double v : asc) {
     sum += v;
-    const auto bin = static_cast<std::size_t>(v * static_cast<double>(kBins));
-    d.histogram[std::min(bin, kBins - 1)] += 1;
+    const auto bin = static_cast<std::size_t>(v * static_cast<double>(k_bins));
+    d.histogram[std::min(bin, k_bins - 1)] += 1;
   }
   d.mean = std::clamp(sum / to_double(asc.size()), d.min, d.max);
   return d;
 }
 
-bool same_far(double a, double b) { return std::fabs(a - b) <= 1e-9 * std::max(std::fabs(a), std::fabs(b)); }
-
 }  // namespace
+
+bool same_far_target(double a, double b) noexcept {
+  return std::fabs(a - b) <= 1e-9 * std::max(std::fabs(a), std::fabs(b));
+}
 
 Calibration calibrate_scores(const std::vector<LabelledScore>& scores, std::optional<double> extra_far) {
   const std::vector<LabelledScore> sorted = clean_sorted(scores);
@@ -299,10 +301,10 @@ Calibration calibrate_scores(const std::vector<LabelledScore>& scores, std::opti
   equal_error_rate(s, out);
   out.best_accuracy = pick_best_accuracy(s);
 
-  for (double far : kStandardFars) out.far_targets.push_back(far_target(s, far));
+  for (double far : k_standard_fars) out.far_targets.push_back(far_target(s, far));
   if (extra_far) {
-    const bool duplicate = std::any_of(std::begin(kStandardFars), std::end(kStandardFars),
-                                       [&](double f) { return same_far(f, *extra_far); });
+    const bool duplicate = std::any_of(std::begin(k_standard_fars), std::end(k_standard_fars),
+                                       [&](double f) { return same_far_target(f, *extra_far); });
     if (!duplicate) out.far_targets.push_back(far_target(s, *extra_far));
   }
   out.roc = std::move(s.roc);

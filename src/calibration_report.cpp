@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "faceverify/similarity.hpp"
+#include "faceverify/text.hpp"
 #include "faceverify/version.hpp"
 
 namespace faceverify {
@@ -25,12 +26,12 @@ namespace {
 
 // ---------------------------------------------------------------- text
 
-constexpr std::string_view k_replacement = "\xEF\xBF\xBD";  // U+FFFD
-constexpr std::string_view k_dash = "\xE2\x80\x94";         // em dash: "no value"
+constexpr std::string_view k_dash = "\xE2\x80\x94";  // em dash: "no value"
 
 // HTML-escapes text for element content and quoted attribute values, and
-// makes it valid UTF-8 without control characters: invalid bytes, C0/C1
-// controls (other than tab and newlines) and noncharacters become U+FFFD.
+// makes it valid UTF-8 without control characters: invalid UTF-8 (one U+FFFD
+// per maximal subpart), C0/C1 controls (other than tab and newlines) and
+// noncharacters become U+FFFD.
 std::string esc(std::string_view s) {
   std::string out;
   out.reserve(s.size() + s.size() / 8 + 8);
@@ -49,7 +50,7 @@ std::string esc(std::string_view s) {
         case '\r': out += '\n'; break;
         default:
           if (c < 0x20 || c == 0x7F) {
-            out += k_replacement;
+            out += k_replacement_character;
           } else {
             out += static_cast<char>(c);
           }
@@ -57,49 +58,17 @@ std::string esc(std::string_view s) {
       ++i;
       continue;
     }
-    std::size_t len = 0;
-    std::uint32_t cp = 0;
-    std::uint32_t min = 0;
-    if (c >= 0xC2 && c <= 0xDF) {
-      len = 2, cp = c & 0x1Fu, min = 0x80;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-      len = 3, cp = c & 0x0Fu, min = 0x800;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-      len = 4, cp = c & 0x07u, min = 0x10000;
-    } else {
-      out += k_replacement;
-      ++i;
-      continue;
-    }
-    bool ok = i + len <= s.size();
-    for (std::size_t k = 1; ok && k < len; ++k) {
-      const auto cc = static_cast<unsigned char>(s[i + k]);
-      if ((cc & 0xC0u) != 0x80u) {
-        ok = false;
-      } else {
-        cp = (cp << 6) | (cc & 0x3Fu);
-      }
-    }
-    if (!ok || cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
-      out += k_replacement;
-      ++i;
-      continue;
-    }
+    const Utf8Sequence seq = decode_utf8(s, i);
+    const char32_t cp = seq.code_point;
     const bool unwanted = cp <= 0x9F || (cp >= 0xFDD0 && cp <= 0xFDEF) || (cp & 0xFFFEu) == 0xFFFEu;
-    if (unwanted) {
-      out += k_replacement;
+    if (!seq.valid || unwanted) {
+      out += k_replacement_character;
     } else {
-      out.append(s.substr(i, len));
+      out.append(s.substr(i, seq.size));
     }
-    i += len;
+    i += seq.size;
   }
   return out;
-}
-
-// Display width estimate: code points.
-std::size_t code_points(std::string_view s) {
-  return static_cast<std::size_t>(
-      std::count_if(s.begin(), s.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; }));
 }
 
 // ---------------------------------------------------------------- numbers

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "faceverify/config.hpp"
 
+#include "faceverify/text.hpp"
 #include "text_lines.hpp"
 
 #include <fcntl.h>
@@ -19,11 +20,8 @@
 namespace faceverify {
 namespace {
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
-  return s;
-}
+// TOML's whitespace, and the CR of a CRLF line end.
+constexpr std::string_view k_blank = " \t\r";
 
 // A TOML basic string's content ("..." with \" and \\ escapes), or nullopt.
 std::optional<std::string> parse_string(std::string_view v) {
@@ -31,8 +29,10 @@ std::optional<std::string> parse_string(std::string_view v) {
   std::string out;
   for (std::size_t i = 1; i < v.size(); ++i) {
     const char c = v[i];
-    if (c == '"') return trim(v.substr(i + 1)).empty() || trim(v.substr(i + 1)).front() == '#' ? std::optional(out)
-                                                                                                 : std::nullopt;
+    if (c == '"') {
+      const std::string_view rest = trim(v.substr(i + 1), k_blank);
+      return rest.empty() || rest.front() == '#' ? std::optional(out) : std::nullopt;
+    }
     if (c == '\\') {
       if (++i >= v.size()) return std::nullopt;
       out += v[i];
@@ -44,7 +44,7 @@ std::optional<std::string> parse_string(std::string_view v) {
 }
 
 std::optional<double> parse_number(std::string_view v) {
-  if (const auto hash = v.find('#'); hash != std::string_view::npos) v = trim(v.substr(0, hash));
+  if (const auto hash = v.find('#'); hash != std::string_view::npos) v = trim(v.substr(0, hash), k_blank);
   double x = 0.0;
   const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), x);
   if (ec != std::errc() || end != v.data() + v.size() || !std::isfinite(x)) return std::nullopt;
@@ -74,14 +74,14 @@ Expected<Config> parse_config(std::string_view text, std::string_view label) {
   detail::LineReader lines(text);
   std::string_view raw;
   while (lines.next(raw)) {
-    const std::string_view line = trim(raw);
+    const std::string_view line = trim(raw, k_blank);
     if (line.empty() || line.front() == '#') continue;
     const auto where = std::string(label) + ": line " + std::to_string(lines.number()) + ": ";
     if (line.front() == '[') return fail(ErrorKind::usage, where + "tables are not supported (write key = value)");
     const auto eq = line.find('=');
     if (eq == std::string_view::npos) return fail(ErrorKind::usage, where + "expected key = value");
-    const std::string_view key = trim(line.substr(0, eq));
-    const std::string_view value = trim(line.substr(eq + 1));
+    const std::string_view key = trim(line.substr(0, eq), k_blank);
+    const std::string_view value = trim(line.substr(eq + 1), k_blank);
     if (key == "backend") {
       const auto s = parse_string(value);
       if (!s || (*s != "api4ai" && *s != "local")) {

@@ -6,6 +6,8 @@
 #include <bit>
 #include <cstdint>
 #include <cmath>
+#include <tuple>
+#include <utility>
 #include <nlohmann/json.hpp>
 
 #include "faceverify/image.hpp"
@@ -22,7 +24,14 @@ using json = nlohmann::ordered_json;
 using nlohmann::ordered_json;
 
 // A value quoted into a message: one line, no control characters.
-std::string quote_value(const std::string& text) { return "\"" + display_name(text.substr(0, 40)) + "\""; }
+// Built by appending: "\"" + std::string trips GCC 12's -Wrestrict at -O3
+// (a false positive, GCC bug 105329).
+std::string quote_value(const std::string& text) {
+  std::string out = "\"";
+  out += display_name(text.substr(0, 40));
+  out += '"';
+  return out;
+}
 
 constexpr std::size_t k_max_embedding = 65536;  // as many as a reply may carry (api4ai.cpp)
 constexpr std::size_t k_max_faces = 1000;
@@ -38,10 +47,8 @@ ordered_json provenance_json(ordered_json j, const EmbeddingRecord& r) {
   return j;
 }
 
-// A parse failure inside one line: where (path) and what.
-struct Bad {
-  std::string what;
-};
+// A parse failure inside one line; parse_embedding_file prefixes where.
+std::unexpected<Error> bad(std::string what) { return fail(ErrorKind::input, std::move(what)); }
 
 const json& member(const json& obj, const char* name) {
   static const json k_null;
@@ -49,25 +56,32 @@ const json& member(const json& obj, const char* name) {
   return it == obj.end() ? k_null : *it;
 }
 
-std::string text_member(const json& obj, const char* name, bool required) {
+// Sets `out` to member `name`, a string (or null when not required: "").
+Expected<void> text_member(const json& obj, const char* name, bool required, std::string& out) {
   const json& v = member(obj, name);
-  if (v.is_string()) return v.get<std::string>();
-  if (v.is_null() && !required) return {};
-  throw Bad{std::string("\"") + name + "\" must be " + (required ? "a string" : "a string or null")};
+  if (v.is_string()) {
+    out = v.get<std::string>();
+    return {};
+  }
+  if (v.is_null() && !required) {
+    out.clear();
+    return {};
+  }
+  return bad(std::string("\"") + name + "\" must be " + (required ? "a string" : "a string or null"));
 }
 
-double finite_number(const json& v, const std::string& what) {
-  if (!v.is_number()) throw Bad{what + " is not a number"};
+Expected<double> finite_number(const json& v, const std::string& what) {
+  if (!v.is_number()) return bad(what + " is not a number");
   const double x = v.get<double>();
-  if (!std::isfinite(x)) throw Bad{what + " is not finite"};
+  if (!std::isfinite(x)) return bad(what + " is not finite");
   return x;
 }
 
-std::optional<int> dimension(const json& obj, const char* name) {
+Expected<std::optional<int>> dimension(const json& obj, const char* name) {
   const json& v = member(obj, name);
-  if (v.is_null()) return std::nullopt;
+  if (v.is_null()) return std::optional<int>();
   if (!v.is_number_integer() || v.get<long long>() < 0 || v.get<long long>() > 1'000'000) {
-    throw Bad{std::string("\"") + name + "\" must be a whole number of pixels or null"};
+    return bad(std::string("\"") + name + "\" must be a whole number of pixels or null");
   }
   return static_cast<int>(v.get<long long>());
 }
@@ -132,96 +146,123 @@ std::optional<std::vector<double>> unpack(std::string_view text) {
   return out;
 }
 
-Face parse_face(const json& f, std::size_t n) {
+Expected<Face> parse_face(const json& f, std::size_t n) {
   const std::string where = "face " + std::to_string(n + 1) + ": ";
-  if (!f.is_object()) throw Bad{where + "not an object"};
+  if (!f.is_object()) return bad(where + "not an object");
   Face face;
   const json& box = member(f, "box");
-  if (!box.is_array() || box.size() != 4) throw Bad{where + "\"box\" must be [x, y, width, height]"};
-  for (std::size_t i = 0; i < 4; ++i) face.box[i] = finite_number(box[i], where + "box");
-  const json& conf = member(f, "confidence");
-  if (!conf.is_null()) face.confidence = finite_number(conf, where + "confidence");
+  if (!box.is_array() || box.size() != 4) return bad(where + "\"box\" must be [x, y, width, height]");
+  for (std::size_t i = 0; i < 4; ++i) {
+    const auto x = finite_number(box[i], where + "box");
+    if (!x) return std::unexpected(x.error());
+    face.box[i] = *x;
+  }
+  if (const json& conf = member(f, "confidence"); !conf.is_null()) {
+    const auto x = finite_number(conf, where + "confidence");
+    if (!x) return std::unexpected(x.error());
+    face.confidence = *x;
+  }
   const json& marks = member(f, "landmarks");
   if (!marks.is_null()) {
-    if (!marks.is_object()) throw Bad{where + "\"landmarks\" must be an object of [x, y] points"};
+    if (!marks.is_object()) return bad(where + "\"landmarks\" must be an object of [x, y] points");
     for (const auto& [name, p] : marks.items()) {
-      if (!p.is_array() || p.size() != 2) throw Bad{where + "landmark " + quote_value(name) + " must be [x, y]"};
-      face.landmarks.emplace_back(name, Point{finite_number(p[0], where + "landmark " + quote_value(name)),
-                                              finite_number(p[1], where + "landmark " + quote_value(name))});
+      if (!p.is_array() || p.size() != 2) return bad(where + "landmark " + quote_value(name) + " must be [x, y]");
+      const auto x = finite_number(p[0], where + "landmark " + quote_value(name));
+      if (!x) return std::unexpected(x.error());
+      const auto y = finite_number(p[1], where + "landmark " + quote_value(name));
+      if (!y) return std::unexpected(y.error());
+      face.landmarks.emplace_back(name, Point{*x, *y});
     }
   }
   if (const json& packed = member(f, "embedding_f64"); !packed.is_null()) {
     auto values = packed.is_string() ? unpack(packed.get_ref<const std::string&>()) : std::nullopt;
     if (!values || values->size() > k_max_embedding) {
-      throw Bad{where + "\"embedding_f64\" must be base64 of 1 to " + std::to_string(k_max_embedding) + " doubles"};
+      return bad(where + "\"embedding_f64\" must be base64 of 1 to " + std::to_string(k_max_embedding) + " doubles");
     }
     for (std::size_t i = 0; i < values->size(); ++i) {
-      if (!std::isfinite((*values)[i])) throw Bad{where + "embedding has a non-finite value at " + std::to_string(i)};
+      if (!std::isfinite((*values)[i])) return bad(where + "embedding has a non-finite value at " + std::to_string(i));
     }
     face.embedding = std::move(*values);
     return face;
   }
   const json& emb = member(f, "embedding");
   if (!emb.is_array() || emb.empty() || emb.size() > k_max_embedding) {
-    throw Bad{where + "\"embedding\" must be an array of 1 to " + std::to_string(k_max_embedding) + " numbers"};
+    return bad(where + "\"embedding\" must be an array of 1 to " + std::to_string(k_max_embedding) + " numbers");
   }
   face.embedding.reserve(emb.size());
   for (std::size_t i = 0; i < emb.size(); ++i) {
     if (!emb[i].is_number() || !std::isfinite(emb[i].get<double>())) {
-      throw Bad{where + "embedding has a non-number at " + std::to_string(i)};
+      return bad(where + "embedding has a non-number at " + std::to_string(i));
     }
     face.embedding.push_back(emb[i].get<double>());
   }
   return face;
 }
 
-EmbeddingRecord parse_record(const json& j) {
-  if (!j.is_object()) throw Bad{"not a JSON object"};
-  const std::string type = text_member(j, "type", true);
+Expected<EmbeddingRecord> parse_record(const json& j) {
+  if (!j.is_object()) return bad("not a JSON object");
+  std::string type;
+  if (auto ok = text_member(j, "type", true, type); !ok) return std::unexpected(ok.error());
   if (type != "embedding" && type != "error") {
-    throw Bad{"unknown record type " + quote_value(type) + " (expected \"embedding\" or \"error\")"};
+    return bad("unknown record type " + quote_value(type) + " (expected \"embedding\" or \"error\")");
   }
   const json& version = member(j, "schema_version");
-  if (!version.is_number_integer()) throw Bad{"\"schema_version\" must be a whole number"};
+  if (!version.is_number_integer()) return bad("\"schema_version\" must be a whole number");
   if (version.get<long long>() != 1) {
-    throw Bad{"schema_version " + version.dump() + " is not supported (this faceverify reads 1; upgrade it)"};
+    return bad("schema_version " + version.dump() + " is not supported (this faceverify reads 1; upgrade it)");
   }
   EmbeddingRecord r;
-  r.input = text_member(j, "input", true);
-  r.sha256 = text_member(j, "sha256", false);
-  r.analysis.md5 = text_member(j, "md5", false);
-  r.provenance.backend = text_member(j, "backend", true);
+  using Field = std::tuple<const char*, bool, std::string*>;  // name, required, destination
+  for (const auto& [name, required, out] : {Field{"input", true, &r.input}, Field{"sha256", false, &r.sha256},
+                                            Field{"md5", false, &r.analysis.md5},
+                                            Field{"backend", true, &r.provenance.backend}}) {
+    if (auto ok = text_member(j, name, required, *out); !ok) return std::unexpected(ok.error());
+  }
   if (r.provenance.backend != "api4ai" && r.provenance.backend != "local") {
-    throw Bad{"unknown backend " + quote_value(r.provenance.backend) + " (expected \"api4ai\" or \"local\")"};
+    return bad("unknown backend " + quote_value(r.provenance.backend) + " (expected \"api4ai\" or \"local\")");
   }
   if (r.provenance.backend == "local") {
     const json& models = member(j, "models");
-    if (!models.is_object()) throw Bad{"\"models\" must be an object (local backend)"};
+    if (!models.is_object()) return bad("\"models\" must be an object (local backend)");
     for (const auto& [role, m] : models.items()) {
-      if (!m.is_object()) throw Bad{"model " + quote_value(role) + " must be an object"};
-      r.provenance.models.emplace_back(role, text_member(m, "sha256", true));
+      if (!m.is_object()) return bad("model " + quote_value(role) + " must be an object");
+      std::string sha;
+      if (auto ok = text_member(m, "sha256", true, sha); !ok) return std::unexpected(ok.error());
+      r.provenance.models.emplace_back(role, std::move(sha));
     }
   } else {
-    r.provenance.api = text_member(j, "api", false);
-    r.provenance.endpoint = text_member(j, "endpoint", false);
-    const std::string sv = text_member(j, "service_version", false);
+    std::string sv;
+    for (const auto& [name, out] : {std::pair{"api", &r.provenance.api}, std::pair{"endpoint", &r.provenance.endpoint},
+                                    std::pair{"service_version", &sv}}) {
+      if (auto ok = text_member(j, name, false, *out); !ok) return std::unexpected(ok.error());
+    }
     if (!sv.empty()) r.service_version = sv;
   }
-  r.tool_version = text_member(j, "tool_version", false);
+  if (auto ok = text_member(j, "tool_version", false, r.tool_version); !ok) return std::unexpected(ok.error());
   if (type == "error") {
     const json& e = member(j, "error");
-    if (!e.is_object()) throw Bad{"\"error\" must be an object with kind and message"};
-    const auto kind = kind_from_name(text_member(e, "kind", true));
-    if (!kind) throw Bad{"unknown error kind " + quote_value(text_member(e, "kind", true))};
-    r.error = Error{*kind, text_member(e, "message", true), {}, false, {}};
+    if (!e.is_object()) return bad("\"error\" must be an object with kind and message");
+    std::string kind_text, message;
+    if (auto ok = text_member(e, "kind", true, kind_text); !ok) return std::unexpected(ok.error());
+    const auto kind = kind_from_name(kind_text);
+    if (!kind) return bad("unknown error kind " + quote_value(kind_text));
+    if (auto ok = text_member(e, "message", true, message); !ok) return std::unexpected(ok.error());
+    r.error = Error{*kind, std::move(message), {}, false, {}};
     return r;
   }
-  r.analysis.width = dimension(j, "width");
-  r.analysis.height = dimension(j, "height");
+  for (const auto& [name, out] : {std::pair{"width", &r.analysis.width}, std::pair{"height", &r.analysis.height}}) {
+    auto d = dimension(j, name);
+    if (!d) return std::unexpected(d.error());
+    *out = *d;
+  }
   const json& faces = member(j, "faces");
-  if (!faces.is_array()) throw Bad{"\"faces\" must be an array"};
-  if (faces.size() > k_max_faces) throw Bad{"more than " + std::to_string(k_max_faces) + " faces"};
-  for (std::size_t i = 0; i < faces.size(); ++i) r.analysis.faces.push_back(parse_face(faces[i], i));
+  if (!faces.is_array()) return bad("\"faces\" must be an array");
+  if (faces.size() > k_max_faces) return bad("more than " + std::to_string(k_max_faces) + " faces");
+  for (std::size_t i = 0; i < faces.size(); ++i) {
+    auto face = parse_face(faces[i], i);
+    if (!face) return std::unexpected(face.error());
+    r.analysis.faces.push_back(std::move(*face));
+  }
   return r;
 }
 
@@ -289,14 +330,13 @@ Expected<std::vector<EmbeddingRecord>> parse_embedding_file(std::string_view tex
     if (line.find_first_not_of(" \t\r") == std::string_view::npos) continue;
     const auto where = std::string(label) + ": line " + std::to_string(lines.number()) + ": ";
     if (detail::nested_too_deep(line, 8)) return fail(ErrorKind::input, where + "nested too deeply to be a record");
-    try {
-      const json j = json::parse(line);
-      records.push_back(parse_record(j));
-    } catch (const Bad& bad) {
-      return fail(ErrorKind::input, where + bad.what);
-    } catch (const json::exception&) {
+    const json j = json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (j.is_discarded()) {
       return fail(ErrorKind::input, where + "not valid JSON (expected a record written by faceverify embed)");
     }
+    auto record = parse_record(j);
+    if (!record) return fail(ErrorKind::input, where + record.error().message);
+    records.push_back(std::move(*record));
   }
   if (records.empty()) {
     return fail(ErrorKind::input, std::string(label) + ": no records (expected lines written by faceverify embed)");

@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include "faceverify/image.hpp"
 
-#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -11,7 +10,9 @@
 #include <cstdio>
 #include <cstring>
 
+#include "faceverify/file_io.hpp"
 #include "faceverify/sha256.hpp"
+#include "faceverify/text.hpp"
 
 namespace faceverify {
 namespace {
@@ -52,35 +53,14 @@ std::string basename_of(std::string_view path) {
   return name.empty() ? std::string("image") : name;
 }
 
-class FdGuard {
- public:
-  explicit FdGuard(int fd) : m_fd(fd) {}
-  FdGuard(const FdGuard&) = delete;
-  FdGuard& operator=(const FdGuard&) = delete;
-  ~FdGuard() {
-    if (m_fd >= 0) ::close(m_fd);
-  }
-
- private:
-  int m_fd;
-};
-
-// Reads at most limit + 1 bytes so an oversized stream is detected without
-// holding more than that in memory.
+// Reads at most max_bytes + 1 bytes, so that check_bytes sees an oversized
+// stream without more than that held in memory.
 Expected<std::string> read_bounded(int fd, const std::string& label, std::size_t max_bytes) {
-  std::string data;
-  char buf[65536];
-  while (data.size() <= max_bytes) {
-    const ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      if (errno == EISDIR) return fail(ErrorKind::input, label + ": is a directory (expected an image file)");
-      return fail(ErrorKind::input, label + ": cannot read: " + describe_errno(errno));
-    }
-    if (n == 0) break;
-    data.append(buf, static_cast<std::size_t>(n));
-  }
-  return data;
+  auto data = read_up_to(fd, max_bytes + 1);
+  if (data) return std::move(*data);
+  const int err = data.error().err;
+  if (err == EISDIR) return fail(ErrorKind::input, label + ": is a directory (expected an image file)");
+  return fail(ErrorKind::input, label + ": cannot read: " + describe_errno(err));
 }
 
 std::string limit_text(std::size_t max_bytes) {
@@ -215,22 +195,14 @@ std::string display_name(std::string_view arg) {
   }
   std::string out;
   for (std::size_t i = 0; i < text.size();) {
-    const auto c = static_cast<unsigned char>(text[i]);
-    if (c < 0x80) {
-      out.push_back(c < 0x20 || c == 0x7F ? '?' : static_cast<char>(c));
-      ++i;
-      continue;
-    }
-    const std::size_t len = (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
-    bool valid = len > 0 && i + len <= text.size();
-    for (std::size_t k = 1; valid && k < len; ++k) valid = (static_cast<unsigned char>(text[i + k]) & 0xC0) == 0x80;
-    if (valid) {
-      out.append(text, i, len);
-      i += len;
+    const Utf8Sequence seq = decode_utf8(text, i);
+    const bool control = seq.code_point < 0x20 || seq.code_point == 0x7F;
+    if (!seq.valid || control) {
+      out.push_back('?');  // one per maximal subpart of an invalid sequence
     } else {
-      out.push_back('?');
-      ++i;
+      out.append(text, i, seq.size);
     }
+    i += seq.size;
   }
   return out;
 }
@@ -287,9 +259,7 @@ Expected<ImageSource> classify_image_argument(std::string_view arg) {
                              return std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '-' || c == '.';
                            });
   if (!scheme_like) return ImageSource{SourceKind::file, std::string(arg)};
-  std::string scheme(arg.substr(0, sep));
-  std::transform(scheme.begin(), scheme.end(), scheme.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  const std::string scheme = ascii_lowercase(arg.substr(0, sep));
   if (scheme != "http" && scheme != "https") {
     return fail(ErrorKind::usage, display_name(arg) + ": unsupported URL scheme '" + display_name(scheme) +
                                       "' (only http:// and https:// URLs can be sent to the service)");
@@ -344,9 +314,9 @@ Expected<Image> load_any(const ImageSource& source, int stdin_fd, std::size_t ma
   }
   image.label = display_name(source.spec);
   image.upload_name = basename_of(source.spec);
-  const int fd = ::open(source.spec.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
-  if (fd < 0) return fail(ErrorKind::input, image.label + ": " + describe_errno(errno));
-  FdGuard guard(fd);
+  const auto file = open_for_reading(source.spec);
+  if (!file) return fail(ErrorKind::input, image.label + ": " + describe_errno(file.error().err));
+  const int fd = file->get();
   struct stat st {};
   if (::fstat(fd, &st) != 0) return fail(ErrorKind::input, image.label + ": " + describe_errno(errno));
   if (S_ISDIR(st.st_mode)) return fail(ErrorKind::input, image.label + ": is a directory (expected an image file)");

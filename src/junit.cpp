@@ -6,50 +6,10 @@
 #include <cstddef>
 #include <string_view>
 
+#include "faceverify/text.hpp"
+
 namespace faceverify {
 namespace {
-
-constexpr std::string_view kReplacement = "\xEF\xBF\xBD";  // U+FFFD
-
-// Length of the valid UTF-8 sequence at s[i], or 0 when it is invalid; on 0,
-// `bad` is the length of its maximal valid prefix (at least 1), the bytes one
-// U+FFFD replaces (Unicode "substitution of maximal subparts").
-std::size_t utf8_sequence(std::string_view s, std::size_t i, std::size_t& bad, char32_t& cp) {
-  const auto b0 = static_cast<unsigned char>(s[i]);
-  bad = 1;
-  if (b0 < 0x80) {
-    cp = b0;
-    return 1;
-  }
-  std::size_t len = 0;
-  unsigned char lo = 0x80, hi = 0xBF;  // allowed range of the second byte
-  if (b0 >= 0xC2 && b0 <= 0xDF) {
-    len = 2;
-    cp = b0 & 0x1Fu;
-  } else if (b0 >= 0xE0 && b0 <= 0xEF) {
-    len = 3;
-    cp = b0 & 0x0Fu;
-    if (b0 == 0xE0) lo = 0xA0;  // no overlongs
-    if (b0 == 0xED) hi = 0x9F;  // no surrogates
-  } else if (b0 >= 0xF0 && b0 <= 0xF4) {
-    len = 4;
-    cp = b0 & 0x07u;
-    if (b0 == 0xF0) lo = 0x90;  // no overlongs
-    if (b0 == 0xF4) hi = 0x8F;  // nothing above U+10FFFF
-  } else {
-    return 0;  // a continuation byte, C0/C1 (overlong) or F5..FF
-  }
-  for (std::size_t k = 1; k < len; ++k) {
-    if (i + k >= s.size()) return 0;
-    const auto b = static_cast<unsigned char>(s[i + k]);
-    if (b < lo || b > hi) return 0;
-    cp = (cp << 6) | (b & 0x3Fu);
-    lo = 0x80;
-    hi = 0xBF;
-    bad = k + 1;
-  }
-  return len;
-}
 
 // Unicode control characters (C0, DEL, C1) except tab/LF/CR, and the
 // noncharacters U+FFFE/U+FFFF: not allowed (or not wanted) in XML 1.0.
@@ -63,20 +23,14 @@ bool unwanted(char32_t cp) {
 void append_escaped(std::string& out, std::string_view s, bool attribute) {
   std::size_t i = 0;
   while (i < s.size()) {
-    std::size_t bad = 1;
-    char32_t cp = 0;
-    const std::size_t len = utf8_sequence(s, i, bad, cp);
-    if (len == 0) {
-      out += kReplacement;
-      i += bad;
-      continue;
-    }
-    if (unwanted(cp)) {
-      out += kReplacement;
+    const Utf8Sequence seq = decode_utf8(s, i);
+    const std::size_t len = seq.size;
+    if (!seq.valid || unwanted(seq.code_point)) {
+      out += k_replacement_character;  // one per maximal subpart of an invalid sequence
       i += len;
       continue;
     }
-    switch (cp) {
+    switch (seq.code_point) {
       case '&': out += "&amp;"; break;
       case '<': out += "&lt;"; break;
       case '>': out += "&gt;"; break;

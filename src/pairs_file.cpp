@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "faceverify/pairs_file.hpp"
 
+#include "faceverify/text.hpp"
 #include "text_lines.hpp"
 
 #include <algorithm>
@@ -23,33 +24,16 @@ namespace {
 constexpr std::string_view kBom = "\xEF\xBB\xBF";
 constexpr std::size_t kSnippetMax = 40;  // bytes of user text quoted in a message
 
-bool is_space(char c, char delim) { return c != delim && (c == ' ' || c == '\t' || c == '\r'); }
+// WS of the grammar: spaces, tabs unless they delimit, and CR.
+std::string_view blanks(char delim) { return delim == '\t' ? " \r" : " \t\r"; }
 
-std::string_view trim(std::string_view s, char delim) {
-  while (!s.empty() && is_space(s.front(), delim)) s.remove_prefix(1);
-  while (!s.empty() && is_space(s.back(), delim)) s.remove_suffix(1);
-  return s;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
-}
+bool is_space(char c, char delim) { return blanks(delim).find(c) != std::string_view::npos; }
 
 // User text for an error message: one line, bounded, control bytes shown as '?'.
 std::string snippet(std::string_view s) {
   bool cut = false;
   if (s.size() > kSnippetMax) {
-    std::size_t n = kSnippetMax;
-    // Do not cut a UTF-8 sequence in half: back off over continuation bytes.
-    while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
-    s = s.substr(0, n);
+    s = utf8_prefix(s, kSnippetMax);  // not a UTF-8 sequence cut in half
     cut = true;
   }
   std::string out;
@@ -120,7 +104,7 @@ SplitResult split_fields(std::string_view line, char delim) {
     } else {
       std::size_t end = line.find(delim, i);
       if (end == std::string_view::npos) end = n;
-      field = std::string(trim(line.substr(i, end - i), delim));
+      field = std::string(trim(line.substr(i, end - i), blanks(delim)));
       i = end;
     }
     r.fields.push_back(std::move(field));

@@ -2,9 +2,9 @@
 #include "faceverify/retry.hpp"
 
 #include "faceverify/interrupt.hpp"
+#include "faceverify/text.hpp"
 
 #include <algorithm>
-#include <cctype>
 #include <charconv>
 #include <cmath>
 #include <ctime>
@@ -26,12 +26,6 @@ class SteadyClock final : public Clock {
     }
   }
 };
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-  return s;
-}
 
 std::optional<std::time_t> parse_http_date(std::string_view value) {
   // RFC 9110 section 5.6.7: IMF-fixdate, then the two obsolete forms.

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 // The API4AI Face Analyzer protocol: endpoints and authentication, the
-// request, the reply's envelope and its error bodies. This is the only module
-// that parses remote JSON. Protocol reference: docs/api4ai-protocol.md.
+// request, the reply's envelope and its errors. With error_body (which
+// summarises any service's error body) the only module that parses remote
+// JSON. Protocol reference: docs/api4ai-protocol.md.
 //
 //   POST {base}{path}?embeddings=true   multipart: image=<bytes> | url=<text>
 //   200 {"results":[{"status":{"code":"ok"|"failure","message":..},"name":..,"md5":..,
@@ -59,14 +60,10 @@ HttpRequest build_request(const Endpoint& endpoint, const Image& image);
 /// and is retryable only for "Processing failed".
 Expected<Analysis> parse_response(std::string_view body);
 
-/// One short line describing an error body: JSON `message`, FastAPI
-/// `detail[*].msg`, an HTML page's title or text, or a plain-text excerpt.
-/// Never markup, never more than about 200 characters. Empty if no body.
-std::string summarize_error_body(std::string_view body, std::string_view content_type);
-
-/// The Error for a non-200 answer: kind http, the status, the summarised
-/// body, a hint for 401/403/413/429, retryable for 429/500/502/503/504, and
-/// Retry-After when present.
+/// The Error for a non-200 answer: kind http, the status, the body as
+/// summarize_error_body (error_body.hpp) puts it, a hint for
+/// 401/403/413/429, retryable for 429/500/502/503/504, and Retry-After when
+/// present.
 Error error_from_response(const HttpResponse& response, std::chrono::system_clock::time_point now);
 
 /// Replaces every occurrence of `secret` in `text` with "[redacted]".

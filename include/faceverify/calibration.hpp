@@ -73,9 +73,14 @@ struct Calibration {
   std::optional<OperatingPoint> best_accuracy;  // nullopt when there are no scores
 };
 
+/// Whether two FAR targets are one: equal within 1e-9 relative, so that
+/// 0.001 and 1.0 / 1000 or 0.1 / 100 name the same target.
+bool same_far_target(double a, double b) noexcept;
+
 /// Computes everything. `extra_far` (from --target-far) is appended to the
-/// FAR targets unless it equals one of the standard three. Scores outside
-/// [0, 1] are clamped. Never throws on empty or one-class input.
+/// FAR targets unless it is one of the standard three (same_far_target).
+/// Scores outside [0, 1] are clamped. Never throws on empty or one-class
+/// input.
 Calibration calibrate_scores(const std::vector<LabelledScore>& scores, std::optional<double> extra_far = {});
 
 /// The operating point for FAR <= far (as in Calibration::far_targets).

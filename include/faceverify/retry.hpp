@@ -16,6 +16,11 @@ namespace faceverify {
 
 using Millis = std::chrono::milliseconds;
 
+/// Whole milliseconds of the steady clock since `start`.
+inline long long ms_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration_cast<Millis>(std::chrono::steady_clock::now() - start).count();
+}
+
 struct RetryPolicy {
   int retries = 4;         // attempts after the first
   Millis base_delay{500};  // first backoff (before jitter)

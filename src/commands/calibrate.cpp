@@ -4,17 +4,17 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "commands/cli.hpp"
 #include "commands/commands.hpp"
 #include "faceverify/calibration.hpp"
 #include "faceverify/calibration_report.hpp"
 #include "faceverify/config.hpp"
+#include "faceverify/file_io.hpp"
 #include "faceverify/pairs_file.hpp"
 #include "faceverify/similarity.hpp"
+#include "faceverify/text.hpp"
 #include "faceverify/version.hpp"
 #include "provenance_json.hpp"
 
@@ -68,21 +68,13 @@ struct Labelled {
 };
 
 Expected<std::string> read_text(const fs::path& path) {
-  std::error_code ec;
-  if (fs::is_regular_file(path, ec) && fs::file_size(path, ec) > k_max_labels_bytes) {
+  auto text = read_file_at_most(path, k_max_labels_bytes);
+  if (text) return std::move(*text);
+  if (text.error().step == ReadError::Step::too_large) {
     return fail(ErrorKind::input, display_name(path.string()) + ": larger than 64 MiB; split it");
   }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return fail(ErrorKind::input, display_name(path.string()) + ": cannot read it: " + std::strerror(errno));
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-         });
+  const int err = text.error().step == ReadError::Step::directory ? EISDIR : text.error().err;
+  return fail(ErrorKind::input, display_name(path.string()) + ": cannot read it: " + std::strerror(err));
 }
 
 // labels.csv (file,identity): every pair of its photos, genuine when the
@@ -384,7 +376,7 @@ int run(CalibrateOptions& o, Io& io) {
     if (!point) {
       std::string why = "no threshold keeps the false accept rate at or below " + percent(*o.target_far);
       for (const auto& t : cal.far_targets) {
-        if (std::fabs(t.far - *o.target_far) <= 1e-12 && !t.note.empty()) why += " (" + t.note + ")";
+        if (same_far_target(t.far, *o.target_far) && !t.note.empty()) why += " (" + t.note + ")";
       }
       diag.line(display_name(o.labelled) + ": " + why);
       return exit_status::usage;

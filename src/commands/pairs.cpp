@@ -1,18 +1,14 @@
 // SPDX-License-Identifier: MIT
 // faceverify pairs: every pair of a CSV/TSV list, one record each, streamed;
 // a summary on stderr and optionally a JUnit report.
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <cerrno>
 #include <cstring>
 #include <ctime>
-#include <fstream>
 #include <map>
 
 #include "commands/cli.hpp"
 #include "commands/commands.hpp"
+#include "faceverify/file_io.hpp"
 #include "faceverify/interrupt.hpp"
 #include "faceverify/junit.hpp"
 #include "faceverify/pairs_file.hpp"
@@ -51,35 +47,20 @@ constexpr std::size_t k_max_pairs_file_bytes = 64u * 1024u * 1024u;
 Expected<std::string> read_pairs_file(const std::string& spec, int stdin_fd) {
   const bool from_stdin = spec == "-";
   const std::string label = from_stdin ? "stdin" : display_name(spec);
-  int fd = stdin_fd;
-  if (!from_stdin) {
-    fd = ::open(spec.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
-    if (fd < 0) return fail(ErrorKind::input, label + ": cannot open the pairs file: " + std::strerror(errno));
-    struct stat st {};
-    if (::fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
-      ::close(fd);
+  auto text = from_stdin ? read_at_most(stdin_fd, k_max_pairs_file_bytes)
+                         : read_file_at_most(spec, k_max_pairs_file_bytes);
+  if (text) return std::move(*text);
+  switch (text.error().step) {
+    case ReadError::Step::open:
+      return fail(ErrorKind::input, label + ": cannot open the pairs file: " + std::strerror(text.error().err));
+    case ReadError::Step::directory:
       return fail(ErrorKind::input, label + ": is a directory (expected a pairs file)");
-    }
-  }
-  std::string text;
-  char buf[65536];
-  for (;;) {
-    const ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      const int err = errno;
-      if (!from_stdin) ::close(fd);
-      return fail(ErrorKind::input, label + ": cannot read the pairs file: " + std::strerror(err));
-    }
-    if (n == 0) break;
-    text.append(buf, static_cast<std::size_t>(n));
-    if (text.size() > k_max_pairs_file_bytes) {
-      if (!from_stdin) ::close(fd);
+    case ReadError::Step::too_large:
       return fail(ErrorKind::input, label + ": pairs file larger than 64 MiB; split it");
-    }
+    case ReadError::Step::stat:
+    case ReadError::Step::read: break;
   }
-  if (!from_stdin) ::close(fd);
-  return text;
+  return fail(ErrorKind::input, label + ": cannot read the pairs file: " + std::strerror(text.error().err));
 }
 
 // One pair to score: two subjects, or an error known before any analysis.

@@ -15,7 +15,6 @@
 namespace faceverify::commands {
 namespace {
 
-using SteadyTime = std::chrono::steady_clock::time_point;
 
 constexpr const char* k_description =
 "faceverify: are these two photos the same person?\n"
@@ -76,9 +75,6 @@ std::string commands_help() {
   return text;
 }
 
-long long ms_since(SteadyTime start) {
-  return std::chrono::duration_cast<Millis>(std::chrono::steady_clock::now() - start).count();
-}
 
 }  // namespace
 

@@ -48,6 +48,15 @@ struct Batch {
   fs::path cache_dir() const { return cache_home.path() / "faceverify"; }
 };
 
+// "<prefix><n>.jpg", built by appending: "p" + std::to_string(n) trips GCC
+// 12's -Wrestrict at -O3 (a false positive, GCC bug 105329).
+std::string numbered_jpg(std::string_view prefix, int n) {
+  std::string name(prefix);
+  name += std::to_string(n);
+  name += ".jpg";
+  return name;
+}
+
 std::vector<std::string> lines_of(const std::string& text) {
   std::vector<std::string> lines;
   std::istringstream in(text);
@@ -103,7 +112,7 @@ TEST_CASE("batch: a 40-image matrix costs 40 requests, at most --jobs at once, a
   test::FakeServer server(json{{"default", {{"delay_ms", 60}}}});
   Batch b;
   std::vector<std::string> args = {"matrix", "--format", "csv", "--jobs", "4"};
-  for (int i = 0; i < 40; ++i) args.push_back(b.photo("p" + std::to_string(i) + ".jpg"));
+  for (int i = 0; i < 40; ++i) args.push_back(b.photo(numbered_jpg("p", i)));
   args.push_back(args[5]);  // the same file twice: still one analysis
 
   auto cold = b.run(server, args);
@@ -483,7 +492,7 @@ TEST_CASE("batch: HTTP 429 pauses every job, --max-rps spaces the starts", "[e2e
                           json::array({{{"status", 429}, {"headers", {{"Retry-After", "1"}}}}, json::object()})}}}}}};
     test::FakeServer server(scenario);
     std::vector<std::string> args = {"matrix", "--jobs", "4", "--format", "csv"};
-    for (int i = 0; i < 12; ++i) args.push_back(b.photo("p" + std::to_string(i) + ".jpg"));
+    for (int i = 0; i < 12; ++i) args.push_back(b.photo(numbered_jpg("p", i)));
     auto r = b.run(server, args);
     CHECK(r.exit_code == 0);
     const auto log = server.requests();
@@ -508,7 +517,7 @@ TEST_CASE("batch: HTTP 429 pauses every job, --max-rps spaces the starts", "[e2e
   SECTION("--max-rps 5: starts at least ~200 ms apart") {
     test::FakeServer server(json::object());
     std::vector<std::string> args = {"matrix", "--max-rps", "5", "--jobs", "4"};
-    for (int i = 0; i < 6; ++i) args.push_back(b.photo("q" + std::to_string(i) + ".jpg"));
+    for (int i = 0; i < 6; ++i) args.push_back(b.photo(numbered_jpg("q", i)));
     auto r = b.run(server, args);
     CHECK(r.exit_code == 0);
     std::vector<double> starts;
@@ -523,7 +532,7 @@ TEST_CASE("batch: SIGINT mid-run leaves complete records and a cache that resume
   test::FakeServer server(json{{"default", {{"delay_ms", 400}}}});
   Batch b;
   std::vector<std::string> inputs;
-  for (int i = 0; i < 16; ++i) inputs.push_back(b.photo("s" + std::to_string(i) + ".jpg"));
+  for (int i = 0; i < 16; ++i) inputs.push_back(b.photo(numbered_jpg("s", i)));
   std::vector<std::string> argv = {"env", "-u", "http_proxy", "-u", "https_proxy", "-u", "HTTP_PROXY", "-u",
                                    "HTTPS_PROXY", "-u", "ALL_PROXY", "-u", "all_proxy",
                                    "XDG_CACHE_HOME=" + b.cache_home.path().string(), FACEVERIFY_BINARY_PATH,

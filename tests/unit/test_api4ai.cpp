@@ -210,40 +210,6 @@ TEST_CASE("api4ai::parse_response rejections", "[api4ai]") {
   }
 }
 
-TEST_CASE("api4ai::summarize_error_body", "[api4ai]") {
-  CHECK(summarize_error_body(R"({"message":"You are not subscribed to this API."})", "application/json") ==
-        "You are not subscribed to this API.");
-  CHECK(
-      summarize_error_body(
-          R"({"detail":[{"loc":["query","embeddings"],"msg":"value could not be parsed to a boolean","type":"type_error.bool"}]})",
-          "application/json") == "value could not be parsed to a boolean (query.embeddings)");
-  CHECK(summarize_error_body(R"({"detail":"Not Found"})", "application/json") == "Not Found");
-  const std::string gfe =
-      "<html><head><title>413 Request Entity Too Large</title></head><body><h1>Error: Request Entity Too "
-      "Large</h1><h2>Your client issued a request that was too large.</h2></body></html>";
-  CHECK(summarize_error_body(gfe, "text/html") == "413 Request Entity Too Large");
-  CHECK(summarize_error_body(
-            "<html><body><h1>Bad &amp; gateway</h1><script>var x=1;</script><p>try\nlater</p></body></html>",
-            "text/html; charset=utf-8") == "Bad & gateway try later");
-  CHECK(summarize_error_body("Internal Server Error\n", "text/plain") == "Internal Server Error");
-  CHECK(summarize_error_body("", "text/plain").empty());
-  SECTION("long bodies become a short one-line excerpt") {
-    const std::string s = summarize_error_body(std::string(5000, 'x') + "\n" + std::string(10, 'y'), "text/plain");
-    CHECK(s.size() <= 203);
-    CHECK(s.find('\n') == std::string::npos);
-    CHECK(s.ends_with("..."));
-  }
-  SECTION("control characters and invalid UTF-8 never reach the terminal") {
-    const std::string s = summarize_error_body("bad\x1b[31mred\x07 \xff\xfe end", "text/plain");
-    CHECK(s.find('\x1b') == std::string::npos);
-    CHECK(s.find('\x07') == std::string::npos);
-    CHECK(s.find('\xff') == std::string::npos);
-  }
-  SECTION("JSON without a known message falls back to text") {
-    CHECK(summarize_error_body(R"({"foo":1})", "application/json") == R"({"foo":1})");
-  }
-}
-
 TEST_CASE("api4ai::error_from_response", "[api4ai]") {
   const auto now = std::chrono::system_clock::now();
   auto status = [&](int code, std::string body = {}, std::vector<Header> headers = {}) {

@@ -465,6 +465,24 @@ TEST_CASE("calibration: FAR targets, meaningful and notes", "[calibration]") {
   }
 }
 
+TEST_CASE("calibration: same_far_target is the one rule for a duplicate target", "[calibration]") {
+  CHECK(same_far_target(0.001, 0.001));
+  CHECK(same_far_target(0.001, 0.1 / 100));
+  CHECK(same_far_target(0.0, 0.0));
+  // Relative, not absolute: 5e-12 apart is the same 1% but not the same 1e-11.
+  CHECK(same_far_target(0.01, 0.01 * (1 + 5e-10)));
+  CHECK_FALSE(same_far_target(1e-11, 1.5e-11));
+  CHECK_FALSE(same_far_target(0.01, 0.01 * (1 + 1e-8)));
+  CHECK_FALSE(same_far_target(0.001, 0.002));
+  CHECK_FALSE(same_far_target(0.001, 0.0));
+  // What calibrate_scores drops as a duplicate, same_far_target finds among its targets.
+  const double near = 0.01 * (1 + 5e-10);
+  const Calibration c = calibrate_scores(labelled({0.9}, {0.1, 0.2}), near);
+  REQUIRE(c.far_targets.size() == 3);
+  CHECK(std::count_if(c.far_targets.begin(), c.far_targets.end(),
+                      [&](const FarTarget& t) { return same_far_target(t.far, near); }) == 1);
+}
+
 TEST_CASE("calibration: distribution quantiles, mean and histogram", "[calibration]") {
   SECTION("linear interpolation between order statistics (numpy default)") {
     // sorted {0.0, 0.2, 0.6, 1.0}, n = 4, h = 3p:

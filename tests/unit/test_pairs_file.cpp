@@ -220,8 +220,11 @@ TEST_CASE("pairs: hostile input", "[pairs_file]") {
     CHECK(rows[1].error == "line 2: expected 2 or 3 fields (image1,image2[,expected]), got 1");
   }
   SECTION("1 MB unterminated quote") {
-    CHECK(only_error("\"" + std::string(1 << 20, 'a')) ==
-          "line 1: unterminated quoted field (field 1), expected a closing '\"' on the same line");
+    // Appended, not "\"" + std::string(...): that trips GCC 12's -Wrestrict
+    // at -O3 (a false positive, GCC bug 105329).
+    std::string line = "\"";
+    line.append(1 << 20, 'a');
+    CHECK(only_error(line) == "line 1: unterminated quoted field (field 1), expected a closing '\"' on the same line");
   }
   SECTION("a lone quote") {
     CHECK(only_error("\"") == "line 1: unterminated quoted field (field 1), expected a closing '\"' on the same line");

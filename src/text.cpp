@@ -1,0 +1,100 @@
+// SPDX-License-Identifier: MIT
+#include "faceverify/text.hpp"
+
+namespace faceverify {
+namespace {
+
+constexpr Utf8Sequence invalid(std::size_t size) noexcept { return Utf8Sequence{0xFFFD, size, false}; }
+
+char ascii_lower(char c) noexcept { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
+
+}  // namespace
+
+Utf8Sequence decode_utf8(std::string_view s, std::size_t at) noexcept {
+  const auto b0 = static_cast<unsigned char>(s[at]);
+  if (b0 < 0x80) return Utf8Sequence{b0, 1, true};
+  // The range of the second byte is narrowed where the lead byte alone would
+  // allow an overlong form, a surrogate or a code point above U+10FFFF
+  // (RFC 3629 section 4); C0, C1 and F5..FF never start a sequence.
+  std::size_t len = 0;
+  char32_t cp = 0;
+  unsigned char lo = 0x80, hi = 0xBF;
+  if (b0 >= 0xC2 && b0 <= 0xDF) {
+    len = 2;
+    cp = b0 & 0x1Fu;
+  } else if (b0 >= 0xE0 && b0 <= 0xEF) {
+    len = 3;
+    cp = b0 & 0x0Fu;
+    if (b0 == 0xE0) lo = 0xA0;  // overlong below U+0800
+    if (b0 == 0xED) hi = 0x9F;  // surrogates U+D800..U+DFFF
+  } else if (b0 >= 0xF0 && b0 <= 0xF4) {
+    len = 4;
+    cp = b0 & 0x07u;
+    if (b0 == 0xF0) lo = 0x90;  // overlong below U+10000
+    if (b0 == 0xF4) hi = 0x8F;  // above U+10FFFF
+  } else {
+    return invalid(1);  // a continuation byte, C0/C1 (overlong) or F5..FF
+  }
+  for (std::size_t k = 1; k < len; ++k) {
+    if (at + k >= s.size()) return invalid(k);  // truncated at the end
+    const auto b = static_cast<unsigned char>(s[at + k]);
+    if (b < lo || b > hi) return invalid(k);
+    cp = (cp << 6) | (b & 0x3Fu);
+    lo = 0x80;
+    hi = 0xBF;
+  }
+  return Utf8Sequence{cp, len, true};
+}
+
+bool is_valid_utf8(std::string_view s) noexcept {
+  for (std::size_t i = 0; i < s.size();) {
+    const Utf8Sequence seq = decode_utf8(s, i);
+    if (!seq.valid) return false;
+    i += seq.size;
+  }
+  return true;
+}
+
+std::size_t code_points(std::string_view s) noexcept {
+  std::size_t n = 0;
+  for (std::size_t i = 0; i < s.size(); i += decode_utf8(s, i).size) ++n;
+  return n;
+}
+
+std::string_view utf8_prefix(std::string_view s, std::size_t max_bytes) noexcept {
+  std::size_t end = 0;
+  while (end < s.size()) {
+    const std::size_t size = decode_utf8(s, end).size;
+    if (size > max_bytes - end) break;
+    end += size;
+  }
+  return s.substr(0, end);
+}
+
+std::string_view code_point_prefix(std::string_view s, std::size_t max_code_points) noexcept {
+  std::size_t end = 0;
+  for (std::size_t n = 0; n < max_code_points && end < s.size(); ++n) end += decode_utf8(s, end).size;
+  return s.substr(0, end);
+}
+
+std::string_view trim(std::string_view s, std::string_view chars) noexcept {
+  const auto first = s.find_first_not_of(chars);
+  if (first == std::string_view::npos) return s.substr(s.size());
+  return s.substr(first, s.find_last_not_of(chars) - first + 1);
+}
+
+bool iequals(std::string_view a, std::string_view b) noexcept {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (ascii_lower(a[i]) != ascii_lower(b[i])) return false;
+  }
+  return true;
+}
+
+std::string ascii_lowercase(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = ascii_lower(c);
+  return out;
+}
+
+}  // namespace faceverify
