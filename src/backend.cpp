@@ -50,8 +50,8 @@ Expected<void> check_source(BackendKind kind, const ImageSource& source, const s
 }
 
 std::string cache_identity(const Provenance& p) {
-  std::string id = "faceverify-analysis 1\nbackend " + p.backend + "\n";
-  if (p.backend == "local") {
+  std::string id = "faceverify-analysis 1\nbackend " + std::string(backend_name(p.backend)) + "\n";
+  if (p.backend == BackendKind::local) {
     for (const auto& [role, sha] : p.models) id += "model " + role + " " + sha + "\n";
     id += std::string("pipeline ") + k_version + "\n";  // pre-processing may change between releases
   } else {

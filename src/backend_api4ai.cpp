@@ -28,7 +28,7 @@ class Api4aiBackend final : public Backend {
         m_diag(diag),
         m_endpoint(std::move(endpoint)),
         m_client(std::move(client)) {
-    m_provenance.backend = "api4ai";
+    m_provenance.backend = BackendKind::api4ai;
     m_provenance.api = std::string(api4ai::mode_name(settings.api));
     m_provenance.endpoint = m_endpoint.results_url;
   }

@@ -84,10 +84,9 @@ Expected<Config> parse_config(std::string_view text, std::string_view label) {
     const std::string_view value = trim(line.substr(eq + 1), k_blank);
     if (key == "backend") {
       const auto s = parse_string(value);
-      if (!s || (*s != "api4ai" && *s != "local")) {
-        return fail(ErrorKind::usage, where + "backend must be \"api4ai\" or \"local\"");
-      }
-      c.backend = *s;
+      const auto kind = s ? backend_from_name(*s) : std::nullopt;
+      if (!kind) return fail(ErrorKind::usage, where + "backend must be \"api4ai\" or \"local\"");
+      c.backend = *kind;
     } else if (key == "threshold") {
       const auto x = parse_number(value);
       if (!x || *x < 0.0 || *x > 1.0) return fail(ErrorKind::usage, where + "threshold must be a number from 0 to 1");
@@ -105,7 +104,7 @@ Expected<Config> parse_config(std::string_view text, std::string_view label) {
 std::string render_config(const Config& c, std::string_view comment) {
   std::string out;
   if (!comment.empty()) out += "# " + std::string(comment) + "\n";
-  if (c.backend) out += "backend = \"" + *c.backend + "\"\n";
+  if (c.backend) out += "backend = \"" + std::string(backend_name(*c.backend)) + "\"\n";
   if (c.threshold) out += "threshold = " + number_text(*c.threshold) + "\n";
   if (c.half_distance) out += "half_distance = " + number_text(*c.half_distance) + "\n";
   return out;

@@ -40,7 +40,7 @@ ordered_json string_or_null(const std::string& s) { return s.empty() ? ordered_j
 
 ordered_json provenance_json(ordered_json j, const EmbeddingRecord& r) {
   detail::add_provenance(j, r.provenance);
-  if (r.provenance.backend != "local") {
+  if (r.provenance.backend != BackendKind::local) {
     j["service_version"] = r.service_version ? ordered_json(*r.service_version) : ordered_json(nullptr);
   }
   j["tool_version"] = r.tool_version;
@@ -212,16 +212,16 @@ Expected<EmbeddingRecord> parse_record(const json& j) {
     return bad("schema_version " + version.dump() + " is not supported (this faceverify reads 1; upgrade it)");
   }
   EmbeddingRecord r;
+  std::string backend;
   using Field = std::tuple<const char*, bool, std::string*>;  // name, required, destination
   for (const auto& [name, required, out] : {Field{"input", true, &r.input}, Field{"sha256", false, &r.sha256},
-                                            Field{"md5", false, &r.analysis.md5},
-                                            Field{"backend", true, &r.provenance.backend}}) {
+                                            Field{"md5", false, &r.analysis.md5}, Field{"backend", true, &backend}}) {
     if (auto ok = text_member(j, name, required, *out); !ok) return std::unexpected(ok.error());
   }
-  if (r.provenance.backend != "api4ai" && r.provenance.backend != "local") {
-    return bad("unknown backend " + quote_value(r.provenance.backend) + " (expected \"api4ai\" or \"local\")");
-  }
-  if (r.provenance.backend == "local") {
+  const auto backend_kind = backend_from_name(backend);
+  if (!backend_kind) return bad("unknown backend " + quote_value(backend) + " (expected \"api4ai\" or \"local\")");
+  r.provenance.backend = *backend_kind;
+  if (r.provenance.backend == BackendKind::local) {
     const json& models = member(j, "models");
     if (!models.is_object()) return bad("\"models\" must be an object (local backend)");
     for (const auto& [role, m] : models.items()) {
@@ -303,7 +303,7 @@ std::string render_embedding_record(const EmbeddingRecord& r, EmbeddingEncoding 
 
 bool comparable(const Provenance& a, const Provenance& b) noexcept {
   if (a.backend != b.backend) return false;
-  if (a.backend == "local") {
+  if (a.backend == BackendKind::local) {
     // The same model files, in whatever order they were listed.
     return a.models.size() == b.models.size() &&
            std::is_permutation(a.models.begin(), a.models.end(), b.models.begin());
@@ -312,7 +312,7 @@ bool comparable(const Provenance& a, const Provenance& b) noexcept {
 }
 
 std::string describe(const Provenance& p) {
-  if (p.backend == "local") {
+  if (p.backend == BackendKind::local) {
     std::string digest;
     for (const auto& [role, sha] : p.models) {
       if (role == "embedder") digest = sha.substr(0, 12);

@@ -11,8 +11,8 @@
 namespace faceverify::detail {
 
 inline void add_provenance(nlohmann::ordered_json& j, const Provenance& p) {
-  j["backend"] = p.backend;
-  if (p.backend == "local") {
+  j["backend"] = backend_name(p.backend);
+  if (p.backend == BackendKind::local) {
     nlohmann::ordered_json models = nlohmann::ordered_json::object();
     for (const auto& [role, sha] : p.models) models[role] = {{"sha256", sha}};
     j["models"] = std::move(models);

@@ -19,11 +19,12 @@
 #include <string_view>
 
 #include "faceverify/error.hpp"
+#include "faceverify/face.hpp"
 
 namespace faceverify {
 
 struct Config {
-  std::optional<std::string> backend;  // "api4ai" or "local"
+  std::optional<BackendKind> backend;
   std::optional<double> threshold;     // in [0, 1]
   std::optional<double> half_distance;  // > 0
 };

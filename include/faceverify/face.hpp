@@ -50,7 +50,7 @@ std::optional<BackendKind> backend_from_name(std::string_view name) noexcept;
 /// Which backend produced analyses: named in JSON output, embedding files and
 /// cache keys, and checked before embeddings of two origins are compared.
 struct Provenance {
-  std::string backend;                                      // "api4ai" or "local"
+  BackendKind backend = BackendKind::api4ai;
   std::string api;                                          // api4ai: "demo", "api4ai", "rapidapi"
   std::string endpoint;                                     // api4ai: results URL (never carries a key)
   std::vector<std::pair<std::string, std::string>> models;  // local: role -> sha256

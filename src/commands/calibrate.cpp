@@ -385,7 +385,7 @@ int run(CalibrateOptions& o, Io& io) {
   } else if (cal.best_accuracy) {
     chosen = Chosen{cal.best_accuracy->threshold, "best_accuracy", "best accuracy"};
   }
-  const std::string backend_text = setup->provenance.backend == "local"
+  const std::string backend_text = setup->provenance.backend == BackendKind::local
                                        ? std::string("local backend")
                                        : "api4ai (" + setup->provenance.api + ")";
   if (!emit(io, o.json ? render_json(cal, chosen, o, skipped, setup->provenance)
@@ -439,7 +439,7 @@ int run(CalibrateOptions& o, Io& io) {
       return status.value();
     }
     if (!o.batch.quiet) {
-      diag.line("saved threshold " + fixed(chosen.threshold, 4) + " for the " + config.backend.value() +
+      diag.line("saved threshold " + fixed(chosen.threshold, 4) + " for the " + std::string(backend_name(*config.backend)) +
                 " backend to " + path->string());
     }
   }

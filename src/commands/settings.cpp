@@ -23,12 +23,12 @@ Expected<void> resolve_settings(ServiceOptions& service, ScoringOptions* scoring
   if (service.backend) {
     service.kind = *service.backend;
   } else if (config.backend) {
-    service.kind = backend_from_name(*config.backend).value_or(BackendKind::api4ai);
+    service.kind = *config.backend;
   }
   if (!scoring) return {};  // no threshold to settle (embed)
 
   // A threshold measured on one backend's model means nothing for another's.
-  const bool config_applies = !config.backend || *config.backend == backend_name(service.kind);
+  const bool config_applies = !config.backend || *config.backend == service.kind;
   ScoreOptions& score = scoring->score;
   if (scoring->threshold) {
     score.threshold = *scoring->threshold;

@@ -54,7 +54,7 @@ std::optional<test::ProcessResult> run_local_command(const std::string& command,
 // pinned models in their order, the embedder's hash replaced by `embedder_sha256`.
 faceverify::Provenance local_provenance(const std::string& embedder_sha256) {
   faceverify::Provenance p;
-  p.backend = "local";
+  p.backend = faceverify::BackendKind::local;
   for (const auto& spec : faceverify::local::model_specs()) {
     p.models.emplace_back(std::string(spec.role), spec.role == "embedder" ? embedder_sha256 : std::string(spec.sha256));
   }

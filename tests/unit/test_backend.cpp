@@ -29,7 +29,7 @@ TEST_CASE("backend: api4ai opens the demo endpoint without a key", "[backend]") 
   Opened o(s);
   REQUIRE(o.backend);
   const Provenance& p = (*o.backend)->provenance();
-  CHECK(p.backend == "api4ai");
+  CHECK(p.backend == BackendKind::api4ai);
   CHECK(p.api == "demo");
   CHECK(p.endpoint == "https://demo.api4ai.cloud/face-analyzer/v1/results");
   CHECK(p.models.empty());
@@ -87,7 +87,7 @@ TEST_CASE("backend: local opens without reading the models", "[backend]") {
   }
   REQUIRE(o.backend);
   const Provenance& p = (*o.backend)->provenance();
-  CHECK(p.backend == "local");
+  CHECK(p.backend == BackendKind::local);
   REQUIRE(p.models.size() == local::model_specs().size());
   for (std::size_t i = 0; i < p.models.size(); ++i) {
     CHECK(p.models[i].first == local::model_specs()[i].role);
@@ -120,7 +120,7 @@ TEST_CASE("backend: wrap_backend serves the caller's analyzer", "[backend]") {
   };
   auto analyzer = std::make_unique<None>();
   FaceAnalyzer* raw = analyzer.get();
-  auto b = wrap_backend(std::move(analyzer), Provenance{"api4ai", "demo", "http://x/results", {}});
+  auto b = wrap_backend(std::move(analyzer), Provenance{BackendKind::api4ai, "demo", "http://x/results", {}});
   CHECK(b->provenance().endpoint == "http://x/results");
   REQUIRE(b->analyzer());
   CHECK(*b->analyzer() == raw);

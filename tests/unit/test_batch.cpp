@@ -77,7 +77,7 @@ class FakeAnalyzer final : public FaceAnalyzer {
   std::vector<std::string> m_labels;
 };
 
-const Provenance k_api4ai{"api4ai", "demo", "https://demo.api4ai.cloud/face-analyzer/v1/results", {}};
+const Provenance k_api4ai{BackendKind::api4ai, "demo", "https://demo.api4ai.cloud/face-analyzer/v1/results", {}};
 
 // A JPEG magic prefix (load_input sniffs it) and distinct bytes.
 std::string jpeg_bytes(const std::string& tag) { return std::string("\xFF\xD8\xFF\xE0", 4) + "image " + tag; }
@@ -172,7 +172,7 @@ TEST_CASE("batch: the same bytes under two names are analysed once", "[batch]") 
         FakeAnalyzer::analysis_for(jpeg_bytes("same")).faces[0].embedding);
   CHECK(inputs.subject_of(2).analysis->faces[0].embedding ==
         FakeAnalyzer::analysis_for(jpeg_bytes("other")).faces[0].embedding);
-  CHECK(inputs.subjects[0].provenance.backend == "api4ai");
+  CHECK(inputs.subjects[0].provenance.backend == BackendKind::api4ai);
   CHECK(inputs.subjects[0].image->bytes.empty());  // freed once analysed
   CHECK(err.str().empty());
 }
@@ -464,7 +464,7 @@ EmbeddingRecord record(const std::string& input, std::vector<double> embedding, 
   return r;
 }
 
-const Provenance k_local{"local",
+const Provenance k_local{BackendKind::local,
                          "",
                          "",
                          {{"detector", "6c0256ccd3164f844736a401faf936ec2930764a87ae39442180887d0c5c8854"},
@@ -477,7 +477,7 @@ namespace {
 // The one place this file's cache-identity test builds a local provenance.
 Provenance local_provenance(std::vector<std::pair<std::string, std::string>> models) {
   Provenance p;
-  p.backend = "local";
+  p.backend = BackendKind::local;
   p.models = std::move(models);
   return p;
 }

@@ -17,7 +17,7 @@ TEST_CASE("config: parse_config reads the keys and ignores unknown ones", "[conf
       "threshold = 0.7513\nhalf_distance=1.23\nfuture_key = 3\n",
       "config.toml");
   REQUIRE(c);
-  CHECK(c->backend == "local");
+  CHECK(c->backend == BackendKind::local);
   CHECK(c->threshold == 0.7513);
   CHECK(c->half_distance == 1.23);
   auto empty = parse_config("", "config.toml");
@@ -50,7 +50,7 @@ TEST_CASE("config: errors name the file and the line", "[config]") {
 
 TEST_CASE("config: render_config and parse_config round-trip", "[config]") {
   Config c;
-  c.backend = "api4ai";
+  c.backend = BackendKind::api4ai;
   c.threshold = 0.123456789;
   c.half_distance = 1.1;
   const std::string text = render_config(c, "a comment");
@@ -89,7 +89,7 @@ TEST_CASE("config: read_config and write_config", "[config]") {
   }
   SECTION("write creates the directory (0700) and keeps keys it does not set") {
     Config first;
-    first.backend = "local";
+    first.backend = BackendKind::local;
     first.threshold = 0.7;
     first.half_distance = 1.2;
     REQUIRE(write_config(path, first, "first"));
@@ -101,7 +101,7 @@ TEST_CASE("config: read_config and write_config", "[config]") {
     REQUIRE(write_config(path, second, "second"));
     auto back = read_config(path, true);
     REQUIRE(back);
-    CHECK(back->backend == "local");
+    CHECK(back->backend == BackendKind::local);
     CHECK(back->threshold == 0.75);
     CHECK(back->half_distance == 1.2);
     CHECK(read_file(path).starts_with("# second\n"));

@@ -23,11 +23,11 @@ namespace {
 const std::string k_sha = "7d5b1c8e0f5c1f0e5a2b6c3d4e5f60718293a4b5c6d7e8f90112233445566778";
 const std::string k_endpoint = "https://demo.api4ai.cloud/face-analyzer/v1/results";
 
-Provenance api4ai_provenance(std::string endpoint = k_endpoint) { return Provenance{"api4ai", "demo", std::move(endpoint), {}}; }
+Provenance api4ai_provenance(std::string endpoint = k_endpoint) { return Provenance{BackendKind::api4ai, "demo", std::move(endpoint), {}}; }
 
 // The local backend's roles in the order Backend::open lists them (local::model_specs()).
 Provenance local_provenance(std::string embedder_sha = "87aacdfe57510db2af90c0251df680e8eec88f122ee94712121d09bcaaaf3581") {
-  return Provenance{"local",
+  return Provenance{BackendKind::local,
                     "",
                     "",
                     {{"detector", "6c0256ccd3164f844736a401faf936ec2930764a87ae39442180887d0c5c8854"},
@@ -135,7 +135,7 @@ TEST_CASE("embedding_file: api4ai record round trip", "[embedding_file]") {
   CHECK_FALSE(r.analysis.faces[1].confidence.has_value());
   CHECK(r.analysis.faces[1].landmarks.empty());
   CHECK(std::signbit(r.analysis.faces[0].embedding[4]));  // -0.0 stays negative zero
-  CHECK(r.provenance.backend == "api4ai");
+  CHECK(r.provenance.backend == BackendKind::api4ai);
   CHECK(r.provenance.api == "demo");
   CHECK(r.provenance.endpoint == k_endpoint);
   CHECK(r.provenance.models.empty());
@@ -168,7 +168,7 @@ TEST_CASE("embedding_file: local record round trip and optional members", "[embe
   CHECK_FALSE(r.analysis.width.has_value());
   CHECK_FALSE(r.analysis.height.has_value());
   check_same_faces(r.analysis.faces, original.analysis.faces);
-  CHECK(r.provenance.backend == "local");
+  CHECK(r.provenance.backend == BackendKind::local);
   CHECK_FALSE(r.service_version.has_value());
   // Every role and digest survives (compared as a set here: see the
   // regression case on the order below).
@@ -211,7 +211,7 @@ TEST_CASE("embedding_file: error records round trip", "[embedding_file]") {
   CHECK(r.error->message == "https://example.com/carol.jpg: HTTP 503: Service Unavailable");
   CHECK(r.input == "https://example.com/carol.jpg");
   CHECK(r.analysis.faces.empty());
-  CHECK(r.provenance.backend == "api4ai");
+  CHECK(r.provenance.backend == BackendKind::api4ai);
 
   SECTION("every error kind survives") {
     for (ErrorKind kind : {ErrorKind::usage, ErrorKind::input, ErrorKind::no_face, ErrorKind::network,
@@ -397,16 +397,16 @@ TEST_CASE("embedding_file: an empty file is an error", "[embedding_file]") {
 
 TEST_CASE("embedding_file: comparable and describe", "[embedding_file]") {
   CHECK(comparable(api4ai_provenance(), api4ai_provenance("https://other.example/face-analyzer/v1/results")));
-  CHECK(comparable(Provenance{"api4ai", "demo", "https://a", {}}, Provenance{"api4ai", "rapidapi", "https://b", {}}));
+  CHECK(comparable(Provenance{BackendKind::api4ai, "demo", "https://a", {}}, Provenance{BackendKind::api4ai, "rapidapi", "https://b", {}}));
   CHECK_FALSE(comparable(api4ai_provenance(), local_provenance()));
   CHECK_FALSE(comparable(local_provenance(), api4ai_provenance()));
   CHECK(comparable(local_provenance(), local_provenance()));
   CHECK_FALSE(comparable(local_provenance(), local_provenance(std::string(64, 'f'))));
 
   CHECK(describe(api4ai_provenance()) == "api4ai (demo)");
-  CHECK(describe(Provenance{"api4ai", "", "", {}}) == "api4ai");
+  CHECK(describe(Provenance{BackendKind::api4ai, "", "", {}}) == "api4ai");
   CHECK(describe(local_provenance()) == "the local backend (embedder 87aacdfe5751…)");
-  CHECK(describe(Provenance{"local", "", "", {}}) == "the local backend");
+  CHECK(describe(Provenance{BackendKind::local, "", "", {}}) == "the local backend");
 }
 
 // Regression, fixed (was in src/embedding_file.cpp, parse_embedding_file/parse_record): records are

@@ -39,7 +39,7 @@ struct Fixture {
     v.score = {0.8, 1.23};
     v.threshold_source = "default";
     v.policy = FacePolicy::largest;
-    v.provenance.backend = "api4ai";
+    v.provenance.backend = BackendKind::api4ai;
     v.provenance.api = "demo";
     v.provenance.endpoint = "https://demo.api4ai.cloud/face-analyzer/v1/results";
     v.total_ms = 140;
@@ -64,7 +64,7 @@ TEST_CASE("report::render_text", "[report]") {
 
 TEST_CASE("report::render_json local provenance", "[report]") {
   Fixture f;
-  f.v.provenance = Provenance{"local", "", "", {{"detector", "aa"}, {"landmarks", "bb"}, {"embedder", "cc"}}};
+  f.v.provenance = Provenance{BackendKind::local, "", "", {{"detector", "aa"}, {"landmarks", "bb"}, {"embedder", "cc"}}};
   auto j = nlohmann::json::parse(render_json(f.v));
   CHECK(j["backend"] == "local");
   CHECK(j["models"]["embedder"]["sha256"] == "cc");
