@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: MIT
 #include "faceverify/config.hpp"
+#include "faceverify/file_io.hpp"
 
 #include "faceverify/text.hpp"
 #include "text_lines.hpp"
 
-#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -14,11 +14,11 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 
 namespace faceverify {
 namespace {
+
+constexpr std::size_t k_max_config_bytes = 1024u * 1024u;
 
 // TOML's whitespace, and the CR of a CRLF line end.
 constexpr std::string_view k_blank = " \t\r";
@@ -111,14 +111,16 @@ std::string render_config(const Config& c, std::string_view comment) {
 }
 
 Expected<Config> read_config(const std::filesystem::path& path, bool must_exist) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    if (errno == ENOENT && !must_exist) return Config{};
-    return fail(ErrorKind::usage, path.string() + ": cannot read the config file: " + std::strerror(errno));
+  auto text = read_file_at_most(path, k_max_config_bytes);
+  if (!text) {
+    const ReadError& e = text.error();
+    if (e.step == ReadError::Step::open && e.err == ENOENT && !must_exist) return Config{};
+    const std::string why = e.step == ReadError::Step::too_large  ? "larger than 1 MiB"
+                            : e.step == ReadError::Step::directory ? std::strerror(EISDIR)
+                                                                   : std::strerror(e.err);
+    return fail(ErrorKind::usage, path.string() + ": cannot read the config file: " + why);
   }
-  std::ostringstream text;
-  text << in.rdbuf();
-  return parse_config(text.str(), path.string());
+  return parse_config(*text, path.string());
 }
 
 Expected<void> write_config(const std::filesystem::path& path, const Config& config, std::string_view comment) {
@@ -137,16 +139,8 @@ Expected<void> write_config(const std::filesystem::path& path, const Config& con
       ::chmod(dir.c_str(), 0700);
     }
   }
-  const std::string tmp = path.string() + ".tmp." + std::to_string(::getpid());
-  const std::string text = render_config(merged, comment);
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return fail(ErrorKind::input, path.string() + ": cannot write the config file: " + std::strerror(errno));
-  const bool written = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
-  const int saved = errno;
-  if (::close(fd) != 0 || !written || std::rename(tmp.c_str(), path.c_str()) != 0) {
-    const int err = written ? errno : saved;
-    ::unlink(tmp.c_str());
-    return fail(ErrorKind::input, path.string() + ": cannot write the config file: " + std::strerror(err));
+  if (auto written = write_file_atomically(path, render_config(merged, comment)); !written) {
+    return fail(ErrorKind::input, path.string() + ": cannot write the config file: " + std::strerror(written.error()));
   }
   return {};
 }

@@ -78,4 +78,24 @@ ReadResult<std::string> read_file_at_most(const std::filesystem::path& path, std
   return read_at_most(fd->get(), max_bytes);
 }
 
+std::expected<void, int> write_file_atomically(const std::filesystem::path& path, std::string_view bytes) {
+  const std::string tmp = path.string() + ".tmp." + std::to_string(::getpid());
+  auto failed = [&](int err) -> std::expected<void, int> {
+    ::unlink(tmp.c_str());
+    return std::unexpected(err);
+  };
+  FileDescriptor fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+  if (!fd.valid()) return std::unexpected(errno);  // nothing was created
+  std::size_t done = 0;
+  while (done < bytes.size()) {
+    const ssize_t n = ::write(fd.get(), bytes.data() + done, bytes.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return failed(errno);
+    done += static_cast<std::size_t>(n);
+  }
+  if (const int err = fd.close(); err != 0) return failed(err);
+  if (::rename(tmp.c_str(), path.c_str()) != 0) return failed(errno);
+  return {};
+}
+
 }  // namespace faceverify

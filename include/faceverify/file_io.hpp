@@ -9,6 +9,7 @@
 #include <expected>
 #include <filesystem>
 #include <string>
+#include <string_view>
 
 namespace faceverify {
 
@@ -69,5 +70,11 @@ ReadResult<std::string> read_at_most(int fd, std::size_t max_bytes);
 /// regular file larger than the limit before any of it is read
 /// (Step::too_large). Errors: every Step.
 ReadResult<std::string> read_file_at_most(const std::filesystem::path& path, std::size_t max_bytes);
+
+/// Replaces `path` with `bytes` whole or not at all: written to a temporary
+/// file beside it (mode 0644 before the umask), then renamed over it, so a
+/// reader never sees half a file. On failure the temporary file is removed
+/// and the errno returned.
+std::expected<void, int> write_file_atomically(const std::filesystem::path& path, std::string_view bytes);
 
 }  // namespace faceverify

@@ -1,8 +1,6 @@
 // SPDX-License-Identifier: MIT
-#include <fcntl.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <ctime>
@@ -10,6 +8,7 @@
 #include <ostream>
 
 #include "commands/commands.hpp"
+#include "faceverify/file_io.hpp"
 #include "faceverify/interrupt.hpp"
 
 namespace faceverify::commands {
@@ -98,27 +97,10 @@ int final_status(int status, const Io& io) {
 }
 
 Expected<void> write_output_file(const std::string& path, const std::string& text, std::string_view what) {
-  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  auto failed = [&](int err) {
-    ::unlink(tmp.c_str());
+  if (auto written = write_file_atomically(path, text); !written) {
     return fail(ErrorKind::input,
-                display_name(path) + ": cannot write " + std::string(what) + ": " + std::strerror(err));
-  };
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return failed(errno);
-  std::size_t done = 0;
-  while (done < text.size()) {
-    const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      const int err = errno;
-      ::close(fd);
-      return failed(err);
-    }
-    done += static_cast<std::size_t>(n);
+                display_name(path) + ": cannot write " + std::string(what) + ": " + std::strerror(written.error()));
   }
-  if (::close(fd) != 0) return failed(errno);
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) return failed(errno);
   return {};
 }
 

@@ -211,3 +211,24 @@ TEST_CASE("file_io::read_file_at_most", "[file_io]") {
     CHECK(r.error().step == Step::too_large);
   }
 }
+
+TEST_CASE("file_io: write_file_atomically replaces a file whole or leaves it alone", "[file_io]") {
+  faceverify::test::TempDir dir;
+  const auto path = dir / "report.xml";
+  REQUIRE(faceverify::write_file_atomically(path, "first"));
+  CHECK(faceverify::test::read_file(path) == "first");
+  const std::string big(1 << 20, 'x');
+  REQUIRE(faceverify::write_file_atomically(path, big));
+  CHECK(faceverify::test::read_file(path) == big);
+  // A directory that does not exist: the errno, and the old file untouched.
+  auto failed = faceverify::write_file_atomically(dir / "missing" / "r.xml", "x");
+  REQUIRE_FALSE(failed);
+  CHECK(failed.error() == ENOENT);
+  // No temporary file is left behind.
+  std::size_t files = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir.path())) {
+    (void)entry;
+    ++files;
+  }
+  CHECK(files == 1);
+}
