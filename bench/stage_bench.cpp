@@ -50,7 +50,8 @@ int main(int argc, char** argv) {
       return 2;
     }
     cv::Mat decoded;
-    const double decode = median_ms(runs, [&] { decoded = local::decode(img->bytes, *img->format, img->label).value(); });
+    const double decode =
+        median_ms(runs, [&] { decoded = local::decode(img->bytes, *img->format, img->label).value(); });
     std::vector<geometry::Box> boxes;
     const double detect = median_ms(runs, [&] { boxes = local::detect(nets->detector, decoded, 0.6); });
     if (boxes.empty()) {
@@ -64,8 +65,8 @@ int main(int argc, char** argv) {
     const double align = median_ms(runs, [&] { aligned = local::align(decoded, five); });
     const double embed = median_ms(runs, [&] { (void)local::embed(nets->embedder, aligned); });
     char name[29];
-    std::snprintf(name, sizeof name, "%s (%dx%d)", std::strrchr(argv[i], '/') ? std::strrchr(argv[i], '/') + 1 : argv[i],
-                  decoded.cols, decoded.rows);
+    std::snprintf(name, sizeof name, "%s (%dx%d)",
+                  std::strrchr(argv[i], '/') ? std::strrchr(argv[i], '/') + 1 : argv[i], decoded.cols, decoded.rows);
     std::printf("%-28s %9.1f %9.1f %9.1f %9.1f %9.1f %9.1f\n", name, decode, detect, landmarks, align, embed,
                 decode + detect + landmarks + align + embed);
   }

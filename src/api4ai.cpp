@@ -453,10 +453,10 @@ Expected<Analysis> Analyzer::analyze(const Image& image) {
       m_observer(image, copy);
     };
   }
-  const auto deadline = m_batch.per_image_timeout
-                            ? m_clock.now() + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                                                  *m_batch.per_image_timeout)
-                            : m_deadline;
+  const auto deadline =
+      m_batch.per_image_timeout
+          ? m_clock.now() + std::chrono::duration_cast<std::chrono::steady_clock::duration>(*m_batch.per_image_timeout)
+          : m_deadline;
   auto result = run_with_retries<Analysis>(m_policy, deadline, m_clock, thread_random, fn, report);
   if (!result) {
     // The service may echo what it was sent; no key ever reaches a message.

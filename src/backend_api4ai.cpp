@@ -17,7 +17,9 @@ std::string seconds_text(Millis d) {
   return buf;
 }
 
-Millis millis(double seconds) { return std::chrono::duration_cast<Millis>(std::chrono::duration<double>(seconds)); }
+Millis millis(double seconds) {
+  return std::chrono::duration_cast<Millis>(std::chrono::duration<double>(seconds));
+}
 
 class Api4aiBackend final : public Backend {
  public:
@@ -51,8 +53,8 @@ class Api4aiBackend final : public Backend {
         diag.line(text);
       };
     }
-    m_analyzer = std::make_unique<api4ai::Analyzer>(m_endpoint, *m_client, policy, run.deadline,
-                                                    system_clock_source(), observer, run.batch);
+    m_analyzer = std::make_unique<api4ai::Analyzer>(m_endpoint, *m_client, policy, run.deadline, system_clock_source(),
+                                                    observer, run.batch);
   }
 
   const Provenance& provenance() const noexcept override { return m_provenance; }

@@ -69,7 +69,7 @@ std::size_t add_image(std::vector<Subject>& subjects, std::unordered_map<std::st
 }  // namespace
 
 Expected<std::vector<std::size_t>> InputSet::add(const std::string& argument, int stdin_fd,
-                                                  std::size_t max_image_bytes) {
+                                                 std::size_t max_image_bytes) {
   auto source = classify_image_argument(argument);
   if (!source) return std::unexpected(source.error());
   if (source->kind == SourceKind::stdin_stream) {
@@ -131,7 +131,8 @@ Expected<void> InputSet::check_backend_reads(BackendKind kind) const {
 }
 
 Expected<void> InputSet::check_comparable(const Provenance& backend) const {
-  const bool analyses_images = std::any_of(subjects.begin(), subjects.end(), [](const Subject& s) { return !s.from_file; });
+  const bool analyses_images =
+      std::any_of(subjects.begin(), subjects.end(), [](const Subject& s) { return !s.from_file; });
   const Subject* first_record = nullptr;
   for (const Subject& s : subjects) {
     if (!s.from_file) continue;
@@ -141,9 +142,9 @@ Expected<void> InputSet::check_comparable(const Provenance& backend) const {
                                         " ones (use the same --backend, or embed the images again)");
     }
     if (first_record && !comparable(s.provenance, first_record->provenance)) {
-      return fail(ErrorKind::usage, s.label + ": its embedding comes from " + describe(s.provenance) +
-                                        ", " + first_record->label + "'s from " +
-                                        describe(first_record->provenance) + "; they cannot be compared");
+      return fail(ErrorKind::usage, s.label + ": its embedding comes from " + describe(s.provenance) + ", " +
+                                        first_record->label + "'s from " + describe(first_record->provenance) +
+                                        "; they cannot be compared");
     }
     if (!first_record) first_record = &s;
   }
@@ -169,8 +170,7 @@ Expected<RunEnd> analyse_all(InputSet& inputs, Backend* backend, const EngineSet
                              const std::function<void(std::size_t)>& on_done) {
   const auto started = SteadyClock::now();
   auto& subjects = inputs.subjects;
-  const bool analyses_images =
-      std::any_of(subjects.begin(), subjects.end(), [](const Subject& s) { return !s.done; });
+  const bool analyses_images = std::any_of(subjects.begin(), subjects.end(), [](const Subject& s) { return !s.done; });
   if (analyses_images && !backend) return fail(ErrorKind::internal, "no backend to analyse the images with");
   const std::string identity = backend ? cache_identity(backend->provenance()) : std::string();
   const auto& cancel = interrupted();
@@ -259,7 +259,8 @@ Expected<RunEnd> analyse_all(InputSet& inputs, Backend* backend, const EngineSet
   };
 
   std::vector<std::jthread> workers;
-  const std::size_t n_workers = std::min<std::size_t>(static_cast<std::size_t>(std::max(1, settings.jobs)), misses.size());
+  const std::size_t n_workers =
+      std::min<std::size_t>(static_cast<std::size_t>(std::max(1, settings.jobs)), misses.size());
   for (std::size_t w = 0; w < n_workers; ++w) workers.emplace_back(work);
 
   std::size_t remaining = misses.size();

@@ -4,8 +4,8 @@
 #include <algorithm>
 #include <cstdio>
 #include <map>
-#include <set>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "faceverify/report.hpp"
 #include "faceverify/similarity.hpp"
@@ -18,7 +18,9 @@ namespace {
 
 using nlohmann::ordered_json;
 
-std::string dump(const ordered_json& j) { return j.dump(-1, ' ', false, ordered_json::error_handler_t::replace); }
+std::string dump(const ordered_json& j) {
+  return j.dump(-1, ' ', false, ordered_json::error_handler_t::replace);
+}
 
 std::string number(double x) {
   char buf[32];
@@ -26,7 +28,9 @@ std::string number(double x) {
   return buf;
 }
 
-ordered_json optional_number(const std::optional<double>& x) { return x ? ordered_json(*x) : ordered_json(nullptr); }
+ordered_json optional_number(const std::optional<double>& x) {
+  return x ? ordered_json(*x) : ordered_json(nullptr);
+}
 
 ordered_json error_json(const std::optional<Error>& e) {
   if (!e) return nullptr;
@@ -199,7 +203,9 @@ std::string render_matrix(const MatrixReport& report, OutputFormat format) {
 }
 
 void rank_results(std::vector<SearchResult>& results) {
-  auto group = [](const SearchResult& r) { return r.comparison ? 0 : (r.candidate.error && r.candidate.error->kind == ErrorKind::no_face) ? 1 : 2; };
+  auto group = [](const SearchResult& r) {
+    return r.comparison ? 0 : (r.candidate.error && r.candidate.error->kind == ErrorKind::no_face) ? 1 : 2;
+  };
   std::stable_sort(results.begin(), results.end(), [&](const SearchResult& a, const SearchResult& b) {
     if (group(a) != group(b)) return group(a) < group(b);
     if (a.comparison && b.comparison && a.comparison->similarity != b.comparison->similarity) {
@@ -234,7 +240,8 @@ std::string render_search(const SearchReport& r, OutputFormat format) {
       const auto& res = r.results[i];
       ordered_json e = input_json(res.candidate);
       e["rank"] = res.comparison ? ordered_json(i + 1) : ordered_json(nullptr);
-      e["verified"] = res.comparison ? ordered_json(meets_threshold(res.comparison->similarity, r.context.score)) : ordered_json(nullptr);
+      e["verified"] = res.comparison ? ordered_json(meets_threshold(res.comparison->similarity, r.context.score))
+                                     : ordered_json(nullptr);
       e["decision"] = res.comparison ? ordered_json(decision_name(decided(*res.comparison))) : ordered_json(nullptr);
       e["similarity"] = optional_number(res.comparison ? std::optional(res.comparison->similarity) : std::nullopt);
       e["distance"] = optional_number(res.comparison ? std::optional(res.comparison->distance) : std::nullopt);
@@ -272,15 +279,15 @@ std::string render_search(const SearchReport& r, OutputFormat format) {
              "  " + res.candidate.input;
     } else {
       const bool no_face = res.candidate.error && res.candidate.error->kind == ErrorKind::no_face;
-      line = pad_left("-", rank_w) + "  " + pad_left(no_face ? "no face" : "error", 7) + "  " +
-             pad_right("", mark_w) + "  " + res.candidate.input;
+      line = pad_left("-", rank_w) + "  " + pad_left(no_face ? "no face" : "error", 7) + "  " + pad_right("", mark_w) +
+             "  " + res.candidate.input;
     }
     out += line + "\n";
   }
   out += std::to_string(matches) + " of " + std::to_string(r.results.size()) +
          (r.results.size() == 1 ? " candidate matches " : " candidates match ") + r.reference.input +
-         (r.context.uncertain_band ? ", " + std::to_string(uncertain) + " uncertain" : std::string()) +
-         " (threshold " + format_percent(r.context.score.threshold) +
+         (r.context.uncertain_band ? ", " + std::to_string(uncertain) + " uncertain" : std::string()) + " (threshold " +
+         format_percent(r.context.score.threshold) +
          (r.context.uncertain_band ? ", band " + format_percent(*r.context.uncertain_band) : std::string()) + ")\n";
   return out;
 }
@@ -303,9 +310,9 @@ std::string render_pair(const PairResult& p, const ScoreContext& context, Output
   const std::string d_name = d ? std::string(decision_name(*d)) : std::string();
   if (format == OutputFormat::csv) {
     return std::to_string(p.line) + "," + csv_field(p.image1) + "," + csv_field(p.image2) + "," +
-           std::string(expectation_name(p.expected)) + "," + d_name + "," +
-           (c ? number(c->similarity) : "") + "," + (c ? number(c->distance) : "") + "," +
-           (ok ? (*ok ? "true" : "false") : "") + "," + csv_field(p.error ? p.error->message : std::string()) + "\n";
+           std::string(expectation_name(p.expected)) + "," + d_name + "," + (c ? number(c->similarity) : "") + "," +
+           (c ? number(c->distance) : "") + "," + (ok ? (*ok ? "true" : "false") : "") + "," +
+           csv_field(p.error ? p.error->message : std::string()) + "\n";
   }
   ordered_json j;
   j["type"] = "pair";
@@ -326,7 +333,9 @@ std::string render_pair(const PairResult& p, const ScoreContext& context, Output
   return dump(j) + "\n";
 }
 
-std::string pairs_csv_header() { return "line,image1,image2,expected,decision,similarity,distance,as_expected,error\n"; }
+std::string pairs_csv_header() {
+  return "line,image1,image2,expected,decision,similarity,distance,as_expected,error\n";
+}
 
 std::string csv_field(std::string_view text) {
   if (text.find_first_of(",\"\r\n") == std::string_view::npos) return std::string(text);

@@ -51,7 +51,9 @@ constexpr std::string_view k_write_hint = " (use --cache-dir DIR or --no-cache)"
 constexpr std::string_view k_read_hint = " (check its permissions, or use --cache-dir DIR)";
 constexpr int k_store_attempts = 3;
 
-std::string errno_text(int err) { return std::generic_category().message(err); }
+std::string errno_text(int err) {
+  return std::generic_category().message(err);
+}
 
 // A path for a one-line message: control characters become '?'.
 std::string shown(const fs::path& path) {
@@ -62,7 +64,9 @@ std::string shown(const fs::path& path) {
   return text;
 }
 
-bool is_lower_hex(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); }
+bool is_lower_hex(char c) {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+}
 
 bool is_lower_hex(std::string_view text) {
   for (const char c : text) {
@@ -71,9 +75,13 @@ bool is_lower_hex(std::string_view text) {
   return true;
 }
 
-bool is_key(std::string_view key) { return key.size() == k_key_size && is_lower_hex(key); }
+bool is_key(std::string_view key) {
+  return key.size() == k_key_size && is_lower_hex(key);
+}
 
-bool is_fan_out(std::string_view name) { return name.size() == 2 && is_lower_hex(name); }
+bool is_fan_out(std::string_view name) {
+  return name.size() == 2 && is_lower_hex(name);
+}
 
 // An entry file name inside fan-out directory `fan`.
 bool is_entry_name(std::string_view name, std::string_view fan) {
@@ -107,9 +115,9 @@ int write_all(int fd, std::string_view data) {
 }
 
 struct Header {
-  std::size_t size = 0;     // bytes of the header line, '\n' included
+  std::size_t size = 0;      // bytes of the header line, '\n' included
   std::uint64_t length = 0;  // payload bytes
-  std::string_view sha256;  // 64 lowercase hex digits
+  std::string_view sha256;   // 64 lowercase hex digits
 };
 
 // Parses the header line at the start of `data` (which may be just its first bytes).
@@ -199,7 +207,9 @@ int make_directory(const fs::path& dir, fs::path& failed) {
   return err;
 }
 
-Error input_error(std::string message) { return Error{ErrorKind::input, std::move(message), {}, false, {}}; }
+Error input_error(std::string message) {
+  return Error{ErrorKind::input, std::move(message), {}, false, {}};
+}
 
 }  // namespace
 
@@ -271,9 +281,9 @@ Expected<void> Cache::store(std::string_view key, std::string_view payload) cons
     return fail(ErrorKind::usage, "invalid cache key (expected 64 lowercase hex digits)");
   }
   if (payload.size() > k_max_payload) {
-    return fail(ErrorKind::input, "cannot store a cache entry of " + std::to_string(payload.size()) +
-                                      " bytes in " + shown(m_dir) + ": entries are limited to " +
-                                      std::to_string(k_max_payload) + " bytes" + std::string(k_write_hint));
+    return fail(ErrorKind::input, "cannot store a cache entry of " + std::to_string(payload.size()) + " bytes in " +
+                                      shown(m_dir) + ": entries are limited to " + std::to_string(k_max_payload) +
+                                      " bytes" + std::string(k_write_hint));
   }
   const std::string digest = sha256_hex(payload);
   if (digest.size() != k_key_size) return fail(ErrorKind::internal, "cannot compute the SHA-256 of a cache entry");
@@ -401,8 +411,8 @@ Expected<std::uint64_t> Cache::clear() const {
         if (::unlink(path.c_str()) != 0) {
           const int err = errno;
           if (err == ENOENT) return {};  // removed concurrently
-          return std::unexpected(input_error("cannot remove the cache entry " + shown(path) + ": " +
-                                             errno_text(err) + std::string(k_read_hint)));
+          return std::unexpected(input_error("cannot remove the cache entry " + shown(path) + ": " + errno_text(err) +
+                                             std::string(k_read_hint)));
         }
         if (entry) ++removed;
         return {};

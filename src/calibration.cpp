@@ -65,7 +65,9 @@ namespace {
 constexpr std::size_t k_bins = 20;
 constexpr double k_standard_fars[] = {0.01, 0.001, 0.0001};
 
-double to_double(std::size_t n) { return static_cast<double>(n); }
+double to_double(std::size_t n) {
+  return static_cast<double>(n);
+}
 
 // Clamped, NaN-free, sorted by descending similarity.
 std::vector<LabelledScore> clean_sorted(const std::vector<LabelledScore>& scores) {

@@ -115,7 +115,7 @@ Expected<Config> read_config(const std::filesystem::path& path, bool must_exist)
   if (!text) {
     const ReadError& e = text.error();
     if (e.step == ReadError::Step::open && e.err == ENOENT && !must_exist) return Config{};
-    const std::string why = e.step == ReadError::Step::too_large  ? "larger than 1 MiB"
+    const std::string why = e.step == ReadError::Step::too_large   ? "larger than 1 MiB"
                             : e.step == ReadError::Step::directory ? std::strerror(EISDIR)
                                                                    : std::strerror(e.err);
     return fail(ErrorKind::usage, path.string() + ": cannot read the config file: " + why);

@@ -4,11 +4,11 @@
 #include <algorithm>
 #include <array>
 #include <bit>
-#include <cstdint>
 #include <cmath>
+#include <cstdint>
+#include <nlohmann/json.hpp>
 #include <tuple>
 #include <utility>
-#include <nlohmann/json.hpp>
 
 #include "faceverify/image.hpp"
 #include "json_depth.hpp"
@@ -36,7 +36,9 @@ std::string quote_value(const std::string& text) {
 constexpr std::size_t k_max_embedding = 65536;  // as many as a reply may carry (api4ai.cpp)
 constexpr std::size_t k_max_faces = 1000;
 
-ordered_json string_or_null(const std::string& s) { return s.empty() ? ordered_json(nullptr) : ordered_json(s); }
+ordered_json string_or_null(const std::string& s) {
+  return s.empty() ? ordered_json(nullptr) : ordered_json(s);
+}
 
 ordered_json provenance_json(ordered_json j, const EmbeddingRecord& r) {
   detail::add_provenance(j, r.provenance);
@@ -48,7 +50,9 @@ ordered_json provenance_json(ordered_json j, const EmbeddingRecord& r) {
 }
 
 // A parse failure inside one line; parse_embedding_file prefixes where.
-std::unexpected<Error> bad(std::string what) { return fail(ErrorKind::input, std::move(what)); }
+std::unexpected<Error> bad(std::string what) {
+  return fail(ErrorKind::input, std::move(what));
+}
 
 const json& member(const json& obj, const char* name) {
   static const json k_null;

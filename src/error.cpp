@@ -66,8 +66,12 @@ int status_rank(int status) noexcept {
 
 }  // namespace
 
-int worse_status(int a, int b) noexcept { return status_rank(b) > status_rank(a) ? b : a; }
+int worse_status(int a, int b) noexcept {
+  return status_rank(b) > status_rank(a) ? b : a;
+}
 
-bool ExitStatus::failed() const noexcept { return status_rank(m_status) >= status_rank(exit_status::usage); }
+bool ExitStatus::failed() const noexcept {
+  return status_rank(m_status) >= status_rank(exit_status::usage);
+}
 
 }  // namespace faceverify

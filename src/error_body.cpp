@@ -159,6 +159,8 @@ std::string summarize_error_body(std::string_view body, std::string_view content
   return excerpt(one_line(trimmed));
 }
 
-std::string message_excerpt(std::string_view text) { return excerpt(one_line(text)); }
+std::string message_excerpt(std::string_view text) {
+  return excerpt(one_line(text));
+}
 
 }  // namespace faceverify

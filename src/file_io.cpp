@@ -13,7 +13,9 @@
 namespace faceverify {
 namespace {
 
-std::unexpected<ReadError> failed(ReadError::Step step, int err = 0) { return std::unexpected(ReadError{step, err}); }
+std::unexpected<ReadError> failed(ReadError::Step step, int err = 0) {
+  return std::unexpected(ReadError{step, err});
+}
 
 }  // namespace
 
@@ -27,7 +29,9 @@ FileDescriptor& FileDescriptor::operator=(FileDescriptor&& other) noexcept {
   return *this;
 }
 
-FileDescriptor::~FileDescriptor() { close(); }
+FileDescriptor::~FileDescriptor() {
+  close();
+}
 
 int FileDescriptor::close() noexcept {
   const int fd = std::exchange(m_fd, -1);

@@ -34,15 +34,21 @@ void install_interrupt_handlers() {
   });
 }
 
-const std::atomic<bool>& interrupted() noexcept { return g_interrupted; }
+const std::atomic<bool>& interrupted() noexcept {
+  return g_interrupted;
+}
 
-void request_stop() noexcept { g_interrupted.store(true); }
+void request_stop() noexcept {
+  g_interrupted.store(true);
+}
 
 void clear_stop_request() noexcept {
   if (g_signal.load() == 0) g_interrupted.store(false);
 }
 
-int interrupt_signal() noexcept { return g_signal.load(); }
+int interrupt_signal() noexcept {
+  return g_signal.load();
+}
 
 int interrupted_exit_code() noexcept {
   const int sig = g_signal.load();

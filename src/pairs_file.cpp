@@ -21,19 +21,23 @@
 namespace faceverify {
 namespace {
 
-constexpr std::string_view kBom = "\xEF\xBB\xBF";
-constexpr std::size_t kSnippetMax = 40;  // bytes of user text quoted in a message
+constexpr std::string_view k_bom = "\xEF\xBB\xBF";
+constexpr std::size_t k_snippet_max = 40;  // bytes of user text quoted in a message
 
 // WS of the grammar: spaces, tabs unless they delimit, and CR.
-std::string_view blanks(char delim) { return delim == '\t' ? " \r" : " \t\r"; }
+std::string_view blanks(char delim) {
+  return delim == '\t' ? " \r" : " \t\r";
+}
 
-bool is_space(char c, char delim) { return blanks(delim).find(c) != std::string_view::npos; }
+bool is_space(char c, char delim) {
+  return blanks(delim).find(c) != std::string_view::npos;
+}
 
 // User text for an error message: one line, bounded, control bytes shown as '?'.
 std::string snippet(std::string_view s) {
   bool cut = false;
-  if (s.size() > kSnippetMax) {
-    s = utf8_prefix(s, kSnippetMax);  // not a UTF-8 sequence cut in half
+  if (s.size() > k_snippet_max) {
+    s = utf8_prefix(s, k_snippet_max);  // not a UTF-8 sequence cut in half
     cut = true;
   }
   std::string out;
@@ -46,14 +50,18 @@ std::string snippet(std::string_view s) {
   return out;
 }
 
-std::string line_prefix(std::size_t line) { return "line " + std::to_string(line) + ": "; }
+std::string line_prefix(std::size_t line) {
+  return "line " + std::to_string(line) + ": ";
+}
 
 // The delimiter: a tab when the line has a tab outside double quotes, else a comma.
 char detect_delimiter(std::string_view line) {
   bool quoted = false;
   for (char c : line) {
-    if (c == '"') quoted = !quoted;
-    else if (c == '\t' && !quoted) return '\t';
+    if (c == '"')
+      quoted = !quoted;
+    else if (c == '\t' && !quoted)
+      return '\t';
   }
   return ',';
 }
@@ -97,8 +105,8 @@ SplitResult split_fields(std::string_view line, char delim) {
       }
       while (i < n && is_space(line[i], delim)) ++i;
       if (i < n && line[i] != delim) {
-        r.error = "unexpected character after the closing quote of field " + std::to_string(field_no) +
-                  ", expected " + (delim == '\t' ? "a tab" : "','") + " or the end of the line";
+        r.error = "unexpected character after the closing quote of field " + std::to_string(field_no) + ", expected " +
+                  (delim == '\t' ? "a tab" : "','") + " or the end of the line";
         return r;
       }
     } else {
@@ -141,9 +149,12 @@ PairRow parse_row(std::string_view line, std::size_t line_no, char delim, const 
   }
   if (f.size() == 3) {
     const std::string_view e = f[2];
-    if (e.empty()) row.expected = Expectation::none;
-    else if (iequals(e, "same")) row.expected = Expectation::same;
-    else if (iequals(e, "different")) row.expected = Expectation::different;
+    if (e.empty())
+      row.expected = Expectation::none;
+    else if (iequals(e, "same"))
+      row.expected = Expectation::same;
+    else if (iequals(e, "different"))
+      row.expected = Expectation::different;
     else {
       row.error = prefix + "expected must be \"same\" or \"different\", got \"" + snippet(e) + "\"";
       return row;
@@ -165,7 +176,7 @@ std::string_view expectation_name(Expectation e) noexcept {
 
 std::vector<PairRow> parse_pairs(std::string_view text) {
   std::vector<PairRow> rows;
-  if (text.substr(0, kBom.size()) == kBom) text.remove_prefix(kBom.size());
+  if (text.substr(0, k_bom.size()) == k_bom) text.remove_prefix(k_bom.size());
 
   std::optional<char> delim;  // fixed by the first data line
   detail::LineReader lines(text);

@@ -12,8 +12,8 @@ constexpr Millis k_slice{50};
 
 RequestGate::RequestGate(double max_rps, Clock& clock) : m_clock(clock) {
   if (max_rps > 0.0) {
-    m_interval = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-        std::chrono::duration<double>(1.0 / max_rps));
+    m_interval =
+        std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(1.0 / max_rps));
   }
 }
 

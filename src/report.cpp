@@ -7,8 +7,8 @@
 #include <nlohmann/json.hpp>
 
 #include "faceverify/similarity.hpp"
-#include "provenance_json.hpp"
 #include "faceverify/version.hpp"
+#include "provenance_json.hpp"
 
 namespace faceverify {
 namespace {
@@ -65,8 +65,8 @@ std::string render_text(const Verification& v) {
     case Decision::same: out += "It's the same person.\n"; break;
     case Decision::different: out += "There are different people on the images.\n"; break;
     case Decision::uncertain:
-      out += "It's uncertain whether it's the same person (within " + format_percent(*v.uncertain_band) +
-             " of the " + format_percent(v.score.threshold) + " threshold).\n";
+      out += "It's uncertain whether it's the same person (within " + format_percent(*v.uncertain_band) + " of the " +
+             format_percent(v.score.threshold) + " threshold).\n";
       break;
   }
   return out;

@@ -4,9 +4,13 @@
 namespace faceverify {
 namespace {
 
-constexpr Utf8Sequence invalid(std::size_t size) noexcept { return Utf8Sequence{0xFFFD, size, false}; }
+constexpr Utf8Sequence invalid(std::size_t size) noexcept {
+  return Utf8Sequence{0xFFFD, size, false};
+}
 
-char ascii_lower(char c) noexcept { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
+char ascii_lower(char c) noexcept {
+  return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+}
 
 }  // namespace
 

@@ -33,9 +33,9 @@ struct ScoreContext {
 /// One input of a matrix or search: what it is and how its analysis went.
 struct InputSummary {
   std::string input;
-  std::string sha256;              // empty: unknown (URL)
+  std::string sha256;                // empty: unknown (URL)
   std::optional<std::size_t> faces;  // nullopt when the analysis failed
-  std::optional<Error> error;      // the analysis failed, or no face (ErrorKind::no_face)
+  std::optional<Error> error;        // the analysis failed, or no face (ErrorKind::no_face)
 };
 
 struct MatrixReport {

@@ -65,11 +65,11 @@ struct Calibration {
   std::size_t impostors = 0;
   Distribution genuine_scores;
   Distribution impostor_scores;
-  std::optional<double> auc;                 // nullopt when either class is empty
-  std::optional<double> eer;                 // nullopt when either class is empty
+  std::optional<double> auc;  // nullopt when either class is empty
+  std::optional<double> eer;  // nullopt when either class is empty
   std::optional<double> eer_threshold;
-  std::vector<OperatingPoint> roc;           // "reject all" first, then each distinct score, descending thresholds
-  std::vector<FarTarget> far_targets;        // for 1%, 0.1%, 0.01% (and --target-far when given), in that order
+  std::vector<OperatingPoint> roc;              // "reject all" first, then each distinct score, descending thresholds
+  std::vector<FarTarget> far_targets;           // for 1%, 0.1%, 0.01% (and --target-far when given), in that order
   std::optional<OperatingPoint> best_accuracy;  // nullopt when there are no scores
 };
 

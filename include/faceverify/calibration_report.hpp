@@ -22,11 +22,11 @@ struct ScoredPair {
 };
 
 struct ReportInput {
-  std::string title;         // e.g. "faceverify calibration: faces/labels.csv"
-  std::string backend;       // e.g. "local" or "api4ai (demo)"
-  std::string generated_at;  // ISO 8601
-  double threshold = k_default_threshold;  // the chosen similarity threshold (drawn as a line)
-  std::string threshold_reason;  // e.g. "best accuracy" or "FAR <= 0.1%"
+  std::string title;                               // e.g. "faceverify calibration: faces/labels.csv"
+  std::string backend;                             // e.g. "local" or "api4ai (demo)"
+  std::string generated_at;                        // ISO 8601
+  double threshold = k_default_threshold;          // the chosen similarity threshold (drawn as a line)
+  std::string threshold_reason;                    // e.g. "best accuracy" or "FAR <= 0.1%"
   double half_distance = k_default_half_distance;  // to show thresholds as distances
   Calibration calibration;
   std::vector<ScoredPair> worst_genuine;    // lowest-scoring genuine pairs (up to 10)

@@ -25,7 +25,7 @@ namespace faceverify {
 
 struct Config {
   std::optional<BackendKind> backend;
-  std::optional<double> threshold;     // in [0, 1]
+  std::optional<double> threshold;      // in [0, 1]
   std::optional<double> half_distance;  // > 0
 };
 

@@ -64,7 +64,7 @@ struct Image {
   std::string upload_name;  // multipart filename: basename, or "stdin.<ext>"
   std::string bytes;        // empty for URLs
   std::optional<ImageFormat> format;
-  std::string sha256;  // of the bytes; empty for URLs
+  std::string sha256;           // of the bytes; empty for URLs
   bool embedding_text = false;  // load_input: the bytes are an embedding file, not an image
 };
 

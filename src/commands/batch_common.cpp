@@ -3,8 +3,8 @@
 
 #include <cerrno>
 #include <cstdio>
-#include <ctime>
 #include <cstring>
+#include <ctime>
 #include <ostream>
 
 #include "commands/commands.hpp"
@@ -34,8 +34,7 @@ Expected<BatchSetup> prepare_batch(const ServiceOptions& service, const BatchOpt
   if (analyses_images) {
     setup.gate = std::make_unique<RequestGate>(o.max_rps, system_clock_source());
     BackendRun run;
-    run.batch.per_image_timeout =
-        std::chrono::duration_cast<Millis>(std::chrono::duration<double>(o.timeout_seconds));
+    run.batch.per_image_timeout = std::chrono::duration_cast<Millis>(std::chrono::duration<double>(o.timeout_seconds));
     run.batch.gate = setup.gate.get();
     run.batch.cancel = &interrupted();
     auto backend = open_backend(backend_settings(service, o.timeout_seconds, o.verbose), run, diag);
@@ -124,7 +123,8 @@ InputSummary summarize(const InputSet& inputs, std::size_t entry) {
     return in;
   }
   in.faces = s.analysis->faces.size();
-  if (s.analysis->faces.empty()) in.error = Error{ErrorKind::no_face, e.label + ": no face found in the image", {}, false, {}};
+  if (s.analysis->faces.empty())
+    in.error = Error{ErrorKind::no_face, e.label + ": no face found in the image", {}, false, {}};
   return in;
 }
 

@@ -9,7 +9,8 @@
 namespace faceverify::commands {
 namespace {
 
-constexpr const char* k_footer = R"(The cache holds analysis results only (faces, boxes, embeddings), never keys or image
+constexpr const char* k_footer =
+    R"(The cache holds analysis results only (faces, boxes, embeddings), never keys or image
 bytes: one file per image and endpoint (mode 600, directories 700). The batch commands
 (embed, matrix, search, pairs) read and fill it; faceverify IMAGE1 IMAGE2 does not.
 
@@ -71,9 +72,8 @@ int cache_clear(const CacheOptions& o, Io& io) {
   if (!removed) {
     return report_error(diag, removed.error());
   }
-  emit(io,
-       "Removed " + std::to_string(*removed) + (*removed == 1 ? " entry" : " entries") + " from " +
-           c->directory().string() + "\n");
+  emit(io, "Removed " + std::to_string(*removed) + (*removed == 1 ? " entry" : " entries") + " from " +
+               c->directory().string() + "\n");
   return 0;
 }
 
@@ -90,8 +90,12 @@ void setup(CLI::App& app, CacheOptions& o) {
   clear->callback([&o] { o.clear = true; });
 }
 
-Expected<void> finish(CacheOptions&) { return {}; }
+Expected<void> finish(CacheOptions&) {
+  return {};
+}
 
-int run(CacheOptions& o, Io& io) { return o.clear ? cache_clear(o, io) : cache_stats(o, io); }
+int run(CacheOptions& o, Io& io) {
+  return o.clear ? cache_clear(o, io) : cache_stats(o, io);
+}
 
 }  // namespace faceverify::commands

@@ -24,7 +24,8 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::ordered_json;
 
-constexpr const char* k_footer = R"(Output: text, or --json (one object; its "threshold" is the chosen similarity threshold:
+constexpr const char* k_footer =
+    R"(Output: text, or --json (one object; its "threshold" is the chosen similarity threshold:
 the --target-far one when given, else the best-accuracy cut; with "auc" and "eer"). Pairs whose
 images have no face are left out and counted. FAR figures resting on too few impostor pairs are
 flagged (at least 10 / FAR impostor pairs are needed for a meaningful figure).
@@ -86,7 +87,8 @@ Expected<Labelled> from_labels(const fs::path& labels, const std::string& text) 
   for (std::size_t i = 0; i < rows.size(); ++i) {
     const PairRow& r = rows[i];
     if (i == 0 && iequals(r.image1, "file") && iequals(r.image2, "identity")) continue;  // header
-    if (r.error) return fail(ErrorKind::usage, display_name(labels.string()) + ": " + *r.error + " (expected file,identity)");
+    if (r.error)
+      return fail(ErrorKind::usage, display_name(labels.string()) + ": " + *r.error + " (expected file,identity)");
     if (r.expected != Expectation::none) {
       return fail(ErrorKind::usage, display_name(labels.string()) + ": line " + std::to_string(r.line) +
                                         ": expected 2 fields (file,identity)");
@@ -125,18 +127,21 @@ Expected<Labelled> read_labelled(const std::string& spec) {
   if (fs::is_directory(path, ec)) {
     path /= "labels.csv";
     if (!fs::exists(path, ec)) {
-      return fail(ErrorKind::input, display_name(spec) + ": no labels.csv in this folder (expected file,identity rows)");
+      return fail(ErrorKind::input,
+                  display_name(spec) + ": no labels.csv in this folder (expected file,identity rows)");
     }
   }
   auto text = read_text(path);
   if (!text) return std::unexpected(text.error());
   // A labels file announces itself with its header.
-  const auto first = parse_pairs(text->substr(0, text->find('\n') == std::string::npos ? text->size() : text->find('\n') + 1));
+  const auto first =
+      parse_pairs(text->substr(0, text->find('\n') == std::string::npos ? text->size() : text->find('\n') + 1));
   const bool labels = path.filename() == "labels.csv" ||
                       (!first.empty() && iequals(first[0].image1, "file") && iequals(first[0].image2, "identity"));
   auto read = labels ? from_labels(path, *text) : from_pairs(display_name(spec), *text);
   if (!read) return read;
-  if (read->rows.empty() && read->images.size() < 2) return fail(ErrorKind::usage, display_name(spec) + ": no labelled pairs");
+  if (read->rows.empty() && read->images.size() < 2)
+    return fail(ErrorKind::usage, display_name(spec) + ": no labelled pairs");
   return read;
 }
 
@@ -153,18 +158,24 @@ std::string percent(double rate) {
   return buf;
 }
 
-std::string rate_text(double rate) { return fixed(rate * 100.0, 2) + "%"; }
+std::string rate_text(double rate) {
+  return fixed(rate * 100.0, 2) + "%";
+}
 
 ordered_json distribution_json(const Distribution& d) {
-  return {{"count", d.count}, {"min", d.min},       {"q25", d.q25},           {"median", d.median},
-          {"q75", d.q75},     {"max", d.max},       {"mean", d.mean},         {"histogram", d.histogram}};
+  return {{"count", d.count}, {"min", d.min}, {"q25", d.q25},   {"median", d.median},
+          {"q75", d.q75},     {"max", d.max}, {"mean", d.mean}, {"histogram", d.histogram}};
 }
 
 ordered_json point_json(const OperatingPoint& p, double a) {
-  return {{"threshold", p.threshold}, {"threshold_distance", distance_from_similarity(p.threshold, a)},
-          {"far", p.far},             {"tar", p.tar},
-          {"frr", 1.0 - p.tar},       {"false_accepts", p.false_accepts},
-          {"true_accepts", p.true_accepts}, {"accuracy", p.accuracy}};
+  return {{"threshold", p.threshold},
+          {"threshold_distance", distance_from_similarity(p.threshold, a)},
+          {"far", p.far},
+          {"tar", p.tar},
+          {"frr", 1.0 - p.tar},
+          {"false_accepts", p.false_accepts},
+          {"true_accepts", p.true_accepts},
+          {"accuracy", p.accuracy}};
 }
 
 struct Chosen {
@@ -186,8 +197,8 @@ std::string render_text(const Calibration& c, const Chosen& chosen, const Calibr
   out += "\n\nScores      count     min     25%  median     75%     max    mean\n";
   auto row = [&](const char* name, const Distribution& d) {
     char buf[160];
-    std::snprintf(buf, sizeof buf, "%-9s %7zu  %6.4f  %6.4f  %6.4f  %6.4f  %6.4f  %6.4f\n", name, d.count, d.min,
-                  d.q25, d.median, d.q75, d.max, d.mean);
+    std::snprintf(buf, sizeof buf, "%-9s %7zu  %6.4f  %6.4f  %6.4f  %6.4f  %6.4f  %6.4f\n", name, d.count, d.min, d.q25,
+                  d.median, d.q75, d.max, d.mean);
     out += buf;
   };
   row("genuine", c.genuine_scores);
@@ -203,7 +214,8 @@ std::string render_text(const Calibration& c, const Chosen& chosen, const Calibr
     std::string line = "  FAR " + percent(t.far) + ": ";
     if (t.point) {
       line += "TAR " + rate_text(t.point->tar) + " at " + both(t.point->threshold) + "; " +
-              std::to_string(t.point->false_accepts) + " of " + std::to_string(t.impostors) + " impostor pairs accepted";
+              std::to_string(t.point->false_accepts) + " of " + std::to_string(t.impostors) +
+              " impostor pairs accepted";
     } else {
       line += "-";
     }
@@ -409,7 +421,8 @@ int run(CalibrateOptions& o, Io& io) {
       list.resize(std::min(list.size(), k_worst));
       std::vector<ScoredPair> pairs;
       for (const Worst& w : list) {
-        pairs.push_back(ScoredPair{inputs.entries[w.a].input, inputs.entries[w.b].input, genuine, w.similarity, w.distance});
+        pairs.push_back(
+            ScoredPair{inputs.entries[w.a].input, inputs.entries[w.b].input, genuine, w.similarity, w.distance});
       }
       return pairs;
     };
@@ -439,8 +452,8 @@ int run(CalibrateOptions& o, Io& io) {
       return status.value();
     }
     if (!o.batch.quiet) {
-      diag.line("saved threshold " + fixed(chosen.threshold, 4) + " for the " + std::string(backend_name(*config.backend)) +
-                " backend to " + path->string());
+      diag.line("saved threshold " + fixed(chosen.threshold, 4) + " for the " +
+                std::string(backend_name(*config.backend)) + " backend to " + path->string());
     }
   }
   return status.value();

@@ -22,8 +22,7 @@ const std::map<std::string, FacePolicy>& policies() {
   return m;
 }
 const std::map<std::string, BackendKind>& backends() {
-  static const std::map<std::string, BackendKind> m = {{"api4ai", BackendKind::api4ai},
-                                                       {"local", BackendKind::local}};
+  static const std::map<std::string, BackendKind> m = {{"api4ai", BackendKind::api4ai}, {"local", BackendKind::local}};
   return m;
 }
 const std::map<std::string, OutputFormat>& table_formats() {
@@ -118,7 +117,8 @@ void add_band_option(CLI::App& app, ScoringOptions& o) {
 }
 
 void add_cache_dir_option(CLI::App& app, std::optional<std::string>& dir) {
-  app.add_option("--cache-dir", dir, "The analysis cache (default $XDG_CACHE_HOME/faceverify, else ~/.cache/faceverify)")
+  app.add_option("--cache-dir", dir,
+                 "The analysis cache (default $XDG_CACHE_HOME/faceverify, else ~/.cache/faceverify)")
       ->type_name("DIR");
 }
 
@@ -148,7 +148,8 @@ void add_table_format_options(CLI::App& app, OutputFormat& format) {
       ->transform(one_of(table_formats()))
       ->type_name("FORMAT");
   // Defined after --format, so its callback runs last: --json wins.
-  app.add_flag_callback("--json", [&format] { format = OutputFormat::json; }, "Same as --format json");
+  app.add_flag_callback(
+      "--json", [&format] { format = OutputFormat::json; }, "Same as --format json");
 }
 
 Expected<void> check_options(const ServiceOptions& service, const BatchOptions* batch) {
@@ -253,7 +254,9 @@ Expected<Invocation> parse_any(int argc, const char* const* argv) {
 
 }  // namespace
 
-std::span<const CommandSpec> command_table() { return k_commands; }
+std::span<const CommandSpec> command_table() {
+  return k_commands;
+}
 
 Expected<Invocation> parse_command_line(int argc, const char* const* argv) {
   auto inv = parse_any(argc, argv);

@@ -6,7 +6,8 @@
 namespace faceverify::commands {
 namespace {
 
-constexpr const char* k_footer = R"(Output: text (an aligned table of similarities in %, short labels), csv (a header row of
+constexpr const char* k_footer =
+    R"(Output: text (an aligned table of similarities in %, short labels), csv (a header row of
 inputs, one row per input, similarities in [0, 1]) or json (inputs, similarity and distance
 matrices; see docs/batch-output.md). A cell of an image that failed is "-" (null in JSON).
 

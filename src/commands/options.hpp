@@ -20,7 +20,7 @@ namespace faceverify::commands {
 /// Where faces are analysed and how the service is reached: every command
 /// that analyses images has these.
 struct ServiceOptions {
-  std::optional<BackendKind> backend;  // --backend, else FACEVERIFY_BACKEND
+  std::optional<BackendKind> backend;      // --backend, else FACEVERIFY_BACKEND
   BackendKind kind = BackendKind::api4ai;  // resolved by resolve_settings: option > env > config > default
   std::optional<std::string> models;       // --models DIR (local backend)
   api4ai::Mode api = api4ai::Mode::demo;
@@ -49,7 +49,7 @@ struct BatchOptions {
   double max_rps = 0.0;  // 0: no limit
   std::optional<std::string> cache_dir;
   bool no_cache = false;
-  bool ordered = false;          // embed, pairs
+  bool ordered = false;           // embed, pairs
   double timeout_seconds = 60.0;  // per image
   bool quiet = false;
   bool verbose = false;

@@ -16,7 +16,8 @@
 namespace faceverify::commands {
 namespace {
 
-constexpr const char* k_footer = R"(Input: one pair per line, image1,image2[,expected] (comma or tab separated, optional header,
+constexpr const char* k_footer =
+    R"(Input: one pair per line, image1,image2[,expected] (comma or tab separated, optional header,
 # comments; expected is same or different). Relative paths are relative to the current
 directory. Format: docs/pairs-file.md.
 
@@ -47,16 +48,14 @@ constexpr std::size_t k_max_pairs_file_bytes = 64u * 1024u * 1024u;
 Expected<std::string> read_pairs_file(const std::string& spec, int stdin_fd) {
   const bool from_stdin = spec == "-";
   const std::string label = from_stdin ? "stdin" : display_name(spec);
-  auto text = from_stdin ? read_at_most(stdin_fd, k_max_pairs_file_bytes)
-                         : read_file_at_most(spec, k_max_pairs_file_bytes);
+  auto text =
+      from_stdin ? read_at_most(stdin_fd, k_max_pairs_file_bytes) : read_file_at_most(spec, k_max_pairs_file_bytes);
   if (text) return std::move(*text);
   switch (text.error().step) {
     case ReadError::Step::open:
       return fail(ErrorKind::input, label + ": cannot open the pairs file: " + std::strerror(text.error().err));
-    case ReadError::Step::directory:
-      return fail(ErrorKind::input, label + ": is a directory (expected a pairs file)");
-    case ReadError::Step::too_large:
-      return fail(ErrorKind::input, label + ": pairs file larger than 64 MiB; split it");
+    case ReadError::Step::directory: return fail(ErrorKind::input, label + ": is a directory (expected a pairs file)");
+    case ReadError::Step::too_large: return fail(ErrorKind::input, label + ": pairs file larger than 64 MiB; split it");
     case ReadError::Step::stat:
     case ReadError::Step::read: break;
   }
@@ -90,8 +89,7 @@ JunitCase junit_case(const PairResult& p, const ScoreOptions& score) {
   }
   if (p.comparison) {
     char buf[128];
-    std::snprintf(buf, sizeof buf, "similarity %.6f, distance %.6f", p.comparison->similarity,
-                  p.comparison->distance);
+    std::snprintf(buf, sizeof buf, "similarity %.6f, distance %.6f", p.comparison->similarity, p.comparison->distance);
     c.system_out = buf;
     if (c.outcome == JunitCase::Outcome::failed) c.message += " (" + std::string(buf) + ")";
   }
@@ -114,7 +112,8 @@ void setup(CLI::App& app, PairsOptions& o) {
       ->transform(one_of(stream_formats()))
       ->type_name("FORMAT");
   // Defined after --format, so its callback runs last: --json wins.
-  app.add_flag_callback("--json", [&o] { o.format = OutputFormat::jsonl; }, "Same as --format jsonl");
+  app.add_flag_callback(
+      "--json", [&o] { o.format = OutputFormat::jsonl; }, "Same as --format jsonl");
   add_service_options(app, o.service);
   add_scoring_options(app, o.scoring);
   add_batch_options(app, o.batch, /*streaming=*/true);
@@ -147,8 +146,8 @@ int run(PairsOptions& o, Io& io) {
   auto load = [&](const std::string& arg) -> const Expected<std::vector<std::size_t>>& {
     auto it = loaded.find(arg);
     if (it == loaded.end()) {
-      auto added = arg == "-" ? Expected<std::vector<std::size_t>>(fail(
-                                    ErrorKind::usage, "-: standard input cannot be an image inside a pairs file"))
+      auto added = arg == "-" ? Expected<std::vector<std::size_t>>(
+                                    fail(ErrorKind::usage, "-: standard input cannot be an image inside a pairs file"))
                               : inputs.add(arg, stdin_fd, max_image_bytes(o.service.kind));
       it = loaded.emplace(arg, std::move(added)).first;
     }
@@ -288,7 +287,9 @@ int run(PairsOptions& o, Io& io) {
   if (o.junit) {
     JunitSuite suite;
     suite.timestamp = iso_timestamp();
-    suite.seconds = static_cast<double>(std::chrono::duration_cast<Millis>(std::chrono::steady_clock::now() - started).count()) / 1000.0;
+    suite.seconds =
+        static_cast<double>(std::chrono::duration_cast<Millis>(std::chrono::steady_clock::now() - started).count()) /
+        1000.0;
     for (const auto& p : pending) {
       if (p.printed) suite.cases.push_back(junit_case(p.result, context.score));
     }

@@ -10,7 +10,8 @@
 namespace faceverify::commands {
 namespace {
 
-constexpr const char* k_footer = R"(Output: candidates ranked by similarity to the reference, each marked "match" when it
+constexpr const char* k_footer =
+    R"(Output: candidates ranked by similarity to the reference, each marked "match" when it
 reaches the threshold: text, csv, or json (see docs/batch-output.md). Candidates without a
 face are listed after the ranked ones as "no face"; failed ones as errors.
 
@@ -179,9 +180,7 @@ int run(SearchOptions& o, Io& io) {
   rank_results(report.results);
   report.shown = o.top ? std::min(*o.top, report.results.size()) : report.results.size();
   emit(io, render_search(report, o.format));
-  ExitStatus status(matched     ? exit_status::same
-                    : uncertain ? exit_status::uncertain
-                                : exit_status::different);
+  ExitStatus status(matched ? exit_status::same : uncertain ? exit_status::uncertain : exit_status::different);
   status.note(errors.value());
   return status.value();
 }

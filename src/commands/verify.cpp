@@ -15,9 +15,8 @@
 namespace faceverify::commands {
 namespace {
 
-
 constexpr const char* k_description =
-"faceverify: are these two photos the same person?\n"
+    "faceverify: are these two photos the same person?\n"
     "Sends each image to the API4AI Face Analyzer (or, with --backend local, analyses it on\n"
     "this machine), compares the two face embeddings and says whether they show the same\n"
     "person. IMAGE is a local file (JPEG, PNG, WebP, BMP, GIF or TIFF, at most 16 MiB), an\n"
@@ -75,7 +74,6 @@ std::string commands_help() {
   return text;
 }
 
-
 }  // namespace
 
 void setup(CLI::App& app, VerifyOptions& o) {
@@ -89,7 +87,8 @@ void setup(CLI::App& app, VerifyOptions& o) {
   add_service_options(app, o.service);
   add_scoring_options(app, o.scoring);
   add_band_option(app, o.scoring);
-  app.add_option("--timeout", o.timeout_seconds, "Give up after SECONDS in all, retries and waits included (default 60)")
+  app.add_option("--timeout", o.timeout_seconds,
+                 "Give up after SECONDS in all, retries and waits included (default 60)")
       ->check(number_in("a number of seconds greater than 0", 0.0, 1e6, false))
       ->type_name("SECONDS");
   app.add_flag("--json", o.json, "Print one JSON object instead of text");
@@ -221,8 +220,8 @@ int run(VerifyOptions& o, Io& io) {
       const std::size_t n = both[i]->analysis->faces.size();
       if (n > 1 && (i == 0 || &sa != &sb)) {
         diag.line(both[i]->label + ": " + std::to_string(n) + " faces found; comparing the " +
-                  (o.scoring.face == FacePolicy::largest ? "largest" : "first") + " (face " + std::to_string(chosen[i] + 1) +
-                  "; --face best compares the most similar pair)");
+                  (o.scoring.face == FacePolicy::largest ? "largest" : "first") + " (face " +
+                  std::to_string(chosen[i] + 1) + "; --face best compares the most similar pair)");
       }
     }
   }

@@ -6,7 +6,9 @@
 
 namespace faceverify::local {
 
-bool compiled_in() noexcept { return true; }
+bool compiled_in() noexcept {
+  return true;
+}
 
 Expected<std::unique_ptr<FaceAnalyzer>> make_analyzer(ModelSet models) {
   return make_pipeline_analyzer(std::move(models));

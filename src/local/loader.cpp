@@ -28,10 +28,12 @@ std::vector<std::string> module_candidates() {
   char exe[PATH_MAX];
   const ssize_t n = ::readlink("/proc/self/exe", exe, sizeof exe - 1);
   if (n > 0) {
-    const std::filesystem::path dir = std::filesystem::path(std::string(exe, static_cast<std::size_t>(n))).parent_path();
+    const std::filesystem::path dir =
+        std::filesystem::path(std::string(exe, static_cast<std::size_t>(n))).parent_path();
     out.push_back((dir / FACEVERIFY_LOCAL_MODULE_NAME).string());
     // An installed tree moved elsewhere: <prefix>/bin/faceverify, <prefix>/<libdir>/faceverify/.
-    out.push_back((dir.parent_path() / FACEVERIFY_LOCAL_MODULE_LIBDIR / "faceverify" / FACEVERIFY_LOCAL_MODULE_NAME).string());
+    out.push_back(
+        (dir.parent_path() / FACEVERIFY_LOCAL_MODULE_LIBDIR / "faceverify" / FACEVERIFY_LOCAL_MODULE_NAME).string());
   }
   out.emplace_back(FACEVERIFY_LOCAL_MODULE_INSTALL_DIR "/" FACEVERIFY_LOCAL_MODULE_NAME);
   out.emplace_back(FACEVERIFY_LOCAL_MODULE_BUILD_PATH);
@@ -71,15 +73,18 @@ Expected<Entry> entry_point() {
       result = reinterpret_cast<Entry>(symbol);
       return;
     }
-    result = fail(ErrorKind::usage, "the local backend's module (" FACEVERIFY_LOCAL_MODULE_NAME
-                                    ") is missing; looked in " + tried + "; reinstall faceverify");
+    result =
+        fail(ErrorKind::usage, "the local backend's module (" FACEVERIFY_LOCAL_MODULE_NAME ") is missing; looked in " +
+                                   tried + "; reinstall faceverify");
   });
   return result;
 }
 
 }  // namespace
 
-bool compiled_in() noexcept { return true; }
+bool compiled_in() noexcept {
+  return true;
+}
 
 Expected<std::unique_ptr<FaceAnalyzer>> make_analyzer(ModelSet models) {
   auto entry = entry_point();

@@ -31,9 +31,9 @@ struct Photos {
 // The process environment minus anything that would change the run: keys,
 // proxies (a CI proxy must not intercept loopback traffic), settings.
 inline RunOptions clean_env(RunOptions o = {}) {
-  for (const char* var : {"API4AI_KEY", "RAPIDAPI_KEY", "http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY",
-                          "ALL_PROXY", "all_proxy", "no_proxy", "NO_PROXY", "FACEVERIFY_THRESHOLD",
-                          "FACEVERIFY_BACKEND"}) {
+  for (const char* var :
+       {"API4AI_KEY", "RAPIDAPI_KEY", "http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY",
+        "all_proxy", "no_proxy", "NO_PROXY", "FACEVERIFY_THRESHOLD", "FACEVERIFY_BACKEND"}) {
     if (!o.env_overrides.count(var)) o.env_overrides[var] = std::nullopt;
   }
   // A developer's own config file (faceverify calibrate --write-config) must

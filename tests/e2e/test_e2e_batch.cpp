@@ -85,8 +85,8 @@ std::size_t max_in_flight(const json& log) {
 }
 
 std::size_t results_requests(const json& log) {
-  return static_cast<std::size_t>(std::count_if(
-      log.begin(), log.end(), [](const json& r) { return r["path"] == "/face-analyzer/v1/results"; }));
+  return static_cast<std::size_t>(
+      std::count_if(log.begin(), log.end(), [](const json& r) { return r["path"] == "/face-analyzer/v1/results"; }));
 }
 
 const json k_people = {{"images",
@@ -108,7 +108,8 @@ std::size_t count_files(const fs::path& dir) {
 
 }  // namespace
 
-TEST_CASE("batch: a 40-image matrix costs 40 requests, at most --jobs at once, and a rerun costs none", "[e2e][batch]") {
+TEST_CASE("batch: a 40-image matrix costs 40 requests, at most --jobs at once, and a rerun costs none",
+          "[e2e][batch]") {
   test::FakeServer server(json{{"default", {{"delay_ms", 60}}}});
   Batch b;
   std::vector<std::string> args = {"matrix", "--format", "csv", "--jobs", "4"};
@@ -251,8 +252,8 @@ TEST_CASE("batch: embed writes an embedding file that works offline everywhere",
   SECTION("verify two embedding files of one image each, and one from stdin") {
     test::write_file(b.photo.dir / "a1.jsonl", lines_of(e.out)[0] + "\n");
     test::write_file(b.photo.dir / "bob.jsonl", lines_of(e.out)[2] + "\n");
-    auto r = run_faceverify({"--api-url", dead, (b.photo.dir / "a1.jsonl").string(), (b.photo.dir / "bob.jsonl").string()},
-                            b.env(offline));
+    auto r = run_faceverify(
+        {"--api-url", dead, (b.photo.dir / "a1.jsonl").string(), (b.photo.dir / "bob.jsonl").string()}, b.env(offline));
     CHECK(r.exit_code == 1);
     CHECK(r.out == "Similarity is " + lines_of(r.out)[0].substr(14) + "\nThere are different people on the images.\n");
     RunOptions in = b.env(offline);
@@ -485,11 +486,11 @@ TEST_CASE("batch: search ranks, --top, --gallery and exit codes", "[e2e][batch]"
 TEST_CASE("batch: HTTP 429 pauses every job, --max-rps spaces the starts", "[e2e][batch]") {
   Batch b;
   SECTION("Retry-After holds back requests that had not started yet") {
-    json scenario = {{"default", {{"delay_ms", 50}}},
-                     {"images",
-                      {{"p0.jpg",
-                        {{"sequence",
-                          json::array({{{"status", 429}, {"headers", {{"Retry-After", "1"}}}}, json::object()})}}}}}};
+    json scenario = {
+        {"default", {{"delay_ms", 50}}},
+        {"images",
+         {{"p0.jpg",
+           {{"sequence", json::array({{{"status", 429}, {"headers", {{"Retry-After", "1"}}}}, json::object()})}}}}}};
     test::FakeServer server(scenario);
     std::vector<std::string> args = {"matrix", "--jobs", "4", "--format", "csv"};
     for (int i = 0; i < 12; ++i) args.push_back(b.photo(numbered_jpg("p", i)));
@@ -533,10 +534,26 @@ TEST_CASE("batch: SIGINT mid-run leaves complete records and a cache that resume
   Batch b;
   std::vector<std::string> inputs;
   for (int i = 0; i < 16; ++i) inputs.push_back(b.photo(numbered_jpg("s", i)));
-  std::vector<std::string> argv = {"env", "-u", "http_proxy", "-u", "https_proxy", "-u", "HTTP_PROXY", "-u",
-                                   "HTTPS_PROXY", "-u", "ALL_PROXY", "-u", "all_proxy",
-                                   "XDG_CACHE_HOME=" + b.cache_home.path().string(), FACEVERIFY_BINARY_PATH,
-                                   "embed", "--jobs", "2", "--api-url", server.base_url()};
+  std::vector<std::string> argv = {"env",
+                                   "-u",
+                                   "http_proxy",
+                                   "-u",
+                                   "https_proxy",
+                                   "-u",
+                                   "HTTP_PROXY",
+                                   "-u",
+                                   "HTTPS_PROXY",
+                                   "-u",
+                                   "ALL_PROXY",
+                                   "-u",
+                                   "all_proxy",
+                                   "XDG_CACHE_HOME=" + b.cache_home.path().string(),
+                                   FACEVERIFY_BINARY_PATH,
+                                   "embed",
+                                   "--jobs",
+                                   "2",
+                                   "--api-url",
+                                   server.base_url()};
   argv.insert(argv.end(), inputs.begin(), inputs.end());
   const auto child = test::spawn_with_stdout_pipe(argv);
   // Read until a few records arrived, then interrupt.
@@ -647,12 +664,12 @@ TEST_CASE("batch: command-line errors", "[e2e][batch]") {
   Batch b;
   const auto a1 = b.photo("alice1.jpg");
   for (const auto& args : std::vector<std::vector<std::string>>{{"matrix", "--jobs", "0", a1},
-                                                                 {"matrix", "--max-rps", "0", a1},
-                                                                 {"matrix", "--format", "xml", a1},
-                                                                 {"embed"},
-                                                                 {"pairs"},
-                                                                 {"matrix", "--no-cache", "--cache-dir", "x", a1},
-                                                                 {"embed", "-", "-"}}) {
+                                                                {"matrix", "--max-rps", "0", a1},
+                                                                {"matrix", "--format", "xml", a1},
+                                                                {"embed"},
+                                                                {"pairs"},
+                                                                {"matrix", "--no-cache", "--cache-dir", "x", a1},
+                                                                {"embed", "-", "-"}}) {
     INFO(args[0] << " " << (args.size() > 1 ? args[1] : ""));
     auto r = b.run(server, args);
     CHECK(r.exit_code == 2);
@@ -698,7 +715,8 @@ TEST_CASE("batch: absurd Retry-After, lost output and Ctrl-C during a backoff", 
         {"env", "-u", "http_proxy", "-u", "https_proxy", "-u", "HTTP_PROXY", "-u", "HTTPS_PROXY", "-u", "ALL_PROXY",
          "-u", "all_proxy", "XDG_CACHE_HOME=" + b.cache_home.path().string(), FACEVERIFY_BINARY_PATH, "embed",
          "--api-url", server.base_url(), a});
-    for (int i = 0; i < 100 && server.requests().empty(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    for (int i = 0; i < 100 && server.requests().empty(); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
     std::this_thread::sleep_for(std::chrono::milliseconds(300));  // now in the 20 s backoff
     const auto sent = std::chrono::steady_clock::now();
     ::kill(child.pid, SIGINT);

@@ -8,8 +8,8 @@
 #include <sstream>
 
 #include "e2e_support.hpp"
-#include "golden.hpp"
 #include "fake_server.hpp"
+#include "golden.hpp"
 
 using nlohmann::json;
 namespace test = faceverify::test;
@@ -20,7 +20,9 @@ using namespace faceverify::test::e2e;
 using faceverify::test::RunOptions;
 
 // The similarity faceverify reports for an L2 distance d (a = 1.23).
-double similarity(double d) { return std::exp(std::pow(d / 1.23, 7) * std::log(0.5)); }
+double similarity(double d) {
+  return std::exp(std::pow(d / 1.23, 7) * std::log(0.5));
+}
 
 // Five pairs whose distances are known exactly: genuine 0.5, 0.9 and 1.3,
 // impostor 1.2 and 1.5 (so one genuine pair scores below an impostor), on
@@ -28,11 +30,11 @@ double similarity(double d) { return std::exp(std::pow(d / 1.23, 7) * std::log(0
 json scenario() {
   json images;
   auto put = [&](const std::string& name, double x) { images[name] = {{"embedding", {x, 0.0}}}; };
-  put("g1a.jpg", 0.0), put("g1b.jpg", 0.5);    // genuine, d = 0.5
-  put("g2a.jpg", 10.0), put("g2b.jpg", 10.9);  // genuine, d = 0.9
-  put("i1a.jpg", 20.0), put("i1b.jpg", 21.2);  // impostor, d = 1.2
-  put("i2a.jpg", 30.0), put("i2b.jpg", 31.5);  // impostor, d = 1.5
-  put("g3a.jpg", 50.0), put("g3b.jpg", 51.3);  // genuine, d = 1.3
+  put("g1a.jpg", 0.0), put("g1b.jpg", 0.5);        // genuine, d = 0.5
+  put("g2a.jpg", 10.0), put("g2b.jpg", 10.9);      // genuine, d = 0.9
+  put("i1a.jpg", 20.0), put("i1b.jpg", 21.2);      // impostor, d = 1.2
+  put("i2a.jpg", 30.0), put("i2b.jpg", 31.5);      // impostor, d = 1.5
+  put("g3a.jpg", 50.0), put("g3b.jpg", 51.3);      // genuine, d = 1.3
   put("edge.jpg", 40.0), put("edge2.jpg", 41.05);  // d = 1.05: similarity 0.7953
   return {{"images", images}};
 }
@@ -211,8 +213,9 @@ TEST_CASE("uncertain band: results near the threshold are called uncertain, exit
   SECTION("text and exit code") {
     auto r = c.run({"", "--uncertain-band", "0.01", a, b});
     CHECK(r.exit_code == 5);
-    CHECK(r.out == "Similarity is 79.5%.\nIt's uncertain whether it's the same person (within 1.0% of the 80.0% "
-                   "threshold).\n");
+    CHECK(r.out ==
+          "Similarity is 79.5%.\nIt's uncertain whether it's the same person (within 1.0% of the 80.0% "
+          "threshold).\n");
     CHECK(r.err.empty());
   }
   SECTION("JSON: decision uncertain, the band recorded") {

@@ -498,25 +498,25 @@ TEST_CASE("verify: a key given where it is not expected is never echoed, not eve
 }
 
 TEST_CASE("verify: service errors exit 4 with one clear line", "[e2e]") {
-  test::FakeServer server(json{{"images",
-                                {{"noface.jpg", {{"faces", json::array()}}},
-                                 {"failure.jpg", {{"failure", "Can not load image."}}},
-                                 {"401.jpg", {{"status", 401}}},
-                                 {"403.jpg", {{"status", 403}}},
-                                 {"413.jpg", {{"status", 413}}},
-                                 {"422.jpg", {{"status", 422}}},
-                                 {"501.jpg", {{"status", 501}, {"body", R"({"message":"Not Implemented"})"}}},
-                                 {"daily.jpg",
-                                  {{"status", 429},
-                                   {"body",
-                                    R"({"message":"You have exceeded the DAILY quota for Requests on your current )"
-                                    R"(plan, BASIC. Upgrade your plan at https://rapidapi.com/api4ai-api4ai-default/)"
-                                    R"(api/face-detection14"})"}}},
-                                 {"garbage.jpg", {{"body", "this is not json"}}},
-                                 {"huge.jpg", {{"oversize_bytes", 9 * 1024 * 1024}}},
-                                 {"short.jpg", {{"embedding_length", 128}}},
-                                 {"inf.jpg", {{"raw_vector", "[\"NaN\", 0.5]"}}},
-                                 {"person.jpg", {{"person", "carol"}}}}}});
+  test::FakeServer server(
+      json{{"images",
+            {{"noface.jpg", {{"faces", json::array()}}},
+             {"failure.jpg", {{"failure", "Can not load image."}}},
+             {"401.jpg", {{"status", 401}}},
+             {"403.jpg", {{"status", 403}}},
+             {"413.jpg", {{"status", 413}}},
+             {"422.jpg", {{"status", 422}}},
+             {"501.jpg", {{"status", 501}, {"body", R"({"message":"Not Implemented"})"}}},
+             {"daily.jpg",
+              {{"status", 429},
+               {"body", R"({"message":"You have exceeded the DAILY quota for Requests on your current )"
+                        R"(plan, BASIC. Upgrade your plan at https://rapidapi.com/api4ai-api4ai-default/)"
+                        R"(api/face-detection14"})"}}},
+             {"garbage.jpg", {{"body", "this is not json"}}},
+             {"huge.jpg", {{"oversize_bytes", 9 * 1024 * 1024}}},
+             {"short.jpg", {{"embedding_length", 128}}},
+             {"inf.jpg", {{"raw_vector", "[\"NaN\", 0.5]"}}},
+             {"person.jpg", {{"person", "carol"}}}}}});
   Photos photo;
   const std::string ok = photo("person.jpg");
   struct Case {

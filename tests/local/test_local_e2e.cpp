@@ -89,9 +89,9 @@ TEST_CASE("local e2e: embed reproduces the astronaut's reference embedding", "[l
   CHECK(r->exit_code == 0);
   CHECK(r->err.empty());
   REQUIRE(std::count(r->out.begin(), r->out.end(), '\n') == 1);
-  const auto reference = json::parse(
-      test::read_file(std::string(FACEVERIFY_SOURCE_DIR) + "/tests/data/local/astronaut.embedding.json"))
-                             .get<std::vector<double>>();
+  const auto reference =
+      json::parse(test::read_file(std::string(FACEVERIFY_SOURCE_DIR) + "/tests/data/local/astronaut.embedding.json"))
+          .get<std::vector<double>>();
   const auto e = first_embedding(r->out);
   REQUIRE(e.size() == 512);
   const double d = l2(e, reference);  // see tests/data/local/README.md for the noise measured

@@ -3,8 +3,8 @@
 #include <nlohmann/json.hpp>
 
 #include "faceverify/api4ai.hpp"
-#include "process.hpp"
 #include "http_fakes.hpp"
+#include "process.hpp"
 
 using namespace faceverify;
 using namespace faceverify::api4ai;
@@ -265,13 +265,15 @@ TEST_CASE("api4ai::error_from_response: which statuses are worth retrying", "[ap
       INFO(plan);
       CHECK_FALSE(status(429, std::string(R"({"message":"You have exceeded the DAILY quota for Requests on your )"
                                           "current plan, ") +
-                                  plan + R"(. Upgrade your plan at https://rapidapi.com/api4ai-api4ai-default/api/)"
-                                         R"(face-detection14"})")
+                                  plan +
+                                  R"(. Upgrade your plan at https://rapidapi.com/api4ai-api4ai-default/api/)"
+                                  R"(face-detection14"})")
                       .retryable);
       CHECK_FALSE(status(429, std::string(R"({"message":"You have exceeded the MONTHLY quota for Requests on your )"
                                           "current plan, ") +
-                                  plan + R"(. Upgrade your plan at https://rapidapi.com/api4ai-api4ai-default/api/)"
-                                         R"(face-detection14"})")
+                                  plan +
+                                  R"(. Upgrade your plan at https://rapidapi.com/api4ai-api4ai-default/api/)"
+                                  R"(face-detection14"})")
                       .retryable);
     }
     CHECK(status(429, R"({"message":"You have exceeded the rate limit per second for your plan, BASIC, by the API )"

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 // run(): the whole program in-process (parse, settings, command, exit
 // status), on embedding files so that no backend is needed.
-#include <cerrno>
 #include <catch2/catch.hpp>
+#include <cerrno>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -145,8 +145,8 @@ TEST_CASE("app: verify on embedding files: the verdict in text, JSON and the exi
 
 TEST_CASE("app: exit statuses follow one order, lost output included", "[app]") {
   Sandbox box;
-  const auto people = box.file("people.jsonl", {record("a.jpg", {{1, 0, 0, 0}}), record("b.jpg", {{0, 1, 0, 0}}),
-                                                record("dog.jpg", {})});
+  const auto people = box.file(
+      "people.jsonl", {record("a.jpg", {{1, 0, 0, 0}}), record("b.jpg", {{0, 1, 0, 0}}), record("dog.jpg", {})});
   FailingBuf buf;
   std::ostream broken(&buf);
   SECTION("no face (3) outranks lost output (2)") {

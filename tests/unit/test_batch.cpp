@@ -80,7 +80,9 @@ class FakeAnalyzer final : public FaceAnalyzer {
 const Provenance k_api4ai{BackendKind::api4ai, "demo", "https://demo.api4ai.cloud/face-analyzer/v1/results", {}};
 
 // A JPEG magic prefix (load_input sniffs it) and distinct bytes.
-std::string jpeg_bytes(const std::string& tag) { return std::string("\xFF\xD8\xFF\xE0", 4) + "image " + tag; }
+std::string jpeg_bytes(const std::string& tag) {
+  return std::string("\xFF\xD8\xFF\xE0", 4) + "image " + tag;
+}
 
 std::string write_image(const test::TempDir& dir, const std::string& name, const std::string& tag) {
   const auto path = dir / name;
@@ -247,7 +249,8 @@ TEST_CASE("batch: URL analyses are not written to the cache", "[batch]") {
 TEST_CASE("batch: jobs bound the concurrent analyses", "[batch]") {
   test::TempDir dir;
   InputSet inputs;
-  for (int i = 0; i < 20; ++i) add_all(inputs, {write_image(dir, "img" + std::to_string(i) + ".jpg", std::to_string(i))});
+  for (int i = 0; i < 20; ++i)
+    add_all(inputs, {write_image(dir, "img" + std::to_string(i) + ".jpg", std::to_string(i))});
   REQUIRE(inputs.subjects.size() == 20);
   auto [analyzer, backend] = fake_backend();
   std::ostringstream err;
@@ -265,13 +268,15 @@ TEST_CASE("batch: jobs bound the concurrent analyses", "[batch]") {
     CHECK(s.done);
     CHECK_FALSE(s.cached);
     REQUIRE(s.analysis);
-    CHECK(s.analysis->faces[0].embedding == FakeAnalyzer::analysis_for(jpeg_bytes(std::to_string(i))).faces[0].embedding);
+    CHECK(s.analysis->faces[0].embedding ==
+          FakeAnalyzer::analysis_for(jpeg_bytes(std::to_string(i))).faces[0].embedding);
     CHECK(s.elapsed_ms >= 15);
   }
 
   SECTION("one job: never two at once") {
     InputSet again;
-    for (int i = 0; i < 4; ++i) add_all(again, {write_image(dir, "one" + std::to_string(i) + ".jpg", "one" + std::to_string(i))});
+    for (int i = 0; i < 4; ++i)
+      add_all(again, {write_image(dir, "one" + std::to_string(i) + ".jpg", "one" + std::to_string(i))});
     auto f1 = std::make_unique<FakeAnalyzer>();
     FakeAnalyzer* a1 = f1.get();
     auto b1 = wrap_backend(std::move(f1), k_api4ai);

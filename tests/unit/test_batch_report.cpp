@@ -65,8 +65,9 @@ SearchResult result(std::string input, std::optional<Comparison> c, char sha = '
 }
 
 SearchResult no_face(std::string input) {
-  SearchResult r{InputSummary{input, std::string(64, 'e'), 0, Error{ErrorKind::no_face, input + ": no face found", {}, false, {}}},
-                 std::nullopt};
+  SearchResult r{
+      InputSummary{input, std::string(64, 'e'), 0, Error{ErrorKind::no_face, input + ": no face found", {}, false, {}}},
+      std::nullopt};
   return r;
 }
 
@@ -148,14 +149,13 @@ TEST_CASE("batch_report: rank_results", "[batch_report]") {
   CHECK(inputs_of(s.results) == std::vector<std::string>{"c1.jpg", "c2.jpg", "c4.jpg", "c3, the \"odd\" one.jpg",
                                                          "noface.jpg", "broken.jpg", "gone.jpg"});
   SECTION("an error that is not no_face ranks after no face, whatever its name") {
-    std::vector<SearchResult> rs = {no_face("z.jpg"), failed("a.jpg", ErrorKind::api_response, "bad"),
-                                    no_face("b.jpg"), result("y.jpg", cmp(0.1, 2.0, 0.0))};
+    std::vector<SearchResult> rs = {no_face("z.jpg"), failed("a.jpg", ErrorKind::api_response, "bad"), no_face("b.jpg"),
+                                    result("y.jpg", cmp(0.1, 2.0, 0.0))};
     rank_results(rs);
     CHECK(inputs_of(rs) == std::vector<std::string>{"y.jpg", "b.jpg", "z.jpg", "a.jpg"});
   }
   SECTION("equal similarity: by input") {
-    std::vector<SearchResult> rs = {result("b.jpg", cmp(0.5, 1.0, 0.5)),
-                                    result("a.jpg", cmp(0.5, 1.0, 0.5)),
+    std::vector<SearchResult> rs = {result("b.jpg", cmp(0.5, 1.0, 0.5)), result("a.jpg", cmp(0.5, 1.0, 0.5)),
                                     result("c.jpg", cmp(0.50001, 1.0, 0.5))};
     rank_results(rs);
     CHECK(inputs_of(rs) == std::vector<std::string>{"c.jpg", "a.jpg", "b.jpg"});
@@ -186,8 +186,7 @@ TEST_CASE("batch_report: render_matrix", "[batch_report]") {
   SECTION("text without a legend when every label is the file's name") {
     MatrixReport small;
     small.inputs = {ok_input("photos/alice.jpg", 'a'), ok_input("bob.jpg", 'b')};
-    small.cells = {{cmp(1.0, 0.0, 1.0), cmp(0.25, 1.5, 0.1)},
-                   {cmp(0.25, 1.5, 0.1), cmp(1.0, 0.0, 1.0)}};
+    small.cells = {{cmp(1.0, 0.0, 1.0), cmp(0.25, 1.5, 0.1)}, {cmp(0.25, 1.5, 0.1), cmp(1.0, 0.0, 1.0)}};
     small.context = context();
     CHECK(render_matrix(small, OutputFormat::text) ==
           "        alice     bob\n"
@@ -232,7 +231,8 @@ TEST_CASE("batch_report: render_matrix", "[batch_report]") {
   }
   SECTION("json with the local backend names its models") {
     MatrixReport local = r;
-    local.context.provenance = Provenance{BackendKind::local, "", "", {{"detector", "aa"}, {"landmarks", "bb"}, {"embedder", "cc"}}};
+    local.context.provenance =
+        Provenance{BackendKind::local, "", "", {{"detector", "aa"}, {"landmarks", "bb"}, {"embedder", "cc"}}};
     const json j = json::parse(render_matrix(local, OutputFormat::json));
     CHECK(j["backend"] == "local");
     CHECK(j["models"]["landmarks"]["sha256"] == "bb");
@@ -319,15 +319,19 @@ TEST_CASE("batch_report: render_search", "[batch_report]") {
 
 TEST_CASE("batch_report: render_pair", "[batch_report]") {
   const ScoreContext c = context();
-  PairResult as_expected{3, "a.jpg", "b.jpg", Expectation::same, cmp(0.9, 0.4, 0.92), std::nullopt, 1.5,
-                         std::nullopt};
-  PairResult contradicted{4, "a.jpg", "c, d.jpg", Expectation::different, cmp(0.85, 0.55, 0.85),
-                          std::nullopt, 0.5, std::nullopt};
-  PairResult no_expectation{5, "e.jpg", "f.jpg", Expectation::none, cmp(0.2, 1.6, 0.1), std::nullopt, 0.25,
-                            std::nullopt};
+  PairResult as_expected{3, "a.jpg", "b.jpg", Expectation::same, cmp(0.9, 0.4, 0.92), std::nullopt, 1.5, std::nullopt};
+  PairResult contradicted{4,   "a.jpg",     "c, d.jpg", Expectation::different, cmp(0.85, 0.55, 0.85), std::nullopt,
+                          0.5, std::nullopt};
+  PairResult no_expectation{5,    "e.jpg",     "f.jpg", Expectation::none, cmp(0.2, 1.6, 0.1), std::nullopt,
+                            0.25, std::nullopt};
   PairResult uncertain{6, "h.jpg", "i.jpg", Expectation::same, cmp(0.82, 0.7, 0.8), std::nullopt, 0.25, 0.05};
-  PairResult errored{7, "g.jpg", "missing.jpg", Expectation::same, std::nullopt,
-                     Error{ErrorKind::input, "missing.jpg: No such file or directory", {}, false, {}}, 0.0,
+  PairResult errored{7,
+                     "g.jpg",
+                     "missing.jpg",
+                     Expectation::same,
+                     std::nullopt,
+                     Error{ErrorKind::input, "missing.jpg: No such file or directory", {}, false, {}},
+                     0.0,
                      std::nullopt};
 
   CHECK(as_expected.as_expected(c.score) == std::optional<bool>(true));
@@ -355,11 +359,10 @@ TEST_CASE("batch_report: render_pair", "[batch_report]") {
         "7,g.jpg,missing.jpg,same,,,,,missing.jpg: No such file or directory\n");
   check_golden("pairs.csv", csv);
 
-  const std::string jsonl = render_pair(as_expected, c, OutputFormat::jsonl) +
-                            render_pair(contradicted, c, OutputFormat::jsonl) +
-                            render_pair(no_expectation, c, OutputFormat::json) +
-                            render_pair(uncertain, c, OutputFormat::jsonl) +
-                            render_pair(errored, c, OutputFormat::jsonl);
+  const std::string jsonl =
+      render_pair(as_expected, c, OutputFormat::jsonl) + render_pair(contradicted, c, OutputFormat::jsonl) +
+      render_pair(no_expectation, c, OutputFormat::json) + render_pair(uncertain, c, OutputFormat::jsonl) +
+      render_pair(errored, c, OutputFormat::jsonl);
   CHECK(std::count(jsonl.begin(), jsonl.end(), '\n') == 5);
   std::vector<json> lines;
   std::size_t pos = 0;

@@ -15,9 +15,9 @@
 #include <thread>
 #include <vector>
 
+#include "env_var.hpp"
 #include "faceverify/cache.hpp"
 #include "faceverify/sha256.hpp"
-#include "env_var.hpp"
 #include "process.hpp"
 
 using namespace faceverify;
@@ -26,7 +26,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-fs::path entry_path(const fs::path& dir, const std::string& key) { return dir / "v1" / key.substr(0, 2) / key; }
+fs::path entry_path(const fs::path& dir, const std::string& key) {
+  return dir / "v1" / key.substr(0, 2) / key;
+}
 
 unsigned mode_of(const fs::path& path) {
   struct stat st {};
@@ -202,24 +204,23 @@ TEST_CASE("cache: malformed headers are never trusted", "[cache]") {
   const std::string payload = "abc";
   const std::string hash = sha256_hex(payload);
   std::string upper = hash;
-  std::transform(upper.begin(), upper.end(), upper.begin(), [](char ch) {
-    return ch >= 'a' && ch <= 'f' ? static_cast<char>(ch - 'a' + 'A') : ch;
-  });
+  std::transform(upper.begin(), upper.end(), upper.begin(),
+                 [](char ch) { return ch >= 'a' && ch <= 'f' ? static_cast<char>(ch - 'a' + 'A') : ch; });
 
   const std::vector<std::string> bad = {
       "garbage\nabc",
       "",
       "abc",
-      "faceverify-cache 1 3 " + hash,                    // no newline, no payload
-      "faceverify-cache 2 3 " + hash + "\nabc",          // another format version
-      "faceverify-cache 1 03 " + hash + "\nabc",         // leading zero
-      "faceverify-cache 1 -3 " + hash + "\nabc",         // sign
-      "faceverify-cache 1 3 " + upper + "\nabc",         // uppercase digest
-      "faceverify-cache 1 3 " + hash + " \nabc",         // trailing space
-      "faceverify-cache 1 3 " + hash.substr(1) + "\nabc",  // short digest
+      "faceverify-cache 1 3 " + hash,                                  // no newline, no payload
+      "faceverify-cache 2 3 " + hash + "\nabc",                        // another format version
+      "faceverify-cache 1 03 " + hash + "\nabc",                       // leading zero
+      "faceverify-cache 1 -3 " + hash + "\nabc",                       // sign
+      "faceverify-cache 1 3 " + upper + "\nabc",                       // uppercase digest
+      "faceverify-cache 1 3 " + hash + " \nabc",                       // trailing space
+      "faceverify-cache 1 3 " + hash.substr(1) + "\nabc",              // short digest
       "faceverify-cache 1 99999999999999999999999 " + hash + "\nabc",  // overflow
-      "faceverify-cache 1 3 " + sha256_hex("abd") + "\nabc",          // wrong digest
-      "faceverify-cache 1 2 " + hash + "\nabc",          // length mismatch
+      "faceverify-cache 1 3 " + sha256_hex("abd") + "\nabc",           // wrong digest
+      "faceverify-cache 1 2 " + hash + "\nabc",                        // length mismatch
   };
   for (const std::string& content : bad) {
     INFO("entry: " << content);
@@ -264,7 +265,8 @@ TEST_CASE("cache: make_key is deterministic and sensitive to both parts", "[cach
   CHECK(key == cache::make_key(content, "api4ai|url|opts"));
   CHECK(key == sha256_hex("api4ai|url|opts\n" + content));
   CHECK(key.size() == 64);
-  CHECK(std::all_of(key.begin(), key.end(), [](char ch) { return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f'); }));
+  CHECK(std::all_of(key.begin(), key.end(),
+                    [](char ch) { return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f'); }));
   CHECK(key != cache::make_key(sha256_hex("image2"), "api4ai|url|opts"));
   CHECK(key != cache::make_key(content, "api4ai|url|opts2"));
   CHECK(cache::make_key("a", "b") != cache::make_key("b", "a"));
@@ -291,8 +293,9 @@ TEST_CASE("cache: default_directory follows XDG_CACHE_HOME, then HOME", "[cache]
   auto none = cache::default_directory();
   REQUIRE_FALSE(none);
   CHECK(none.error().kind == ErrorKind::usage);
-  CHECK(none.error().message ==
-        "cannot locate the cache directory: neither XDG_CACHE_HOME nor HOME is set (use --cache-dir DIR or --no-cache)");
+  CHECK(
+      none.error().message ==
+      "cannot locate the cache directory: neither XDG_CACHE_HOME nor HOME is set (use --cache-dir DIR or --no-cache)");
 
   home.set("");
   CHECK_FALSE(cache::default_directory());
@@ -414,8 +417,8 @@ TEST_CASE("cache: store into an unusable directory names it in the error", "[cac
     ::chmod(locked.c_str(), 0700);  // let TempDir clean up
     REQUIRE_FALSE(denied);
     CHECK(denied.error().kind == ErrorKind::input);
-    CHECK(denied.error().message ==
-          "cannot create the cache directory " + dir.string() + ": Permission denied (use --cache-dir DIR or --no-cache)");
+    CHECK(denied.error().message == "cannot create the cache directory " + dir.string() +
+                                        ": Permission denied (use --cache-dir DIR or --no-cache)");
   }
 }
 

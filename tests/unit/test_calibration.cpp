@@ -123,14 +123,14 @@ TEST_CASE("calibration: overlapping set", "[calibration]") {
 
   // Descending: 0.9g 0.7i 0.6g 0.4g 0.3i 0.2i 0.1i.
   REQUIRE(c.roc.size() == 8);
-  check_point(c.roc[0], 0.95, 0, 0, 0.0, 0.0, 4.0 / 7.0);         // reject all: 4 impostors right
-  check_point(c.roc[1], 0.8, 1, 0, 1.0 / 3, 0.0, 5.0 / 7.0);      // >= 0.9, cut (0.9+0.7)/2
-  check_point(c.roc[2], 0.65, 1, 1, 1.0 / 3, 0.25, 4.0 / 7.0);    // >= 0.7, cut (0.7+0.6)/2
-  check_point(c.roc[3], 0.5, 2, 1, 2.0 / 3, 0.25, 5.0 / 7.0);     // >= 0.6, cut (0.6+0.4)/2
-  check_point(c.roc[4], 0.35, 3, 1, 1.0, 0.25, 6.0 / 7.0);        // >= 0.4, cut (0.4+0.3)/2
-  check_point(c.roc[5], 0.25, 3, 2, 1.0, 0.5, 5.0 / 7.0);         // >= 0.3
-  check_point(c.roc[6], 0.15, 3, 3, 1.0, 0.75, 4.0 / 7.0);        // >= 0.2
-  check_point(c.roc[7], 0.1, 3, 4, 1.0, 1.0, 3.0 / 7.0);          // >= 0.1 (lowest)
+  check_point(c.roc[0], 0.95, 0, 0, 0.0, 0.0, 4.0 / 7.0);       // reject all: 4 impostors right
+  check_point(c.roc[1], 0.8, 1, 0, 1.0 / 3, 0.0, 5.0 / 7.0);    // >= 0.9, cut (0.9+0.7)/2
+  check_point(c.roc[2], 0.65, 1, 1, 1.0 / 3, 0.25, 4.0 / 7.0);  // >= 0.7, cut (0.7+0.6)/2
+  check_point(c.roc[3], 0.5, 2, 1, 2.0 / 3, 0.25, 5.0 / 7.0);   // >= 0.6, cut (0.6+0.4)/2
+  check_point(c.roc[4], 0.35, 3, 1, 1.0, 0.25, 6.0 / 7.0);      // >= 0.4, cut (0.4+0.3)/2
+  check_point(c.roc[5], 0.25, 3, 2, 1.0, 0.5, 5.0 / 7.0);       // >= 0.3
+  check_point(c.roc[6], 0.15, 3, 3, 1.0, 0.75, 4.0 / 7.0);      // >= 0.2
+  check_point(c.roc[7], 0.1, 3, 4, 1.0, 1.0, 3.0 / 7.0);        // >= 0.1 (lowest)
 
   // FAR - FRR along the ROC: -1, -2/3, 1/4-2/3 = -5/12, 1/4-1/3 = -1/12 (cut 0.5), 1/4 - 0 = 1/4 (cut 0.35).
   // Crossing between the 0.5 and 0.35 points: alpha = (1/12) / (1/4 + 1/12) = 1/4.
@@ -554,7 +554,8 @@ TEST_CASE("calibration: randomized properties against brute force", "[calibratio
       double pairs = 0.0;
       for (const auto& a : scores)
         for (const auto& b : scores)
-          if (a.genuine && !b.genuine) pairs += a.similarity > b.similarity ? 1.0 : a.similarity == b.similarity ? 0.5 : 0.0;
+          if (a.genuine && !b.genuine)
+            pairs += a.similarity > b.similarity ? 1.0 : a.similarity == b.similarity ? 0.5 : 0.0;
       REQUIRE(c.auc);
       CHECK(*c.auc == Approx(pairs / (static_cast<double>(g) * static_cast<double>(im))));
       REQUIRE(c.eer);

@@ -101,7 +101,7 @@ TEST_CASE("cli::parse_command_line", "[cli]") {
                            {{"--timeout", "0", "a", "b"}, "--timeout"},
                            {{"--nope", "a", "b"}, "--nope"},
                            {{"-q", "-v", "a", "b"}, "contradict"},
-             {{"--api-key", "k", "--api-key-file", "f", "a", "b"}, "not both"}}) {
+                           {{"--api-key", "k", "--api-key-file", "f", "a", "b"}, "not both"}}) {
       auto c = parse(args);
       INFO(needle);
       REQUIRE_FALSE(c);
@@ -162,11 +162,11 @@ TEST_CASE("cli: batch commands and their options", "[cli]") {
   auto e = parse({"embed", "--backend", "local", "-j", "2", "a.jpg"});
   REQUIRE(e);
   CHECK(std::get<EmbedOptions>(e->options).service.backend == BackendKind::local);
-  CHECK_FALSE(parse({"search", "ref.jpg"}));            // no candidates
-  CHECK_FALSE(parse({"matrix", "--jobs", "0", "a"}));   // out of range
+  CHECK_FALSE(parse({"search", "ref.jpg"}));           // no candidates
+  CHECK_FALSE(parse({"matrix", "--jobs", "0", "a"}));  // out of range
   CHECK_FALSE(parse({"calibrate", "--target-far", "0", "x"}));
-  CHECK_FALSE(parse({"embed", "--format", "csv", "a"}));  // embed has one format
-  CHECK_FALSE(parse({"embed", "--threshold", "0.5", "a"}));  // embed does not score
+  CHECK_FALSE(parse({"embed", "--format", "csv", "a"}));           // embed has one format
+  CHECK_FALSE(parse({"embed", "--threshold", "0.5", "a"}));        // embed does not score
   CHECK_FALSE(parse({"matrix", "--uncertain-band", "0.1", "a"}));  // no per-pair decision
 }
 

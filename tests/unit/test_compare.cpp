@@ -124,8 +124,8 @@ TEST_CASE("compare::pick_face", "[compare]") {
   SECTION("largest: of two faces with the same area, the earlier one") {
     const Analysis tie = with({face({0.1, 0.1, 0.2, 0.3}, {1, 0, 0}), face({0.6, 0.5, 0.2, 0.3}, {0, 1, 0})});
     CHECK(pick_face(tie, FacePolicy::largest) == std::size_t{0});
-    const Analysis three = with({face({0, 0, 0.1, 0.1}, {1, 0, 0}), face({0.2, 0, 0.3, 0.3}, {0, 1, 0}),
-                                 face({0.6, 0, 0.3, 0.3}, {0, 0, 1})});
+    const Analysis three = with(
+        {face({0, 0, 0.1, 0.1}, {1, 0, 0}), face({0.2, 0, 0.3, 0.3}, {0, 1, 0}), face({0.6, 0, 0.3, 0.3}, {0, 0, 1})});
     CHECK(pick_face(three, FacePolicy::largest) == std::size_t{1});
   }
   SECTION("largest: a strictly larger later face wins") {

@@ -2,8 +2,8 @@
 #include <algorithm>
 #include <bit>
 #include <catch2/catch.hpp>
-#include <cstdint>
 #include <cmath>
+#include <cstdint>
 #include <cstdlib>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -23,10 +23,13 @@ namespace {
 const std::string k_sha = "7d5b1c8e0f5c1f0e5a2b6c3d4e5f60718293a4b5c6d7e8f90112233445566778";
 const std::string k_endpoint = "https://demo.api4ai.cloud/face-analyzer/v1/results";
 
-Provenance api4ai_provenance(std::string endpoint = k_endpoint) { return Provenance{BackendKind::api4ai, "demo", std::move(endpoint), {}}; }
+Provenance api4ai_provenance(std::string endpoint = k_endpoint) {
+  return Provenance{BackendKind::api4ai, "demo", std::move(endpoint), {}};
+}
 
 // The local backend's roles in the order Backend::open lists them (local::model_specs()).
-Provenance local_provenance(std::string embedder_sha = "87aacdfe57510db2af90c0251df680e8eec88f122ee94712121d09bcaaaf3581") {
+Provenance local_provenance(
+    std::string embedder_sha = "87aacdfe57510db2af90c0251df680e8eec88f122ee94712121d09bcaaaf3581") {
   return Provenance{BackendKind::local,
                     "",
                     "",
@@ -100,7 +103,9 @@ void check_same_faces(const std::vector<Face>& a, const std::vector<Face>& b) {
 }
 
 // A valid record line as JSON, to mutate into an invalid one.
-json valid_line() { return json::parse(render_embedding_record(api4ai_record())); }
+json valid_line() {
+  return json::parse(render_embedding_record(api4ai_record()));
+}
 
 // The error for a file whose first line is valid, second blank and third `bad`.
 std::string third_line_error(const std::string& bad) {
@@ -111,7 +116,9 @@ std::string third_line_error(const std::string& bad) {
   return r.error().message;
 }
 
-std::string bad_record(const json& bad) { return third_line_error(bad.dump()); }
+std::string bad_record(const json& bad) {
+  return third_line_error(bad.dump());
+}
 
 }  // namespace
 
@@ -199,7 +206,8 @@ TEST_CASE("embedding_file: error records round trip", "[embedding_file]") {
   const std::string line = render_embedding_record(error_record());
   const json j = json::parse(line);
   CHECK(j["type"] == "error");
-  CHECK(j["error"] == json{{"kind", "http"}, {"message", "https://example.com/carol.jpg: HTTP 503: Service Unavailable"}});
+  CHECK(j["error"] ==
+        json{{"kind", "http"}, {"message", "https://example.com/carol.jpg: HTTP 503: Service Unavailable"}});
   CHECK_FALSE(j.contains("faces"));
   CHECK(j["sha256"].is_null());
   auto parsed = parse_embedding_file(line, "x");
@@ -397,7 +405,8 @@ TEST_CASE("embedding_file: an empty file is an error", "[embedding_file]") {
 
 TEST_CASE("embedding_file: comparable and describe", "[embedding_file]") {
   CHECK(comparable(api4ai_provenance(), api4ai_provenance("https://other.example/face-analyzer/v1/results")));
-  CHECK(comparable(Provenance{BackendKind::api4ai, "demo", "https://a", {}}, Provenance{BackendKind::api4ai, "rapidapi", "https://b", {}}));
+  CHECK(comparable(Provenance{BackendKind::api4ai, "demo", "https://a", {}},
+                   Provenance{BackendKind::api4ai, "rapidapi", "https://b", {}}));
   CHECK_FALSE(comparable(api4ai_provenance(), local_provenance()));
   CHECK_FALSE(comparable(local_provenance(), api4ai_provenance()));
   CHECK(comparable(local_provenance(), local_provenance()));
@@ -454,8 +463,8 @@ TEST_CASE("embedding_file: golden", "[embedding_file]") {
   CHECK(text.rfind("{\"type\":\"embedding\",\"schema_version\":1,\"input\":\"photos/alice.jpg\",", 0) == 0);
   check_golden("embedding.jsonl", text);
   // The golden file parses back to the same records.
-  auto parsed = parse_embedding_file(test::read_file(std::string(FACEVERIFY_SOURCE_DIR) + "/tests/golden/embedding.jsonl"),
-                                     "embedding.jsonl");
+  auto parsed = parse_embedding_file(
+      test::read_file(std::string(FACEVERIFY_SOURCE_DIR) + "/tests/golden/embedding.jsonl"), "embedding.jsonl");
   REQUIRE(parsed);
   REQUIRE(parsed->size() == 3);
   check_same_faces((*parsed)[0].analysis.faces, api4ai_record().analysis.faces);

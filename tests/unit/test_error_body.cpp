@@ -77,10 +77,10 @@ TEST_CASE("error_body::message_excerpt", "[error_body]") {
   SECTION("invalid UTF-8 becomes U+FFFD, valid UTF-8 is kept") {
     CHECK(message_excerpt("caf\xC3\xA9") == "caf\xC3\xA9");
     CHECK(message_excerpt("a\xFFz") == "a" + fffd + "z");
-    CHECK(message_excerpt("\xC0\xAF") == fffd + fffd);              // overlong '/'
-    CHECK(message_excerpt("\xED\xA0\x80") == fffd + fffd + fffd);  // surrogate
+    CHECK(message_excerpt("\xC0\xAF") == fffd + fffd);                        // overlong '/'
+    CHECK(message_excerpt("\xED\xA0\x80") == fffd + fffd + fffd);             // surrogate
     CHECK(message_excerpt("\xF4\x90\x80\x80") == fffd + fffd + fffd + fffd);  // above U+10FFFF
-    CHECK(message_excerpt("\xE2\x82") == fffd);                     // truncated
+    CHECK(message_excerpt("\xE2\x82") == fffd);                               // truncated
   }
   SECTION("long text is cut between characters") {
     CHECK(message_excerpt(std::string(200, 'x')) == std::string(200, 'x'));

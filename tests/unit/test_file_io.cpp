@@ -37,10 +37,14 @@ struct Pipe {
   }
 };
 
-bool is_open(int fd) { return ::fcntl(fd, F_GETFD) != -1; }
+bool is_open(int fd) {
+  return ::fcntl(fd, F_GETFD) != -1;
+}
 
 std::atomic<int> g_signals{0};
-void count_signal(int) { ++g_signals; }
+void count_signal(int) {
+  ++g_signals;
+}
 
 }  // namespace
 
@@ -148,7 +152,8 @@ TEST_CASE("file_io::read_up_to and read_at_most", "[file_io]") {
     CHECK(read_up_to(-1, 10).error().err == EBADF);
   }
   SECTION("a read interrupted by a signal is retried") {
-    struct sigaction action {}, old {};
+    struct sigaction action {
+    }, old{};
     action.sa_handler = count_signal;
     sigemptyset(&action.sa_mask);
     action.sa_flags = 0;  // no SA_RESTART: read(2) fails with EINTR

@@ -75,7 +75,9 @@ std::string rendered_text(const std::string& text) {
   return xml.substr(begin, xml.find("</system-out>") - begin);
 }
 
-bool have_xmllint() { return test::run_process({"xmllint", "--version"}).exit_code == 0; }
+bool have_xmllint() {
+  return test::run_process({"xmllint", "--version"}).exit_code == 0;
+}
 
 // Well-formedness by xmllint when it is installed; true otherwise.
 bool well_formed(const std::string& xml) {
@@ -196,7 +198,7 @@ TEST_CASE("junit: control characters are replaced", "[junit]") {
   CHECK(rendered_name("a\0z"s) == "a" + fffd + "z");
   CHECK(rendered_name("\x1B[31mred") == fffd + "[31mred");
   CHECK(rendered_name("del\x7F") == "del" + fffd);
-  CHECK(rendered_name("c1\xC2\x85") == "c1" + fffd);                // U+0085 (NEL)
+  CHECK(rendered_name("c1\xC2\x85") == "c1" + fffd);                         // U+0085 (NEL)
   CHECK(rendered_name("nc\xEF\xBF\xBE\xEF\xBF\xBF") == "nc" + fffd + fffd);  // U+FFFE, U+FFFF
   CHECK(rendered_text("\x08\x0B\x0C") == fffd + fffd + fffd);
   std::string all;
@@ -220,13 +222,13 @@ TEST_CASE("junit: invalid UTF-8 becomes U+FFFD, valid UTF-8 is kept", "[junit]")
   }
   SECTION("invalid") {
     CHECK(rendered_name("a\xFFz") == "a" + fffd + "z");
-    CHECK(rendered_name("\x80") == fffd);                              // lone continuation
-    CHECK(rendered_name("\xC3") == fffd);                              // truncated at the end
-    CHECK(rendered_name("\xC3(") == fffd + "(");                       // truncated before ASCII
-    CHECK(rendered_name("\xE2\x82(") == fffd + "(");                   // maximal subpart: one U+FFFD
-    CHECK(rendered_name("\xC0\xAF") == fffd + fffd);                   // overlong '/'
-    CHECK(rendered_name("\xE0\x80\xAF") == fffd + fffd + fffd);        // overlong
-    CHECK(rendered_name("\xED\xA0\x80") == fffd + fffd + fffd);        // surrogate U+D800
+    CHECK(rendered_name("\x80") == fffd);                                   // lone continuation
+    CHECK(rendered_name("\xC3") == fffd);                                   // truncated at the end
+    CHECK(rendered_name("\xC3(") == fffd + "(");                            // truncated before ASCII
+    CHECK(rendered_name("\xE2\x82(") == fffd + "(");                        // maximal subpart: one U+FFFD
+    CHECK(rendered_name("\xC0\xAF") == fffd + fffd);                        // overlong '/'
+    CHECK(rendered_name("\xE0\x80\xAF") == fffd + fffd + fffd);             // overlong
+    CHECK(rendered_name("\xED\xA0\x80") == fffd + fffd + fffd);             // surrogate U+D800
     CHECK(rendered_name("\xF4\x90\x80\x80") == fffd + fffd + fffd + fffd);  // above U+10FFFF
     CHECK(rendered_name("\xF5\x80") == fffd + fffd);
     CHECK(rendered_text("\xFE\xFF<") == fffd + fffd + "&lt;");

@@ -14,9 +14,11 @@ namespace {
 std::vector<std::string> summary(const std::vector<PairRow>& rows) {
   std::vector<std::string> out;
   for (const auto& r : rows) {
-    if (r.error) out.push_back(std::to_string(r.line) + "|" + *r.error);
-    else out.push_back(std::to_string(r.line) + "|" + r.image1 + "|" + r.image2 + "|" +
-                       std::string(expectation_name(r.expected)));
+    if (r.error)
+      out.push_back(std::to_string(r.line) + "|" + *r.error);
+    else
+      out.push_back(std::to_string(r.line) + "|" + r.image1 + "|" + r.image2 + "|" +
+                    std::string(expectation_name(r.expected)));
   }
   return out;
 }
@@ -138,8 +140,7 @@ TEST_CASE("pairs: CRLF, BOM, missing final newline", "[pairs_file]") {
     CHECK(summary(parse_pairs("\xEF\xBB\xBF\xC3\xA9.jpg,b.jpg\n")) == V{"1|\xC3\xA9.jpg|b.jpg|"});
   }
   SECTION("no trailing newline") {
-    CHECK(summary(parse_pairs("a.jpg,b.jpg\nc.jpg,d.jpg,different")) ==
-          V{"1|a.jpg|b.jpg|", "2|c.jpg|d.jpg|different"});
+    CHECK(summary(parse_pairs("a.jpg,b.jpg\nc.jpg,d.jpg,different")) == V{"1|a.jpg|b.jpg|", "2|c.jpg|d.jpg|different"});
   }
 }
 

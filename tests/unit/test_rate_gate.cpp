@@ -8,8 +8,8 @@
 
 #include "faceverify/api4ai.hpp"
 #include "faceverify/rate_gate.hpp"
-#include "process.hpp"
 #include "http_fakes.hpp"
+#include "process.hpp"
 
 using namespace faceverify;
 using namespace std::chrono_literals;
@@ -34,9 +34,13 @@ class FakeClock final : public Clock {
   SteadyTime m_now = SteadyTime{} + std::chrono::hours(1000);
 };
 
-Millis since(SteadyTime t0, SteadyTime t) { return std::chrono::duration_cast<Millis>(t - t0); }
+Millis since(SteadyTime t0, SteadyTime t) {
+  return std::chrono::duration_cast<Millis>(t - t0);
+}
 
-SteadyTime far_future(FakeClock& clock) { return clock.now() + std::chrono::hours(1); }
+SteadyTime far_future(FakeClock& clock) {
+  return clock.now() + std::chrono::hours(1);
+}
 
 }  // namespace
 
@@ -224,7 +228,9 @@ Image jpeg(const std::string& name) {
   return img;
 }
 
-api4ai::Endpoint demo() { return *api4ai::make_endpoint(api4ai::Mode::demo, {}, {}); }
+api4ai::Endpoint demo() {
+  return *api4ai::make_endpoint(api4ai::Mode::demo, {}, {});
+}
 
 }  // namespace
 

@@ -64,7 +64,8 @@ TEST_CASE("report::render_text", "[report]") {
 
 TEST_CASE("report::render_json local provenance", "[report]") {
   Fixture f;
-  f.v.provenance = Provenance{BackendKind::local, "", "", {{"detector", "aa"}, {"landmarks", "bb"}, {"embedder", "cc"}}};
+  f.v.provenance =
+      Provenance{BackendKind::local, "", "", {{"detector", "aa"}, {"landmarks", "bb"}, {"embedder", "cc"}}};
   auto j = nlohmann::json::parse(render_json(f.v));
   CHECK(j["backend"] == "local");
   CHECK(j["models"]["embedder"]["sha256"] == "cc");

@@ -39,24 +39,24 @@ TEST_CASE("text::decode_utf8 valid sequences", "[text]") {
   CHECK(scan("a") == V{"U+0061/1"});
   CHECK(scan("\0"s) == V{"U+0000/1"});
   CHECK(scan("\x7F") == V{"U+007F/1"});
-  CHECK(scan("\xC2\x80") == V{"U+0080/2"});                 // smallest 2-byte
-  CHECK(scan("\xC3\xA9") == V{"U+00E9/2"});                 // e acute
-  CHECK(scan("\xDF\xBF") == V{"U+07FF/2"});                 // largest 2-byte
-  CHECK(scan("\xE0\xA0\x80") == V{"U+0800/3"});             // smallest 3-byte
-  CHECK(scan("\xE2\x82\xAC") == V{"U+20AC/3"});             // euro sign
-  CHECK(scan("\xED\x9F\xBF") == V{"U+D7FF/3"});             // just below the surrogates
-  CHECK(scan("\xEE\x80\x80") == V{"U+E000/3"});             // just above them
+  CHECK(scan("\xC2\x80") == V{"U+0080/2"});      // smallest 2-byte
+  CHECK(scan("\xC3\xA9") == V{"U+00E9/2"});      // e acute
+  CHECK(scan("\xDF\xBF") == V{"U+07FF/2"});      // largest 2-byte
+  CHECK(scan("\xE0\xA0\x80") == V{"U+0800/3"});  // smallest 3-byte
+  CHECK(scan("\xE2\x82\xAC") == V{"U+20AC/3"});  // euro sign
+  CHECK(scan("\xED\x9F\xBF") == V{"U+D7FF/3"});  // just below the surrogates
+  CHECK(scan("\xEE\x80\x80") == V{"U+E000/3"});  // just above them
   CHECK(scan("\xEF\xBF\xBD") == V{"U+FFFD/3"});
-  CHECK(scan("\xEF\xBF\xBF") == V{"U+FFFF/3"});             // a noncharacter, but valid UTF-8
-  CHECK(scan("\xF0\x90\x80\x80") == V{"U+10000/4"});        // smallest 4-byte
-  CHECK(scan("\xF0\x9F\x98\x80") == V{"U+1F600/4"});        // emoji
-  CHECK(scan("\xF4\x8F\xBF\xBF") == V{"U+10FFFF/4"});       // largest code point
+  CHECK(scan("\xEF\xBF\xBF") == V{"U+FFFF/3"});        // a noncharacter, but valid UTF-8
+  CHECK(scan("\xF0\x90\x80\x80") == V{"U+10000/4"});   // smallest 4-byte
+  CHECK(scan("\xF0\x9F\x98\x80") == V{"U+1F600/4"});   // emoji
+  CHECK(scan("\xF4\x8F\xBF\xBF") == V{"U+10FFFF/4"});  // largest code point
   CHECK(scan("a\xC3\xA9z") == V{"U+0061/1", "U+00E9/2", "U+007A/1"});
 }
 
 TEST_CASE("text::decode_utf8 rejects what RFC 3629 forbids", "[text]") {
   SECTION("overlong forms") {
-    CHECK(scan("\xC0\xAF") == V{"bad/1", "bad/1"});              // '/' in two bytes
+    CHECK(scan("\xC0\xAF") == V{"bad/1", "bad/1"});  // '/' in two bytes
     CHECK(scan("\xC1\xBF") == V{"bad/1", "bad/1"});
     CHECK(scan("\xE0\x80\xAF") == V{"bad/1", "bad/1", "bad/1"});  // '/' in three bytes
     CHECK(scan("\xE0\x9F\xBF") == V{"bad/1", "bad/1", "bad/1"});  // U+07FF in three bytes
@@ -142,7 +142,7 @@ TEST_CASE("text::utf8_prefix and code_point_prefix never cut a character", "[tex
   CHECK(utf8_prefix(s, 10) == s);
   CHECK(utf8_prefix(s, 1000) == s);
   CHECK(utf8_prefix("\xFF\xFE\xFD", 2) == "\xFF\xFE");  // invalid bytes are cut between
-  CHECK(utf8_prefix("\xE2\x82(", 1).empty());            // nor inside a maximal subpart
+  CHECK(utf8_prefix("\xE2\x82(", 1).empty());           // nor inside a maximal subpart
 
   CHECK(code_point_prefix(s, 0).empty());
   CHECK(code_point_prefix(s, 1) == "a");
