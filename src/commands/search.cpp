@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: MIT
 // faceverify search: rank candidates by similarity to one reference face.
 #include <filesystem>
-#include <fstream>
 #include <set>
 
 #include "commands/cli.hpp"
 #include "commands/commands.hpp"
+#include "faceverify/file_io.hpp"
 
 namespace faceverify::commands {
 namespace {
@@ -30,10 +30,10 @@ namespace fs = std::filesystem;
 
 // Whether the file starts like an image (magic bytes; the name is ignored).
 bool looks_like_image(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  char head[16] = {};
-  in.read(head, sizeof head);
-  return sniff_format(std::string_view(head, static_cast<std::size_t>(in.gcount()))).has_value();
+  auto fd = open_for_reading(path);
+  if (!fd) return false;
+  auto head = read_up_to(fd->get(), 16);
+  return head && sniff_format(*head).has_value();
 }
 
 // Every image file under `dir`, sorted, recursively (directory symlinks are
