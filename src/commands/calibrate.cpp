@@ -391,7 +391,8 @@ int run(CalibrateOptions& o, Io& io) {
         if (same_far_target(t.far, *o.target_far) && !t.note.empty()) why += " (" + t.note + ")";
       }
       diag.line(display_name(o.labelled) + ": " + why);
-      return exit_status::usage;
+      status.note(exit_status::usage);
+      return status.value();
     }
     chosen = Chosen{point->threshold, "target_far", "FAR <= " + percent(*o.target_far)};
   } else if (cal.best_accuracy) {

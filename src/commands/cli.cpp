@@ -153,11 +153,11 @@ void add_table_format_options(CLI::App& app, OutputFormat& format) {
 }
 
 Expected<void> check_options(const ServiceOptions& service, const BatchOptions* batch) {
-  if (service.api_key && service.api_key_file) {
-    return fail(ErrorKind::usage, "give --api-key or --api-key-file, not both");
-  }
   if (batch && batch->quiet && batch->verbose) {
     return fail(ErrorKind::usage, "--quiet and --verbose contradict each other");
+  }
+  if (service.api_key && service.api_key_file) {
+    return fail(ErrorKind::usage, "give --api-key or --api-key-file, not both");
   }
   if (batch && batch->no_cache && batch->cache_dir) {
     return fail(ErrorKind::usage, "give --cache-dir or --no-cache, not both");
@@ -214,7 +214,21 @@ std::vector<std::string> secrets_in(int argc, const char* const* argv) {
   return secrets;
 }
 
-Expected<Invocation> parse_any(int argc, const char* const* argv) {
+// Every secret, and every line of a secret that spans lines, redacted.
+std::string redact_all(std::string text, const std::vector<std::string>& secrets) {
+  for (const auto& secret : secrets) {
+    if (secret.empty()) continue;
+    text = api4ai::redact(std::move(text), secret);
+    for (std::size_t start = 0; start < secret.size();) {
+      const std::size_t end = std::min(secret.find_first_of("\r\n", start), secret.size());
+      if (end > start) text = api4ai::redact(std::move(text), std::string_view(secret).substr(start, end - start));
+      start = end + 1;
+    }
+  }
+  return text;
+}
+
+Expected<Invocation> parse_any(int argc, const char* const* argv, const std::vector<std::string>& secrets) {
   const CommandSpec* spec = &k_commands[0];
   if (argc >= 2) {
     for (const auto& c : command_table()) {
@@ -242,7 +256,9 @@ Expected<Invocation> parse_any(int argc, const char* const* argv) {
     inv.text = std::string("faceverify ") + k_version + "\n";
     return inv;
   } catch (const CLI::ParseError& e) {
-    std::string what = e.what();
+    // Redacted before it is cut to one line, so no part of a key with a
+    // line break in it survives.
+    std::string what = redact_all(e.what(), secrets);
     if (const auto nl = what.find('\n'); nl != std::string::npos) what.resize(nl);
     return fail(ErrorKind::usage, what + " (see " + app.get_name() + " --help)");
   }
@@ -259,12 +275,9 @@ std::span<const CommandSpec> command_table() {
 }
 
 Expected<Invocation> parse_command_line(int argc, const char* const* argv) {
-  auto inv = parse_any(argc, argv);
-  if (!inv) {
-    for (const auto& secret : secrets_in(argc, argv)) {
-      if (!secret.empty()) inv.error().message = api4ai::redact(inv.error().message, secret);
-    }
-  }
+  const auto secrets = secrets_in(argc, argv);
+  auto inv = parse_any(argc, argv, secrets);
+  if (!inv) inv.error().message = redact_all(std::move(inv.error().message), secrets);
   return inv;
 }
 

@@ -137,8 +137,18 @@ int run(SearchOptions& o, Io& io) {
   report.context = score_context(o.scoring, setup->provenance);
   report.reference = summarize(inputs, reference->front());
   if (report.reference.error) {
+    // Nothing can be ranked; a candidate's worse error still outranks it.
     diag.line(report.reference.error->message);
-    return exit_code(report.reference.error->kind);
+    ExitStatus status(exit_code(report.reference.error->kind));
+    for (const std::size_t i : candidate_entries) {
+      const InputSummary c = summarize(inputs, i);
+      if (c.error && c.error->kind != ErrorKind::no_face && inputs.entries[i].first_for_subject &&
+          &inputs.subject_of(i) != &ref) {
+        diag.line(c.error->message);
+        status.note(c.error->kind);
+      }
+    }
+    return status.value();
   }
   // The verdict: a match wins, else an uncertain candidate, else no match;
   // any candidate error outranks it (worse_status).

@@ -135,9 +135,9 @@ class LocalAnalyzer final : public FaceAnalyzer {
 
   Expected<Analysis> analyze(const Image& image) override {
     if (image.source.kind == SourceKind::url) {
-      return fail(ErrorKind::input, image.label +
-                                        ": the local backend does not download URLs (it never uses the "
-                                        "network); download the image and pass the file");
+      // The program refuses URLs for this backend before any analysis
+      // (check_source, backend.hpp); this guards other callers.
+      return fail(ErrorKind::input, image.label + ": the offline analyzer reads image bytes, not URLs");
     }
     // Refused before decoding: a damaged file would decode to a grey-filled
     // picture and a confident but meaningless verdict; a huge one would take

@@ -171,3 +171,33 @@ TEST_CASE("app: exit statuses follow one order, lost output included", "[app]") 
     CHECK_FALSE(r.out.empty());
   }
 }
+
+TEST_CASE("app: an error outranks what would otherwise end the run early", "[app]") {
+  Sandbox box;
+  EmbeddingRecord failed = record("fail.jpg", {});
+  failed.error = Error{ErrorKind::http, "fail.jpg: HTTP 500 from the service", 500, false, {}};
+  const auto fail_file = box.file("fail.jsonl", {failed});
+  SECTION("search: a reference without a face (3) does not hide a candidate's service error (4)") {
+    const auto faceless = box.file("ref.jsonl", {record("ref.jpg", {})});
+    const auto good = box.file("good.jsonl", {record("good.jpg", {{1, 0, 0, 0}})});
+    auto r = run_app({"search", "-q", faceless, fail_file, good});
+    CHECK(r.status == 4);
+    CHECK(r.err.find("ref.jpg: no face found in the image") != std::string::npos);
+    CHECK(r.err.find("fail.jpg: HTTP 500") != std::string::npos);
+    CHECK(r.out.empty());
+    auto only_no_face = run_app({"search", "-q", faceless, good});
+    CHECK(only_no_face.status == 3);
+  }
+  SECTION("calibrate: an unreachable --target-far (2) does not hide a failed image (4)") {
+    const auto a = box.file("a.jsonl", {record("a.jpg", {{1, 0, 0, 0}})});
+    const auto twin = box.file("twin.jsonl", {record("twin.jpg", {{1, 0, 0, 0}})});
+    const auto b = box.file("b.jsonl", {record("b.jpg", {{0.9, 0.1, 0, 0}})});
+    // twin is an impostor with similarity 1: no threshold rejects it.
+    write_file(box.dir / "pairs.csv",
+               a + "," + b + ",same\n" + a + "," + twin + ",different\n" + a + "," + fail_file + ",same\n");
+    auto r = run_app({"calibrate", "-q", "--target-far", "0.01", (box.dir / "pairs.csv").string()});
+    CHECK(r.err.find("fail.jpg: HTTP 500") != std::string::npos);
+    CHECK(r.err.find("no threshold keeps the false accept rate at or below 1%") != std::string::npos);
+    CHECK(r.status == 4);
+  }
+}

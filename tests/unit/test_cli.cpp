@@ -112,6 +112,20 @@ TEST_CASE("cli::parse_command_line", "[cli]") {
   }
 }
 
+TEST_CASE("cli: no part of a key with a line break in it is echoed", "[cli]") {
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"cache", "stats", "--api-key", "SECRETONE\nTWOTWO"},
+        std::vector<std::string>{"cache", "stats", "--api-key=SECRETONE\nTWOTWO"},
+        std::vector<std::string>{"cache", "stats", "--api-key=SECRETONE\r\nTWOTWO"}}) {
+    auto c = parse(args);
+    REQUIRE_FALSE(c);
+    CHECK(c.error().message.find("SECRET") == std::string::npos);
+    CHECK(c.error().message.find("TWOTWO") == std::string::npos);
+    CHECK(c.error().message.find("[redacted]") != std::string::npos);
+    CHECK(c.error().message.find('\n') == std::string::npos);
+  }
+}
+
 TEST_CASE("cli: parser errors never echo an API key", "[cli]") {
   for (const std::vector<std::string>& args :
        {std::vector<std::string>{"cache", "stats", "--api-key", "SECRET123"},
