@@ -9,7 +9,13 @@
 #include <memory>
 #include <optional>
 
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
 #include "faceverify/local_backend.hpp"
+#include "faceverify/similarity.hpp"
+#include "process.hpp"
 
 namespace faceverify::test {
 
@@ -31,6 +37,22 @@ inline std::unique_ptr<FaceAnalyzer> local_analyzer_or_skip() {
   auto analyzer = local::make_analyzer(std::move(*models));
   REQUIRE(analyzer);
   return std::move(*analyzer);
+}
+
+/// The stored embedding of samples/astronaut.jpg by the pinned models
+/// (tests/data/local/astronaut.embedding.json; how it was made and the noise
+/// measured: tests/data/local/README.md).
+inline std::vector<double> astronaut_reference_embedding() {
+  return nlohmann::json::parse(
+             read_file(std::string(FACEVERIFY_SOURCE_DIR) + "/tests/data/local/astronaut.embedding.json"))
+      .get<std::vector<double>>();
+}
+
+/// L2 distance of two embeddings of one length.
+inline double l2(const std::vector<double>& a, const std::vector<double>& b) {
+  REQUIRE(a.size() == b.size());
+  REQUIRE_FALSE(a.empty());
+  return l2_distance(a, b);
 }
 
 }  // namespace faceverify::test

@@ -74,13 +74,6 @@ std::vector<double> first_embedding(const std::string& jsonl) {
   return j.at("faces").at(0).at("embedding").get<std::vector<double>>();
 }
 
-double l2(const std::vector<double>& a, const std::vector<double>& b) {
-  REQUIRE(a.size() == b.size());
-  double sum = 0;
-  for (std::size_t i = 0; i < a.size(); ++i) sum += (a[i] - b[i]) * (a[i] - b[i]);
-  return std::sqrt(sum);
-}
-
 }  // namespace
 
 TEST_CASE("local e2e: embed reproduces the astronaut's reference embedding", "[local][e2e]") {
@@ -89,12 +82,10 @@ TEST_CASE("local e2e: embed reproduces the astronaut's reference embedding", "[l
   CHECK(r->exit_code == 0);
   CHECK(r->err.empty());
   REQUIRE(std::count(r->out.begin(), r->out.end(), '\n') == 1);
-  const auto reference =
-      json::parse(test::read_file(std::string(FACEVERIFY_SOURCE_DIR) + "/tests/data/local/astronaut.embedding.json"))
-          .get<std::vector<double>>();
+  const auto reference = test::astronaut_reference_embedding();
   const auto e = first_embedding(r->out);
   REQUIRE(e.size() == 512);
-  const double d = l2(e, reference);  // see tests/data/local/README.md for the noise measured
+  const double d = test::l2(e, reference);  // see tests/data/local/README.md for the noise measured
   INFO("L2 distance to the reference: " << d);
   CHECK(d <= 0.02);
 }
@@ -125,7 +116,7 @@ TEST_CASE("local e2e: a cache entry made with other models is not reused", "[loc
     REQUIRE(r);
     CHECK(r->exit_code == 0);
     CHECK(r->err.empty());
-    CHECK(l2(first_embedding(r->out), real) < 1e-6);
+    CHECK(test::l2(first_embedding(r->out), real) < 1e-6);
     auto stats = test::run_process({FACEVERIFY_BINARY_PATH, "cache", "stats", "--json", "--cache-dir", cache_dir});
     CHECK(stats.exit_code == 0);
     CHECK(json::parse(stats.out)["entries"] == 2);
@@ -136,7 +127,7 @@ TEST_CASE("local e2e: a cache entry made with other models is not reused", "[loc
     REQUIRE(again);
     CHECK(again->exit_code == 0);
     CHECK(again->err.empty());
-    CHECK(l2(first_embedding(again->out), real) < 1e-6);
+    CHECK(test::l2(first_embedding(again->out), real) < 1e-6);
   }
   SECTION("control: planted under the pinned models' identity, the entry is used") {
     const faceverify::cache::Cache cache(cache_dir);
@@ -148,7 +139,7 @@ TEST_CASE("local e2e: a cache entry made with other models is not reused", "[loc
     auto r = run_local_command("embed", {"--cache-dir", cache_dir, photo}, no_models);
     REQUIRE(r);
     CHECK(r->exit_code == 0);
-    CHECK(l2(first_embedding(r->out), planted_embedding) < 1e-6);
+    CHECK(test::l2(first_embedding(r->out), planted_embedding) < 1e-6);
   }
 }
 

@@ -330,25 +330,10 @@ TEST_CASE("local::analyzer", "[local]") {
   }
 }
 
-namespace {
-// tests/data/local/astronaut.embedding.json (how it was made: tests/data/local/README.md).
-std::vector<double> reference_embedding() {
-  const auto j = nlohmann::json::parse(
-      test::read_file(std::string(FACEVERIFY_SOURCE_DIR) + "/tests/data/local/astronaut.embedding.json"));
-  return j.get<std::vector<double>>();
-}
-double l2(const std::vector<double>& a, const std::vector<double>& b) {
-  REQUIRE(a.size() == b.size());
-  double sum = 0;
-  for (std::size_t i = 0; i < a.size(); ++i) sum += (a[i] - b[i]) * (a[i] - b[i]);
-  return std::sqrt(sum);
-}
-}  // namespace
-
 TEST_CASE("local::analyzer: the astronaut's embedding matches the stored reference", "[local]") {
   auto analyzer = test::local_analyzer_or_skip();
   if (!analyzer) return;
-  const std::vector<double> reference = reference_embedding();
+  const std::vector<double> reference = test::astronaut_reference_embedding();
   REQUIRE(reference.size() == 512);
   double norm = 0;
   for (double x : reference) norm += x * x;
@@ -360,7 +345,7 @@ TEST_CASE("local::analyzer: the astronaut's embedding matches the stored referen
   REQUIRE(e.size() == 512);
   // Run to run it is bit-identical; other SIMD kernels move it by ~0.001;
   // a colour-order slip (RGB for BGR) by 0.22.
-  const double d = l2(e, reference);
+  const double d = test::l2(e, reference);
   INFO("L2 distance to the reference: " << d);
   CHECK(d <= 0.02);
   for (std::size_t i = 0; i < 16; ++i) CHECK(e[i] == Approx(reference[i]).margin(0.005));
