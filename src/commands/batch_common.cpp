@@ -79,7 +79,8 @@ bool emit(Io& io, const std::string& text) {
   io.diag.clear_progress();
   io.out << text << std::flush;
   if (io.out) return true;
-  if (errno != EPIPE) {
+  // A write cut by SIGINT/SIGTERM (EINTR): the interruption says it all.
+  if (errno != EPIPE && !(errno == EINTR && interrupt_signal() != 0)) {
     io.diag.line(std::string("cannot write to standard output: ") + std::strerror(errno));
     io.output_lost = true;
   }

@@ -2,6 +2,7 @@
 // faceverify embed: one embedding record per distinct image, streamed.
 #include "commands/cli.hpp"
 #include "commands/commands.hpp"
+#include "faceverify/interrupt.hpp"
 #include "faceverify/version.hpp"
 
 namespace faceverify::commands {
@@ -94,7 +95,8 @@ int run(EmbedOptions& o, Io& io) {
   }
   // stdout is the data here: a closed one (even quietly, EPIPE) is lost
   // output (exit 2), and the user learns how much is missing.
-  if (!writing) {
+  // (A write cut by SIGINT/SIGTERM is the interruption's: 130/143 says it.)
+  if (!writing && interrupt_signal() == 0) {
     const std::size_t total = inputs.entries.size();
     const bool closed = !io.output_lost;  // EPIPE; any other failure was reported by emit
     diag.line(std::string(closed ? "standard output was closed: " : "standard output: ") +
