@@ -104,6 +104,14 @@ Expected<void> write_output_file(const std::string& path, const std::string& tex
   return {};
 }
 
+std::vector<std::string> service_inputs(const ServiceOptions& service) {
+  std::vector<std::string> files;
+  for (const auto* file : {&service.config_file, &service.api_key_file, &service.cacert}) {
+    if (*file) files.push_back(**file);
+  }
+  return files;
+}
+
 std::string iso_timestamp() {
   const std::time_t now = std::time(nullptr);
   std::tm tm{};
