@@ -261,7 +261,12 @@ Expected<RunEnd> analyse_all(InputSet& inputs, Backend* backend, const EngineSet
   std::vector<std::jthread> workers;
   const std::size_t n_workers =
       std::min<std::size_t>(static_cast<std::size_t>(std::max(1, settings.jobs)), misses.size());
-  for (std::size_t w = 0; w < n_workers; ++w) workers.emplace_back(work);
+  for (std::size_t w = 0; w < n_workers; ++w) {
+    workers.emplace_back([&work] {
+      block_interrupts_in_this_thread();
+      work();
+    });
+  }
 
   std::size_t remaining = misses.size();
   while (remaining > 0 && !cancel.load()) {

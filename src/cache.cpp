@@ -245,7 +245,10 @@ Cache::Cache(std::filesystem::path directory) : m_dir(std::move(directory)) {}
 std::optional<std::string> Cache::load(std::string_view key) const {
   if (!is_key(key)) return std::nullopt;
   const fs::path path = m_dir / "v1" / key.substr(0, 2) / key;
-  const auto fd = open_for_reading(path, O_NOFOLLOW);
+  // O_NONBLOCK: a FIFO in place of an entry must not block open(); anything
+  // but a regular file is a miss (the next store() replaces it). O_NONBLOCK
+  // changes nothing for reading a regular file.
+  const auto fd = open_for_reading(path, O_NOFOLLOW | O_NONBLOCK);
   if (!fd) return std::nullopt;
   struct stat st {};
   if (::fstat(fd->get(), &st) != 0 || !S_ISREG(st.st_mode)) return std::nullopt;
@@ -379,7 +382,7 @@ Expected<Stats> Cache::stats() const {
       [&](const std::string& fan, const fs::path& fan_dir, const std::string& name) -> Expected<void> {
         if (!is_entry_name(name, fan)) return {};
         const fs::path path = fan_dir / name;
-        const auto fd = open_for_reading(path, O_NOFOLLOW);
+        const auto fd = open_for_reading(path, O_NOFOLLOW | O_NONBLOCK);
         if (!fd) return {};
         struct stat st {};
         if (::fstat(fd->get(), &st) != 0 || !S_ISREG(st.st_mode)) return {};

@@ -802,6 +802,17 @@ std::string render_calibration_report(const ReportInput& in) {
     if (cal.genuine > 0) sub += "TAR " + esc(approx(at->exact) + rate(at->point.tar));
   }
   out += "<div class=\"s\">" + sub + "</div></div>\n";
+  // How the threshold in use today does on this data.
+  if (in.current_threshold) {
+    const auto now = point_at(cal.roc, *in.current_threshold);
+    std::string rates =
+        "from the " + esc(in.current_threshold_source.empty() ? std::string("default") : in.current_threshold_source);
+    if (now && cal.impostors > 0) rates += "<br/>FAR " + esc(approx(now->exact) + rate(now->point.far));
+    if (now && cal.genuine > 0)
+      rates +=
+          std::string(cal.impostors > 0 ? ", " : "<br/>") + "TAR " + esc(approx(now->exact) + rate(now->point.tar));
+    card("Your threshold", sim(*in.current_threshold), rates);
+  }
   out += "</div>\n</header>\n";
 
   // Charts.

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "faceverify/file_io.hpp"
 
+#include "faceverify/interrupt.hpp"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -41,9 +43,13 @@ int FileDescriptor::close() noexcept {
 }
 
 ReadResult<FileDescriptor> open_for_reading(const std::filesystem::path& path, int extra_flags) {
-  FileDescriptor fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | extra_flags));
-  if (!fd.valid()) return failed(ReadError::Step::open, errno);
-  return fd;
+  for (;;) {
+    FileDescriptor fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | extra_flags));
+    if (fd.valid()) return fd;
+    // A FIFO's open waits for a writer; the first SIGINT/SIGTERM ends the wait.
+    if (errno == EINTR && !interrupted()) continue;
+    return failed(ReadError::Step::open, errno);
+  }
 }
 
 ReadResult<std::string> read_up_to(int fd, std::size_t limit) {
@@ -53,7 +59,9 @@ ReadResult<std::string> read_up_to(int fd, std::size_t limit) {
     const std::size_t want = std::min(sizeof buf, limit - data.size());
     const ssize_t n = ::read(fd, buf, want);
     if (n < 0) {
-      if (errno == EINTR) continue;
+      // The handlers do not restart calls (interrupt.cpp): a read blocked on
+      // a pipe or FIFO ends at the first signal, and the run stops.
+      if (errno == EINTR && !interrupted()) continue;
       return failed(ReadError::Step::read, errno);
     }
     if (n == 0) break;

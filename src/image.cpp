@@ -287,6 +287,12 @@ Expected<Image> load_any(const ImageSource& source, int stdin_fd, std::size_t ma
   const std::size_t read_limit = allow_text ? std::max(max_bytes, k_max_embedding_file_bytes) : max_bytes;
   auto finish = [&](Image image) -> Expected<Image> {
     if (allow_text && starts_like_json(image.bytes)) {
+      // read_bounded read one byte past the limit: a longer stream (stdin,
+      // a FIFO) is refused, never parsed cut short.
+      if (image.bytes.size() > read_limit) {
+        return fail(ErrorKind::input,
+                    image.label + ": embedding file larger than " + limit_text(read_limit) + "; split it");
+      }
       image.embedding_text = true;
       return image;
     }

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "faceverify/interrupt.hpp"
 
+#include <pthread.h>
+
 #include <csignal>
 #include <mutex>
 
@@ -26,12 +28,22 @@ void install_interrupt_handlers() {
     struct sigaction sa {};
     sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);
-    // SA_RESTART: a write to a slow reader is resumed, not cut in the middle
-    // of a record; the workers see the flag through their polls.
-    sa.sa_flags = SA_RESTART;
+    // No SA_RESTART: a call blocked on a FIFO, a pipe or a slow reader of
+    // stdout returns EINTR at the first signal, and every EINTR loop checks
+    // interrupted() before retrying (file_io), so the run ends with 130/143
+    // instead of waiting. The workers see the flag through their polls.
+    sa.sa_flags = 0;
     sigaction(SIGINT, &sa, nullptr);
     sigaction(SIGTERM, &sa, nullptr);
   });
+}
+
+void block_interrupts_in_this_thread() noexcept {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
 }
 
 const std::atomic<bool>& interrupted() noexcept {

@@ -5,6 +5,7 @@
 // histograms with the threshold line, the FAR/FRR curves against the
 // threshold, the summary table and the worst-scoring pairs.
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -29,6 +30,8 @@ struct ReportInput {
   std::string threshold_reason;                    // e.g. "best accuracy" or "FAR <= 0.1%"
   double half_distance = k_default_half_distance;  // to show thresholds as distances
   Calibration calibration;
+  std::optional<double> current_threshold;  // the threshold runs use now (-t, environment, config or default)
+  std::string current_threshold_source;     // "option", "env", "config" or "default"
   std::vector<ScoredPair> worst_genuine;    // lowest-scoring genuine pairs (up to 10)
   std::vector<ScoredPair> worst_impostors;  // highest-scoring impostor pairs (up to 10)
 };

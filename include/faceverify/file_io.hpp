@@ -2,7 +2,8 @@
 #pragma once
 // POSIX file descriptors and bounded reads: an owning descriptor, and reads
 // that never hold more than their limit (plus one byte) in memory, retry
-// EINTR and refuse directories. Errors carry the errno, not a message: each
+// EINTR (except once SIGINT/SIGTERM asked the run to stop: then the call
+// fails with EINTR) and refuse directories. Errors carry the errno, not a message: each
 // caller words its own ("cannot open the pairs file: ...").
 
 #include <cstddef>

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 // Graceful interruption for batch commands: the first SIGINT or SIGTERM sets a
-// flag (workers stop taking work, transfers in flight abort, the output stream
-// ends on a complete record) and restores the default action, so a second
-// Ctrl-C kills at once. Exit status 130 / 143 as after a default signal.
+// flag (workers stop taking work, transfers in flight abort, a blocking call
+// returns EINTR and is not retried) and restores the default action, so a
+// second Ctrl-C kills at once. Exit status 130 / 143 as after a default signal.
 
 #include <atomic>
 
@@ -12,6 +12,11 @@ namespace faceverify {
 /// Installs the handlers (idempotent). Until this is called the default
 /// dispositions apply, as `faceverify IMG1 IMG2` relies on.
 void install_interrupt_handlers();
+
+/// Blocks SIGINT and SIGTERM in the calling thread (a worker: it sees the
+/// flag through its polls), so that a signal is delivered to the main
+/// thread and ends the call it may be blocked in (a write to a slow stdout).
+void block_interrupts_in_this_thread() noexcept;
 
 /// True once SIGINT or SIGTERM arrived after install_interrupt_handlers().
 const std::atomic<bool>& interrupted() noexcept;

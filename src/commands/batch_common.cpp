@@ -79,7 +79,8 @@ bool emit(Io& io, const std::string& text) {
   io.diag.clear_progress();
   io.out << text << std::flush;
   if (io.out) return true;
-  if (errno != EPIPE) {
+  // A write cut by SIGINT/SIGTERM (EINTR): the interruption says it all.
+  if (errno != EPIPE && !(errno == EINTR && interrupt_signal() != 0)) {
     io.diag.line(std::string("cannot write to standard output: ") + std::strerror(errno));
     io.output_lost = true;
   }
@@ -101,6 +102,14 @@ Expected<void> write_output_file(const std::string& path, const std::string& tex
                 display_name(path) + ": cannot write " + std::string(what) + ": " + std::strerror(written.error()));
   }
   return {};
+}
+
+std::vector<std::string> service_inputs(const ServiceOptions& service) {
+  std::vector<std::string> files;
+  for (const auto* file : {&service.config_file, &service.api_key_file, &service.cacert}) {
+    if (*file) files.push_back(**file);
+  }
+  return files;
 }
 
 std::string iso_timestamp() {

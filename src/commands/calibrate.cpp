@@ -12,6 +12,7 @@
 #include "faceverify/calibration_report.hpp"
 #include "faceverify/config.hpp"
 #include "faceverify/file_io.hpp"
+#include "faceverify/output_guard.hpp"
 #include "faceverify/pairs_file.hpp"
 #include "faceverify/similarity.hpp"
 #include "faceverify/text.hpp"
@@ -28,10 +29,13 @@ constexpr const char* k_footer =
     R"(Output: text, or --json (one object; its "threshold" is the chosen similarity threshold:
 the --target-far one when given, else the best-accuracy cut; with "auc" and "eer"). Pairs whose
 images have no face are left out and counted. FAR figures resting on too few impostor pairs are
-flagged (at least 10 / FAR impostor pairs are needed for a meaningful figure).
+flagged (at least 10 / FAR impostor pairs are needed for a meaningful figure). "Your threshold"
+gives FAR and TAR at the threshold runs use now (-t, FACEVERIFY_THRESHOLD, config file or default).
+--write-config keeps the old file when only one class was scored or an image failed.
 
 Exit codes: 0 calibrated; 4 an image failed (service error; the figures use the rest);
-  2 usage or input error (unreadable labels, no labelled pairs); 130/143 interrupted.
+  2 usage or input error (unreadable labels, no labelled pairs, an output file that must not
+  be written, only one class with --write-config); 130/143 interrupted.
 
 Examples:
   faceverify calibrate --backend local photos/              # photos/labels.csv: file,identity
@@ -178,14 +182,47 @@ ordered_json point_json(const OperatingPoint& p, double a) {
           {"accuracy", p.accuracy}};
 }
 
+// The threshold runs use today (-t, FACEVERIFY_THRESHOLD, the config file or
+// the default) applied to this data, by the verdict's own rule.
+struct Current {
+  double threshold = 0.0;
+  std::string source;
+  OperatingPoint point;
+};
+
+Current current_point(const std::vector<LabelledScore>& scores, const ScoringOptions& scoring) {
+  Current c{scoring.score.threshold, scoring.threshold_source, {}};
+  c.point.threshold = c.threshold;
+  std::size_t genuine = 0, impostors = 0, true_rejects = 0;
+  for (const LabelledScore& s : scores) {
+    const bool accepted = meets_threshold(s.similarity, scoring.score);
+    if (s.genuine) {
+      ++genuine;
+      if (accepted) ++c.point.true_accepts;
+    } else {
+      ++impostors;
+      if (accepted)
+        ++c.point.false_accepts;
+      else
+        ++true_rejects;
+    }
+  }
+  c.point.far = impostors ? static_cast<double>(c.point.false_accepts) / static_cast<double>(impostors) : 0.0;
+  c.point.tar = genuine ? static_cast<double>(c.point.true_accepts) / static_cast<double>(genuine) : 0.0;
+  c.point.accuracy =
+      scores.empty() ? 0.0
+                     : static_cast<double>(c.point.true_accepts + true_rejects) / static_cast<double>(scores.size());
+  return c;
+}
+
 struct Chosen {
   double threshold = 0.0;
   std::string reason;       // "best_accuracy" or "target_far"
   std::string reason_text;  // "best accuracy" or "FAR <= 0.1%"
 };
 
-std::string render_text(const Calibration& c, const Chosen& chosen, const CalibrateOptions& o, std::size_t skipped,
-                        const std::string& backend) {
+std::string render_text(const Calibration& c, const Chosen& chosen, const Current& current, const CalibrateOptions& o,
+                        std::size_t skipped, const std::string& backend) {
   const double a = o.scoring.score.half_distance;
   auto both = [&](double t) {
     return "similarity " + fixed(t, 4) + " (distance " + fixed(distance_from_similarity(t, a), 4) + ")";
@@ -226,12 +263,15 @@ std::string render_text(const Calibration& c, const Chosen& chosen, const Calibr
     out += "\nBest accuracy: " + rate_text(c.best_accuracy->accuracy) + " at " + both(c.best_accuracy->threshold) +
            " (FAR " + rate_text(c.best_accuracy->far) + ", TAR " + rate_text(c.best_accuracy->tar) + ")\n";
   }
-  out += "\nChosen threshold: " + both(chosen.threshold) + ", " + chosen.reason_text + "\n";
+  out += "\nYour threshold (" + current.source + "): " + both(current.threshold) + ": FAR " +
+         (c.impostors ? rate_text(current.point.far) : std::string("-")) + ", TAR " +
+         (c.genuine ? rate_text(current.point.tar) : std::string("-")) + "\n";
+  out += "Chosen threshold: " + both(chosen.threshold) + ", " + chosen.reason_text + "\n";
   return out;
 }
 
-std::string render_json(const Calibration& c, const Chosen& chosen, const CalibrateOptions& o, std::size_t skipped,
-                        const Provenance& provenance) {
+std::string render_json(const Calibration& c, const Chosen& chosen, const Current& current, const CalibrateOptions& o,
+                        std::size_t skipped, const Provenance& provenance) {
   const double a = o.scoring.score.half_distance;
   ordered_json j;
   j["schema_version"] = 1;
@@ -257,6 +297,11 @@ std::string render_json(const Calibration& c, const Chosen& chosen, const Calibr
   }
   j["far_targets"] = std::move(targets);
   j["best_accuracy"] = c.best_accuracy ? point_json(*c.best_accuracy, a) : ordered_json(nullptr);
+  ordered_json now = point_json(current.point, a);
+  if (c.impostors == 0) now["far"] = nullptr;
+  if (c.genuine == 0) now["tar"] = now["frr"] = nullptr;
+  now["threshold_source"] = current.source;
+  j["current_threshold"] = std::move(now);
   j["face_policy"] = policy_name(o.scoring.face);
   detail::add_provenance(j, provenance);
   j["tool_version"] = k_version;
@@ -312,6 +357,34 @@ int run(CalibrateOptions& o, Io& io) {
       return exit_code(added.error().kind);
     }
     entries_of[i] = std::move(*added);
+  }
+  // Where the report and the config go is checked before any request: a
+  // bad path must not cost a whole run's uploads, nor replace an input.
+  std::optional<fs::path> config_path;
+  if (o.write_config) {
+    config_path = o.service.config_file ? std::optional(fs::path(*o.service.config_file)) : default_config_path();
+    if (!config_path) {
+      diag.line("cannot locate the config file: neither XDG_CONFIG_HOME nor HOME is set (use --config FILE)");
+      return exit_status::usage;
+    }
+  }
+  {
+    std::vector<std::string> read_files = {o.labelled, (fs::path(o.labelled) / "labels.csv").string()};
+    for (const auto& image : labelled->images) read_files.push_back(image);
+    std::vector<std::string> service_files = service_inputs(o.service);
+    std::vector<PlannedOutput> outputs;
+    if (o.report) outputs.push_back(PlannedOutput{"--report", *o.report, OutputKind::html_report});
+    if (config_path) {
+      // The config file is read and then rewritten on purpose: it is the
+      // target here, not an input to protect.
+      outputs.push_back(PlannedOutput{"--write-config", *config_path, OutputKind::config});
+      if (o.service.config_file) std::erase(service_files, *o.service.config_file);
+    }
+    read_files.insert(read_files.end(), service_files.begin(), service_files.end());
+    const bool reads_stdin = std::find(labelled->images.begin(), labelled->images.end(), "-") != labelled->images.end();
+    if (auto ok = check_outputs(outputs, read_files, reads_stdin ? io.stdin_fd : -1); !ok) {
+      return report_error(diag, ok.error());
+    }
   }
   auto setup = analyse_inputs(o.service, o.batch, inputs, diag, o.json);
   if (!setup) return setup.error();
@@ -401,8 +474,9 @@ int run(CalibrateOptions& o, Io& io) {
   const std::string backend_text = setup->provenance.backend == BackendKind::local
                                        ? std::string("local backend")
                                        : "api4ai (" + setup->provenance.api + ")";
-  if (!emit(io, o.json ? render_json(cal, chosen, o, skipped, setup->provenance)
-                       : render_text(cal, chosen, o, skipped, backend_text))) {
+  const Current current = current_point(scores, o.scoring);
+  if (!emit(io, o.json ? render_json(cal, chosen, current, o, skipped, setup->provenance)
+                       : render_text(cal, chosen, current, o, skipped, backend_text))) {
     return status.value();
   }
 
@@ -415,6 +489,8 @@ int run(CalibrateOptions& o, Io& io) {
     report.threshold_reason = chosen.reason_text;
     report.half_distance = o.scoring.score.half_distance;
     report.calibration = cal;
+    report.current_threshold = current.threshold;
+    report.current_threshold_source = current.source;
     auto listed = [&](std::vector<Worst> list, bool genuine) {
       std::sort(list.begin(), list.end(), [genuine](const Worst& x, const Worst& y) {
         return genuine ? x.similarity < y.similarity : x.similarity > y.similarity;
@@ -434,10 +510,22 @@ int run(CalibrateOptions& o, Io& io) {
       status.note(written.error().kind);
     }
   }
-  if (o.write_config) {
-    const auto path = o.service.config_file ? std::optional(fs::path(*o.service.config_file)) : default_config_path();
-    if (!path) {
-      diag.line("cannot locate the config file: neither XDG_CONFIG_HOME nor HOME is set (use --config FILE)");
+  if (config_path) {
+    const fs::path& path = *config_path;
+    // A threshold needs both classes, and all of the data: otherwise the
+    // saved file (which every later run trusts) stays as it was.
+    if (status.failed()) {
+      diag.line(display_name(path.string()) +
+                ": not saved: some images failed (above), so the threshold would rest on part of the data; "
+                "fix them and run again");
+      return status.value();
+    }
+    std::string missing;
+    if (cal.genuine == 0) missing = "no genuine (same person) pair was scored";
+    if (cal.impostors == 0) missing = "no impostor (different people) pair was scored";
+    if (!missing.empty()) {
+      diag.line(display_name(path.string()) + ": not saved: " + missing +
+                "; a threshold needs both genuine and impostor pairs (label pairs of both kinds)");
       status.note(exit_status::usage);
       return status.value();
     }
@@ -447,14 +535,14 @@ int run(CalibrateOptions& o, Io& io) {
     config.half_distance = o.scoring.score.half_distance;
     const std::string comment = "written by faceverify calibrate on " + iso_timestamp() + " from " +
                                 display_name(o.labelled) + " (" + chosen.reason_text + ")";
-    if (auto written = write_config(*path, config, comment); !written) {
+    if (auto written = write_config(path, config, comment); !written) {
       diag.line(written.error().message);
       status.note(written.error().kind);
       return status.value();
     }
     if (!o.batch.quiet) {
       diag.line("saved threshold " + fixed(chosen.threshold, 4) + " for the " +
-                std::string(backend_name(*config.backend)) + " backend to " + path->string());
+                std::string(backend_name(*config.backend)) + " backend to " + path.string());
     }
   }
   return status.value();

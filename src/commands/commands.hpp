@@ -124,6 +124,10 @@ bool emit(Io& io, const std::string& text);
 /// never reads half a report. Errors (ErrorKind::input) name the file and `what`.
 Expected<void> write_output_file(const std::string& path, const std::string& text, std::string_view what);
 
+/// The files besides the images that a run with `service` reads (--config,
+/// --api-key-file, --cacert): inputs no output may overwrite (output_guard).
+std::vector<std::string> service_inputs(const ServiceOptions& service);
+
 /// The current UTC time as ISO 8601 ("2026-11-23T06:45:44").
 std::string iso_timestamp();
 

@@ -2,6 +2,7 @@
 // faceverify embed: one embedding record per distinct image, streamed.
 #include "commands/cli.hpp"
 #include "commands/commands.hpp"
+#include "faceverify/interrupt.hpp"
 #include "faceverify/version.hpp"
 
 namespace faceverify::commands {
@@ -13,7 +14,8 @@ for an image that failed. Format: docs/embedding-file.md.
 
 Exit codes: 0 every image analysed; 3 an image has no face (its line has "faces": []);
   4 an image failed (service error; 4 wins over 3); 2 usage or input error (before any request);
-  130/143 interrupted (every printed line is complete; the cache keeps what finished).
+  2 also when standard output closed or failed before every record was written (stderr says
+  how many are missing); 130/143 interrupted (the cache keeps what finished).
 
 Examples:
   faceverify embed *.jpg > people.jsonl
@@ -53,7 +55,8 @@ int run(EmbedOptions& o, Io& io) {
 
   ExitStatus status;
   bool writing = true;
-  std::size_t next = 0;  // --ordered: the next entry to print
+  std::size_t written = 0;  // records on stdout
+  std::size_t next = 0;     // --ordered: the next entry to print
   auto print = [&](std::size_t entry) {
     if (!writing) return;  // the reader went away: nothing more to say
     const Entry& e = inputs.entries[entry];
@@ -76,6 +79,7 @@ int run(EmbedOptions& o, Io& io) {
       status.note(s.analysis.error().kind);
     }
     if (writing) writing = emit(io, render_embedding_record(r));
+    if (writing) ++written;
   };
   std::vector<std::vector<std::size_t>> entries_of(inputs.subjects.size());
   for (std::size_t k = 0; k < inputs.entries.size(); ++k) entries_of[inputs.entries[k].subject].push_back(k);
@@ -88,6 +92,17 @@ int run(EmbedOptions& o, Io& io) {
   });
   if (!ended) {
     return report_error(diag, ended.error());
+  }
+  // stdout is the data here: a closed one (even quietly, EPIPE) is lost
+  // output (exit 2), and the user learns how much is missing.
+  // (A write cut by SIGINT/SIGTERM is the interruption's: 130/143 says it.)
+  if (!writing && interrupt_signal() == 0) {
+    const std::size_t total = inputs.entries.size();
+    const bool closed = !io.output_lost;  // EPIPE; any other failure was reported by emit
+    diag.line(std::string(closed ? "standard output was closed: " : "standard output: ") +
+              std::to_string(total - written) + " of " + std::to_string(total) +
+              " embedding records were not written; the embedding file is incomplete");
+    io.output_lost = true;
   }
   return status.value();
 }

@@ -11,6 +11,7 @@
 #include "faceverify/file_io.hpp"
 #include "faceverify/interrupt.hpp"
 #include "faceverify/junit.hpp"
+#include "faceverify/output_guard.hpp"
 #include "faceverify/pairs_file.hpp"
 
 namespace faceverify::commands {
@@ -24,7 +25,7 @@ directory. Format: docs/pairs-file.md.
 Output: one record per pair (verdict, similarity, distance, error) as JSON Lines (type "pair")
 or CSV; a failing pair is reported and the run goes on. A summary goes to stderr.
 --junit FILE also writes a JUnit XML report (a failure per contradicted pair, an error per
-pair that could not be scored).
+pair that could not be scored); FILE must be new, empty or a JUnit report, never an input.
 
 Exit codes: 0 every pair scored and as expected; 1 a verdict contradicted its expected label;
   5 (with --uncertain-band) a pair was uncertain; when a pair errored, the worst error's code
@@ -137,6 +138,22 @@ int run(PairsOptions& o, Io& io) {
     diag.line((o.pairs_file == "-" ? std::string("stdin") : display_name(o.pairs_file)) +
               ": no pairs (expected lines of image1,image2[,expected])");
     return exit_status::usage;
+  }
+  // The report must not replace an input or a file that is not a report;
+  // both are known before any request.
+  if (o.junit) {
+    std::vector<std::string> read_files = service_inputs(o.service);
+    if (o.pairs_file != "-") read_files.push_back(o.pairs_file);
+    for (const auto& row : rows) {
+      if (row.error) continue;
+      read_files.push_back(row.image1);
+      read_files.push_back(row.image2);
+    }
+    if (auto ok = check_outputs({PlannedOutput{"--junit", *o.junit, OutputKind::junit}}, read_files,
+                                o.pairs_file == "-" ? stdin_fd : -1);
+        !ok) {
+      return report_error(diag, ok.error());
+    }
   }
 
   // Load every image once (a missing file fails its pairs, not the run).

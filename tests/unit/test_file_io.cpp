@@ -16,6 +16,7 @@
 #include <utility>
 
 #include "faceverify/file_io.hpp"
+#include "faceverify/interrupt.hpp"
 #include "process.hpp"
 
 using namespace faceverify;
@@ -176,6 +177,33 @@ TEST_CASE("file_io::read_up_to and read_at_most", "[file_io]") {
     CHECK(g_signals == 1);
     CHECK(r.value() == "late");
   }
+}
+
+TEST_CASE("file_io: SIGTERM ends a read blocked on a pipe", "[file_io]") {
+  // The program's own handlers: no SA_RESTART, so the blocked read returns
+  // EINTR, and read_up_to does not retry it once a stop is requested. (With
+  // SA_RESTART the read would wait for the writer's data and return it.)
+  install_interrupt_handlers();
+  Pipe p;
+  const pthread_t reader = ::pthread_self();
+  std::thread writer([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    ::pthread_kill(reader, SIGTERM);
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    p.write("late");
+    p.write_end.close();
+  });
+  const auto started = std::chrono::steady_clock::now();
+  const auto r = read_at_most(p.read_end.get(), 100);
+  const auto waited = std::chrono::steady_clock::now() - started;
+  writer.join();
+  CHECK(interrupted());
+  CHECK(interrupt_signal() == SIGTERM);
+  CHECK(interrupted_exit_code() == 143);
+  REQUIRE_FALSE(r.has_value());
+  CHECK(r.error().err == EINTR);
+  CHECK(waited < std::chrono::milliseconds(1500));
+  ::signal(SIGTERM, SIG_DFL);
 }
 
 TEST_CASE("file_io::read_file_at_most", "[file_io]") {

@@ -133,6 +133,19 @@ TEST_CASE("image::load_image", "[image]") {
     CHECK(img->label == "stdin");
     CHECK(img->upload_name == "stdin.jpg");
   }
+  SECTION("an embedding file on stdin past 256 MiB is refused, not cut short") {
+    // A sparse file read as a stream (stdin is never stat'ed): the text
+    // starts like JSON, then 256 MiB + 1 of NULs.
+    const std::string path = dir.path().string() + "/big.jsonl";
+    test::write_file(path, "{\"type\":\"embedding\"}\n");
+    REQUIRE(::truncate(path.c_str(), static_cast<off_t>(k_max_embedding_file_bytes) + 1) == 0);
+    const int fd = ::open(path.c_str(), O_RDONLY);
+    auto in = load_input(ImageSource{SourceKind::stdin_stream, "-"}, fd, k_max_image_bytes);
+    ::close(fd);
+    REQUIRE_FALSE(in);
+    CHECK(in.error().kind == ErrorKind::input);
+    CHECK(in.error().message == "stdin: embedding file larger than the 256 MiB limit; split it");
+  }
   SECTION("a URL is not read") {
     auto img = load_image(ImageSource{SourceKind::url, "https://example.com/x.jpg"});
     REQUIRE(img);
