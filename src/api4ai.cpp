@@ -21,8 +21,6 @@ namespace {
 using nlohmann::json;
 
 constexpr int k_max_json_depth = 64;  // deeper replies are refused, not parsed
-constexpr std::size_t k_max_embedding_size = 65536;
-constexpr std::size_t k_max_faces = 10000;
 constexpr std::string_view k_rapidapi_host = "face-detection14.p.rapidapi.com";
 
 std::unexpected<Error> malformed(const std::string& what) {
@@ -49,12 +47,29 @@ std::string name_of(const json& entity) {
   return n && n->is_string() ? n->get<std::string>() : std::string();
 }
 
+// Every string of a decoded reply, object keys (landmark names) included, as
+// redact() leaves it: what the service echoes JSON-escaped is caught here.
+void redact_strings(json& j, std::string_view secret) {
+  if (j.is_string()) {
+    j = redact(j.get<std::string>(), secret);
+  } else if (j.is_array()) {
+    for (json& item : j) redact_strings(item, secret);
+  } else if (j.is_object()) {
+    json out = json::object();
+    for (auto& [key, value] : j.items()) {
+      redact_strings(value, secret);
+      out[redact(key, secret)] = std::move(value);
+    }
+    j = std::move(out);
+  }
+}
+
 Expected<std::vector<double>> read_vector(const json& v, const std::string& path) {
   if (!v.is_array()) return malformed(path + " is not an array of numbers");
   if (v.empty()) return malformed(path + " is an empty embedding");
-  if (v.size() > k_max_embedding_size) {
+  if (v.size() > limits::k_max_embedding_values) {
     return malformed(path + " has " + std::to_string(v.size()) + " values (more than " +
-                     std::to_string(k_max_embedding_size) + ")");
+                     std::to_string(limits::k_max_embedding_values) + ")");
   }
   std::vector<double> out;
   out.reserve(v.size());
@@ -71,17 +86,13 @@ Expected<std::array<double, 4>> read_box(const json& b, const std::string& path)
   if (!b.is_array() || b.size() != 4 || !std::all_of(b.begin(), b.end(), is_finite_number)) {
     return malformed(path + " is not [x, y, width, height] (4 finite numbers)");
   }
-  std::array<double, 4> box{b[0].get<double>(), b[1].get<double>(), b[2].get<double>(), b[3].get<double>()};
-  if (box[2] <= 0.0 || box[3] <= 0.0) return malformed(path + " has a width or height that is not positive");
-  // Clip to the image, as the service does for other detectors; a box wholly
-  // outside the image is nonsense.
-  const double x0 = std::clamp(box[0], 0.0, 1.0), y0 = std::clamp(box[1], 0.0, 1.0);
-  const double x1 = std::clamp(box[0] + box[2], 0.0, 1.0), y1 = std::clamp(box[1] + box[3], 0.0, 1.0);
-  if (x1 <= x0 || y1 <= y0) return malformed(path + " lies outside the image");
-  return std::array<double, 4>{x0, y0, x1 - x0, y1 - y0};
+  // Clipped to the image and checked with the rest of the face (normalize_face).
+  return std::array<double, 4>{b[0].get<double>(), b[1].get<double>(), b[2].get<double>(), b[3].get<double>()};
 }
 
-Expected<Face> read_face(const json& obj, const std::string& path) {
+// A face, or nullopt for a face the reply gives no embedding (skipped by the
+// caller with a warning).
+Expected<std::optional<Face>> read_face(const json& obj, const std::string& path) {
   if (!obj.is_object()) return malformed(path + " is not an object");
   Face face;
   if (const json* b = member(obj, "box")) {
@@ -123,20 +134,36 @@ Expected<Face> read_face(const json& obj, const std::string& path) {
       }
     }
   }
-  if (!has_embedding) {
-    return malformed(path + " has no face-embeddings vector (the request must ask for embeddings=true)");
-  }
-  return face;
+  if (!has_embedding) return std::optional<Face>();
+  if (auto problem = normalize_face(face)) return malformed(path + ": " + *problem);
+  return std::optional<Face>(std::move(face));
 }
 
-std::string hint_for(Mode mode, int status) {
+// RapidAPI's 429 when a plan's quota is used up ("You have exceeded the DAILY
+// quota for Requests on your current plan, BASIC. Upgrade your plan at …"):
+// "DAILY", "MONTHLY", or empty for any other 429 (a rate limit).
+std::string_view quota_period(std::string_view summary) {
+  for (std::string_view period : {"DAILY", "MONTHLY"}) {
+    if (summary.find(std::string(period) + " quota") != std::string_view::npos) return period;
+  }
+  return {};
+}
+
+std::string hint_for(Mode mode, int status, std::string_view summary) {
   switch (status) {
     case 401:
     case 403:
       if (mode == Mode::demo) return "the demo endpoint needs no key; check --api-url, or use --api api4ai";
       return "check the key in " + std::string(key_variable(mode)) + " or --api-key-file, and the subscription";
     case 413: return "the service refused the upload as too large; send a smaller image";
-    case 429: return "rate limited; wait and retry, or use your own key with --api api4ai or --api rapidapi";
+    case 429:
+      if (const auto period = quota_period(summary); !period.empty()) {
+        const bool daily = period == "DAILY";
+        return std::string("the plan's ") + (daily ? "daily" : "monthly") +
+               " quota is used up and retrying will not help before it resets " + (daily ? "tomorrow" : "next month") +
+               ": use another key or plan (--api-key-file), or analyse offline with --backend local";
+      }
+      return "rate limited; wait and retry, or use your own key with --api api4ai or --api rapidapi";
     default: return {};
   }
 }
@@ -245,20 +272,23 @@ HttpRequest build_request(const Endpoint& endpoint, const Image& image) {
   return req;
 }
 
-Expected<Analysis> parse_response(std::string_view body) {
+Expected<Analysis> parse_response(std::string_view body, std::string_view secret) {
   if (detail::nested_too_deep(body, k_max_json_depth))
     return malformed("JSON nested deeper than " + std::to_string(k_max_json_depth) + " levels");
   json root;
   try {
     root = json::parse(body.begin(), body.end());
   } catch (const json::parse_error& e) {
-    const std::string text = summarize_error_body(body, "");  // an HTML page shows its title, never markup
+    const std::string text = summarize_error_body(body, "", secret);  // an HTML page shows its title, never markup
     if (text.empty()) return malformed("empty body");
     return malformed("not valid JSON (error at byte " + std::to_string(e.byte) + "): \"" + text + "\"");
   } catch (const json::exception&) {
     return malformed("not valid JSON (a number out of range)");
   }
   if (!root.is_object()) return malformed("top level is not a JSON object");
+  // Decoded, so an echo of the key written with JSON escapes is found; before
+  // any string is read, cut or quoted in a message.
+  if (!secret.empty()) redact_strings(root, secret);
   const json* results = member(root, "results");
   if (!results) return malformed("no \"results\"");
   if (!results->is_array()) return malformed("\"results\" is not an array");
@@ -287,11 +317,16 @@ Expected<Analysis> parse_response(std::string_view body) {
   }
 
   Analysis analysis;
+  if (results->size() > 1) {
+    // A document with pages: one image is sent, its first result is the image.
+    analysis.warnings.push_back("the service answered with " + std::to_string(results->size()) +
+                                " results (pages); only the first is used");
+  }
   if (const json* n = member(result, "name"); n && n->is_string()) analysis.name = n->get<std::string>();
   if (const json* m = member(result, "md5"); m && m->is_string()) analysis.md5 = m->get<std::string>();
   for (const char* key : {"width", "height"}) {
     const json* v = member(result, key);
-    if (v && v->is_number_integer() && v->get<long long>() > 0 && v->get<long long>() < 1000000) {
+    if (v && v->is_number_integer() && v->get<long long>() > 0 && v->get<long long>() <= limits::k_max_image_side) {
       (std::string_view(key) == "width" ? analysis.width : analysis.height) = static_cast<int>(v->get<long long>());
     }
   }
@@ -299,6 +334,8 @@ Expected<Analysis> parse_response(std::string_view body) {
   const json* entities = member(result, "entities");
   if (!entities) return malformed("results[0] has no \"entities\"");
   if (!entities->is_array()) return malformed("results[0].entities is not an array");
+  std::size_t without_embedding = 0;
+  std::string first_without;  // the path of the first face without an embedding
   for (std::size_t i = 0; i < entities->size(); ++i) {
     const json& e = (*entities)[i];
     const std::string path = "results[0].entities[" + std::to_string(i) + "]";
@@ -307,11 +344,15 @@ Expected<Analysis> parse_response(std::string_view body) {
     if (kind == "objects" && name == "face-detector") {
       const json* objects = member(e, "objects");
       if (!objects || !objects->is_array()) return malformed(path + ".objects is not an array");
-      if (objects->size() > k_max_faces) return malformed(path + ".objects has too many faces");
+      if (auto problem = face_count_problem(objects->size())) return malformed(path + ".objects " + *problem);
       for (std::size_t k = 0; k < objects->size(); ++k) {
         auto face = read_face((*objects)[k], path + ".objects[" + std::to_string(k) + "]");
         if (!face) return std::unexpected(face.error());
-        analysis.faces.push_back(std::move(*face));
+        if (!*face) {
+          if (without_embedding++ == 0) first_without = path + ".objects[" + std::to_string(k) + "]";
+          continue;
+        }
+        analysis.faces.push_back(std::move(**face));
       }
     } else if (kind == "vector" && name == "face-embeddings") {
       // Whole-image embedding (detection off): one face covering the image.
@@ -322,15 +363,31 @@ Expected<Analysis> parse_response(std::string_view body) {
       Face face;
       face.box = {0.0, 0.0, 1.0, 1.0};
       face.embedding = std::move(*vec);
+      if (auto problem = normalize_face(face)) return malformed(path + ": " + *problem);
       analysis.faces.push_back(std::move(face));
     }
+  }
+  if (auto problem = face_count_problem(analysis.faces.size())) return malformed("the reply " + *problem);
+  if (without_embedding > 0) {
+    // One face without a vector does not spoil the others; no vector at all
+    // means the request did not ask for them.
+    if (analysis.faces.empty()) {
+      const std::string which = without_embedding == 1 ? first_without + " has no"
+                                                       : "no face (" + first_without + " and " +
+                                                             std::to_string(without_embedding - 1) + " more) has a";
+      return malformed(which + " face-embeddings vector (the request must ask for embeddings=true)");
+    }
+    analysis.warnings.push_back(
+        std::to_string(without_embedding) + (without_embedding == 1 ? " face has" : " faces have") +
+        " no embedding in the reply and " + (without_embedding == 1 ? "is" : "are") + " skipped");
   }
   return analysis;
 }
 
-Error error_from_response(const HttpResponse& response, std::chrono::system_clock::time_point now) {
+Error error_from_response(const HttpResponse& response, std::chrono::system_clock::time_point now,
+                          std::string_view secret) {
   Error e{ErrorKind::http, {}, response.status, false, {}};
-  const std::string summary = summarize_error_body(response.body, response.header("content-type").value_or(""));
+  const std::string summary = summarize_error_body(response.body, response.header("content-type").value_or(""), secret);
   e.message = "HTTP " + std::to_string(response.status) + (summary.empty() ? std::string() : ": " + summary);
   if (response.status >= 300 && response.status < 400) {
     // Redirects are never followed (the key and the photo would go along).
@@ -344,8 +401,7 @@ Error error_from_response(const HttpResponse& response, std::chrono::system_cloc
   switch (response.status) {
     case 429:
       // RapidAPI's quota message: retrying cannot help before the period ends.
-      e.retryable =
-          summary.find("MONTHLY quota") == std::string::npos && summary.find("DAILY quota") == std::string::npos;
+      e.retryable = quota_period(summary).empty();
       break;
     case 500:
     case 502:
@@ -358,12 +414,7 @@ Error error_from_response(const HttpResponse& response, std::chrono::system_cloc
 }
 
 std::string redact(std::string text, std::string_view secret) {
-  if (secret.empty()) return text;
-  for (auto pos = text.find(secret); pos != std::string::npos; pos = text.find(secret, pos)) {
-    text.replace(pos, secret.size(), "[redacted]");
-    pos += 10;
-  }
-  return text;
+  return redact_secret(std::move(text), secret);
 }
 
 Expected<std::string> fetch_service_version(const Endpoint& endpoint, HttpClient& client, Millis timeout) {
@@ -375,8 +426,12 @@ Expected<std::string> fetch_service_version(const Endpoint& endpoint, HttpClient
   req.timeout = timeout;
   auto response = client.send(req);
   if (!response) return std::unexpected(response.error());
-  if (endpoint.api_key) response->body = redact(std::move(response->body), *endpoint.api_key);
-  if (response->status != 200) return std::unexpected(error_from_response(*response, std::chrono::system_clock::now()));
+  const std::string_view key = endpoint.api_key ? std::string_view(*endpoint.api_key) : std::string_view();
+  response->body = redact_secret_exact(std::move(response->body), key);
+  for (auto& header : response->headers) header.second = redact(std::move(header.second), key);
+  if (response->status != 200) {
+    return std::unexpected(error_from_response(*response, std::chrono::system_clock::now(), key));
+  }
   std::string_view text = trim(response->body);
   if (text.size() >= 2 && text.front() == '"' && text.back() == '"') text = text.substr(1, text.size() - 2);
   const bool plausible = !text.empty() && text.size() <= 64 && std::all_of(text.begin(), text.end(), [](char c) {
@@ -426,14 +481,16 @@ Expected<Analysis> Analyzer::attempt(const Image& image, Millis remaining) {
   auto response = send_in_turn(req);
   if (!response) return std::unexpected(response.error());
   // Redact before anything is summarised or cut: an excerpt could otherwise
-  // keep part of a key the server echoed back.
-  if (m_endpoint.api_key) {
-    response->body = redact(std::move(response->body), *m_endpoint.api_key);
-    for (auto& header : response->headers) header.second = redact(std::move(header.second), *m_endpoint.api_key);
-  }
-  if (response->status == 200) return parse_response(response->body);
-  Error e = error_from_response(*response, std::chrono::system_clock::now());
-  if (const std::string hint = hint_for(m_endpoint.mode, response->status); !hint.empty()) {
+  // keep part of a key the server echoed back. The raw body only loses the
+  // key as it was sent (its JSON must stay intact); every string is redacted
+  // again once decoded (parse_response, summarize_error_body), where an echo
+  // written with JSON escapes shows.
+  const std::string_view key = m_endpoint.api_key ? std::string_view(*m_endpoint.api_key) : std::string_view();
+  response->body = redact_secret_exact(std::move(response->body), key);
+  for (auto& header : response->headers) header.second = redact(std::move(header.second), key);
+  if (response->status == 200) return parse_response(response->body, key);
+  Error e = error_from_response(*response, std::chrono::system_clock::now(), key);
+  if (const std::string hint = hint_for(m_endpoint.mode, response->status, e.message); !hint.empty()) {
     e.message += " (" + hint + ")";
   }
   return std::unexpected(e);

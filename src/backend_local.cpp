@@ -8,6 +8,31 @@
 namespace faceverify {
 namespace {
 
+// The pipeline's output passes the checks every other source of faces does
+// (normalize_face): a degenerate embedding is refused, never scored.
+class CheckedAnalyzer final : public FaceAnalyzer {
+ public:
+  explicit CheckedAnalyzer(std::unique_ptr<FaceAnalyzer> inner) : m_inner(std::move(inner)) {}
+
+  Expected<Analysis> analyze(const Image& image) override {
+    auto analysis = m_inner->analyze(image);
+    if (!analysis) return analysis;
+    if (auto problem = face_count_problem(analysis->faces.size())) {
+      return fail(ErrorKind::internal, image.label + ": the local backend's analysis " + *problem);
+    }
+    for (std::size_t i = 0; i < analysis->faces.size(); ++i) {
+      if (auto problem = normalize_face(analysis->faces[i])) {
+        return fail(ErrorKind::internal, image.label + ": the local backend's face " + std::to_string(i + 1) + ": " +
+                                             *problem + " (please report this)");
+      }
+    }
+    return analysis;
+  }
+
+ private:
+  std::unique_ptr<FaceAnalyzer> m_inner;
+};
+
 class LocalBackend final : public Backend {
  public:
   LocalBackend(const BackendSettings& settings, Diagnostics& diag)
@@ -27,7 +52,7 @@ class LocalBackend final : public Backend {
     if (m_verbose) m_diag.line("local backend: models in " + models->dir);
     auto analyzer = local::make_analyzer(std::move(*models));
     if (!analyzer) return std::unexpected(analyzer.error());
-    m_analyzer = std::move(*analyzer);
+    m_analyzer = std::make_unique<CheckedAnalyzer>(std::move(*analyzer));
     return m_analyzer.get();
   }
 

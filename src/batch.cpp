@@ -151,7 +151,7 @@ Expected<void> InputSet::check_comparable(const Provenance& backend) const {
   return {};
 }
 
-Expected<Analysis> analyse_subject(Subject& s, FaceAnalyzer& analyzer) {
+Expected<Analysis> analyse_subject(Subject& s, FaceAnalyzer& analyzer, Diagnostics* diag) {
   Image& image = *s.image;
   if (image.bytes.empty() && image.source.kind == SourceKind::file) {
     auto again = load_image(image.source, -1, s.max_bytes);
@@ -163,6 +163,10 @@ Expected<Analysis> analyse_subject(Subject& s, FaceAnalyzer& analyzer) {
   }
   auto result = analyzer.analyze(image);
   std::string().swap(image.bytes);
+  if (result && diag) {
+    for (const std::string& warning : result->warnings) diag->line("warning: " + s.label + ": " + warning);
+    result->warnings.clear();
+  }
   return result;
 }
 
@@ -233,7 +237,7 @@ Expected<RunEnd> analyse_all(InputSet& inputs, Backend* backend, const EngineSet
       const auto t0 = SteadyClock::now();
       Expected<Analysis> result = fail(ErrorKind::internal, "not analysed");
       try {
-        result = analyse_subject(s, *analyzer);
+        result = analyse_subject(s, *analyzer, &diag);
       } catch (const std::bad_alloc&) {
         result = fail(ErrorKind::internal, s.label + ": out of memory (try fewer --jobs)");
       } catch (const std::exception& e) {

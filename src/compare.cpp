@@ -2,6 +2,7 @@
 #include "faceverify/compare.hpp"
 
 #include <cmath>
+#include <tuple>
 
 #include "faceverify/similarity.hpp"
 
@@ -74,8 +75,19 @@ Expected<Comparison> compare(const Analysis& a, std::string_view label1, const A
     c.face2 = *pick_face(b, policy);
     c.distance = l2_distance(a.faces[c.face1].embedding, b.faces[c.face2].embedding);
   }
+  // Every source refuses degenerate embeddings (normalize_face); this guard
+  // keeps one that slipped through from ever reaching a verdict.
+  for (const auto& [analysis, face, label] : {std::tuple{&a, c.face1, label1}, std::tuple{&b, c.face2, label2}}) {
+    if (auto problem = embedding_problem(analysis->faces[face].embedding)) {
+      return fail(ErrorKind::internal, std::string(label) + ": face " + std::to_string(face + 1) + ": " + *problem);
+    }
+  }
   c.similarity = similarity_from_distance(c.distance, options.half_distance);
   c.cosine = cosine_similarity(a.faces[c.face1].embedding, b.faces[c.face2].embedding);
+  if (!std::isfinite(c.distance) || !std::isfinite(c.similarity) || !std::isfinite(c.cosine)) {
+    return fail(ErrorKind::internal, std::string(label1) + " and " + std::string(label2) +
+                                         ": the embeddings give no finite score; they cannot be compared");
+  }
   return c;
 }
 

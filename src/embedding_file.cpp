@@ -33,8 +33,7 @@ std::string quote_value(const std::string& text) {
   return out;
 }
 
-constexpr std::size_t k_max_embedding = 65536;  // as many as a reply may carry (api4ai.cpp)
-constexpr std::size_t k_max_faces = 1000;
+constexpr std::size_t k_max_embedding = limits::k_max_embedding_values;  // the limits of every source (face.hpp)
 
 ordered_json string_or_null(const std::string& s) {
   return s.empty() ? ordered_json(nullptr) : ordered_json(s);
@@ -84,7 +83,7 @@ Expected<double> finite_number(const json& v, const std::string& what) {
 Expected<std::optional<int>> dimension(const json& obj, const char* name) {
   const json& v = member(obj, name);
   if (v.is_null()) return std::optional<int>();
-  if (!v.is_number_integer() || v.get<long long>() < 0 || v.get<long long>() > 1'000'000) {
+  if (!v.is_number_integer() || v.get<long long>() < 0 || v.get<long long>() > limits::k_max_image_side) {
     return bad(std::string("\"") + name + "\" must be a whole number of pixels or null");
   }
   return static_cast<int>(v.get<long long>());
@@ -187,6 +186,7 @@ Expected<Face> parse_face(const json& f, std::size_t n) {
       if (!std::isfinite((*values)[i])) return bad(where + "embedding has a non-finite value at " + std::to_string(i));
     }
     face.embedding = std::move(*values);
+    if (auto problem = normalize_face(face)) return bad(where + *problem);
     return face;
   }
   const json& emb = member(f, "embedding");
@@ -200,6 +200,8 @@ Expected<Face> parse_face(const json& f, std::size_t n) {
     }
     face.embedding.push_back(emb[i].get<double>());
   }
+  // The same checks as a service reply's face: what one refuses, so does the other.
+  if (auto problem = normalize_face(face)) return bad(where + *problem);
   return face;
 }
 
@@ -261,7 +263,7 @@ Expected<EmbeddingRecord> parse_record(const json& j) {
   }
   const json& faces = member(j, "faces");
   if (!faces.is_array()) return bad("\"faces\" must be an array");
-  if (faces.size() > k_max_faces) return bad("more than " + std::to_string(k_max_faces) + " faces");
+  if (auto problem = face_count_problem(faces.size())) return bad("the record " + *problem);
   for (std::size_t i = 0; i < faces.size(); ++i) {
     auto face = parse_face(faces[i], i);
     if (!face) return std::unexpected(face.error());

@@ -145,18 +145,20 @@ std::string json_error_text(const json& j) {
 
 }  // namespace
 
-std::string summarize_error_body(std::string_view body, std::string_view content_type) {
+std::string summarize_error_body(std::string_view body, std::string_view content_type, std::string_view secret) {
   const std::string_view trimmed = trim(body);
   if (trimmed.empty()) return {};
+  // Redacted once decoded (JSON escapes, HTML entities) and before the cut.
+  const auto shown = [&](std::string text) { return excerpt(redact_secret(std::move(text), secret)); };
   const std::string type = ascii_lowercase(content_type);
   if (trimmed.front() == '{' || trimmed.front() == '[') {
     if (const auto j = parse_json(trimmed)) {
-      const std::string text = excerpt(one_line(json_error_text(*j)));
+      const std::string text = shown(one_line(json_error_text(*j)));
       if (!text.empty()) return text;
     }
   }
-  if (type.find("html") != std::string::npos || trimmed.front() == '<') return excerpt(html_text(trimmed));
-  return excerpt(one_line(trimmed));
+  if (type.find("html") != std::string::npos || trimmed.front() == '<') return shown(html_text(trimmed));
+  return shown(one_line(trimmed));
 }
 
 std::string message_excerpt(std::string_view text) {

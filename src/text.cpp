@@ -101,4 +101,42 @@ std::string ascii_lowercase(std::string_view s) {
   return out;
 }
 
+// The shortest piece of a key that is redacted on its own: a key cut at an
+// excerpt's end or split across two strings leaves no 6 characters of it.
+constexpr std::size_t k_min_secret_piece = 6;
+
+std::string redact_secret_exact(std::string text, std::string_view secret) {
+  if (secret.empty()) return text;
+  for (auto pos = text.find(secret); pos != std::string::npos; pos = text.find(secret, pos)) {
+    text.replace(pos, secret.size(), "[redacted]");
+    pos += 10;
+  }
+  return text;
+}
+
+std::string redact_secret(std::string text, std::string_view secret) {
+  if (secret.size() < k_min_secret_piece) return redact_secret_exact(std::move(text), secret);
+  // Each run of text that is a piece of the key (k_min_secret_piece
+  // characters or more, as long as it goes) becomes one "[redacted]".
+  const auto piece_of_key = [&](std::size_t at, std::size_t n) {
+    return secret.find(std::string_view(text).substr(at, n)) != std::string_view::npos;
+  };
+  std::string out;
+  std::size_t i = 0;
+  while (i < text.size()) {
+    std::size_t n = 0;
+    if (i + k_min_secret_piece <= text.size() && piece_of_key(i, k_min_secret_piece)) {
+      n = k_min_secret_piece;
+      while (i + n < text.size() && n < secret.size() && piece_of_key(i, n + 1)) ++n;
+    }
+    if (n == 0) {
+      out.push_back(text[i++]);
+    } else {
+      out += "[redacted]";
+      i += n;
+    }
+  }
+  return out;
+}
+
 }  // namespace faceverify

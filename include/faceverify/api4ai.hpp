@@ -57,16 +57,22 @@ HttpRequest build_request(const Endpoint& endpoint, const Image& image);
 
 /// Parses a 200 body into every face. Errors (ErrorKind::api_response) say
 /// precisely what is wrong; a `failure` status carries the service's message
-/// and is retryable only for "Processing failed".
-Expected<Analysis> parse_response(std::string_view body);
+/// and is retryable only for "Processing failed". Every face passes
+/// normalize_face (face.hpp); more than limits::k_max_faces is refused. A face
+/// without an embedding is skipped with a warning (Analysis::warnings), and
+/// so are results past the first; no face with an embedding at all is an
+/// error. Every decoded string (object keys too) is redact()ed with `secret`
+/// before it is read.
+Expected<Analysis> parse_response(std::string_view body, std::string_view secret = {});
 
 /// The Error for a non-200 answer: kind http, the status, the body as
 /// summarize_error_body (error_body.hpp) puts it, a hint for
 /// 401/403/413/429, retryable for 429/500/502/503/504, and Retry-After when
-/// present.
-Error error_from_response(const HttpResponse& response, std::chrono::system_clock::time_point now);
+/// present. The body's text is redact()ed with `secret` before it is cut.
+Error error_from_response(const HttpResponse& response, std::chrono::system_clock::time_point now,
+                          std::string_view secret = {});
 
-/// Replaces every occurrence of `secret` in `text` with "[redacted]".
+/// redact_secret (text.hpp): no whole key and no 6 characters of one survive.
 std::string redact(std::string text, std::string_view secret);
 
 /// The service version from GET …/v1/version (e.g. "v1.16.2"; a bare or

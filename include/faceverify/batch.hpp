@@ -82,8 +82,9 @@ struct InputSet {
 /// bytes are not kept between reading (hashing) and analysis, so a batch of
 /// thousands of photos holds only the ones in flight. A file whose bytes
 /// changed since they were hashed is an ErrorKind::input error. The bytes are
-/// released afterwards.
-Expected<Analysis> analyse_subject(Subject& subject, FaceAnalyzer& analyzer);
+/// released afterwards. The analysis' warnings (Analysis::warnings) are
+/// printed on `diag`, naming the subject, and cleared.
+Expected<Analysis> analyse_subject(Subject& subject, FaceAnalyzer& analyzer, Diagnostics* diag = nullptr);
 
 struct EngineSettings {
   int jobs = 4;

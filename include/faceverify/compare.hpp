@@ -47,7 +47,10 @@ Decision decide(double similarity, const ScoreOptions& options, std::optional<do
 
 /// Picks the faces to compare and scores them. Errors: ErrorKind::no_face
 /// naming the image without a face; ErrorKind::api_response when embedding
-/// lengths differ. `label1`/`label2` name the images in messages.
+/// lengths differ; ErrorKind::internal for an embedding that cannot be scored
+/// (embedding_problem, face.hpp: every source refuses those first) or scores
+/// that are not finite, so no verdict ever sits next to a null or an inf.
+/// `label1`/`label2` name the images in messages.
 Expected<Comparison> compare(const Analysis& a, std::string_view label1, const Analysis& b, std::string_view label2,
                              FacePolicy policy, const ScoreOptions& options);
 

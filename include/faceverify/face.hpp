@@ -5,7 +5,9 @@
 // plug in beside the API4AI one behind FaceAnalyzer.
 
 #include <array>
+#include <cstddef>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -36,7 +38,46 @@ struct Analysis {
   std::optional<int> width;
   std::optional<int> height;
   std::vector<Face> faces;
+  // What the user should know about this analysis (a skipped face, a reply of
+  // several pages): printed once when it is made, never cached or written.
+  std::vector<std::string> warnings;
 };
+
+/// The one set of limits on an analysis, whatever its source (a service reply,
+/// the local backend, the cache, an embedding file): writers and readers use
+/// the same numbers, so whatever faceverify writes it reads back.
+namespace limits {
+inline constexpr std::size_t k_max_faces = 1000;  // per image
+inline constexpr std::size_t k_max_embedding_values = 65536;
+inline constexpr std::size_t k_max_landmarks = 1000;  // per face
+inline constexpr int k_max_image_side = 1'000'000;    // pixels (width, height)
+// Real embeddings have a norm near 1 (API4AI's and the local backend's, which
+// are normalised); these bounds refuse only degenerate ones, and keep every
+// norm and distance finite: 65536 * (1e6)^2 is far from overflowing.
+inline constexpr double k_max_embedding_component = 1e6;  // |value|
+inline constexpr double k_min_embedding_norm = 1e-6;      // an all-zero vector cannot be compared
+// Landmarks may fall a little outside the image; not more than one image away.
+inline constexpr double k_min_point = -1.0;
+inline constexpr double k_max_point = 2.0;
+}  // namespace limits
+
+/// What makes `embedding` unusable for a comparison (empty, too long, a
+/// non-finite or huge value, a norm of about zero), or nullopt when it is fine.
+std::optional<std::string> embedding_problem(std::span<const double> embedding);
+
+/// The one validation of a face, whatever its source. Clips the box to the
+/// image (x, y, width, height as fractions), as the service does, and refuses
+/// a box that is not four finite numbers, has a size that is not positive or
+/// lies wholly outside the image; a confidence outside [0, 1]; landmarks that
+/// are not finite or lie far outside the image, or more than
+/// limits::k_max_landmarks of them; and an embedding_problem(). Returns what
+/// is wrong (a phrase such as "box lies outside the image"), nullopt when the
+/// face is fine.
+std::optional<std::string> normalize_face(Face& face);
+
+/// "has 1001 faces (more than the 1000 faceverify handles per image)" when
+/// `count` is over limits::k_max_faces, else nullopt.
+std::optional<std::string> face_count_problem(std::size_t count);
 
 /// Where faces are analysed (--backend).
 enum class BackendKind { api4ai, local };

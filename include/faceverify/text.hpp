@@ -53,4 +53,15 @@ bool iequals(std::string_view a, std::string_view b) noexcept;
 /// `s` with ASCII letters lowercased; other bytes unchanged.
 std::string ascii_lowercase(std::string_view s);
 
+/// `text` with every occurrence of `secret` (an API key) replaced by
+/// "[redacted]", and every run of 6 or more characters that is a piece of it
+/// (a key cut short at an excerpt's end, or split across two strings): no 6
+/// characters of a key survive. A secret shorter than 6 characters is
+/// replaced only whole. For decoded text: see redact_secret_exact for raw data.
+std::string redact_secret(std::string text, std::string_view secret);
+
+/// Only whole occurrences of `secret` replaced: for raw bytes (a JSON body)
+/// whose syntax a partial match could break.
+std::string redact_secret_exact(std::string text, std::string_view secret);
+
 }  // namespace faceverify

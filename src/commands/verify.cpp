@@ -170,7 +170,7 @@ int run(VerifyOptions& o, Io& io) {
     auto analyse = [&](std::size_t i) {
       Subject& s = subjects[i];
       const auto t0 = std::chrono::steady_clock::now();
-      s.analysis = analyse_subject(s, **analyzer);
+      s.analysis = analyse_subject(s, **analyzer, &diag);
       s.elapsed_ms = ms_since(t0);
       s.provenance = provenance;
       s.done = true;

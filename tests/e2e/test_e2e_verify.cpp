@@ -540,8 +540,9 @@ TEST_CASE("verify: service errors exit 4 with one clear line", "[e2e]") {
            {"501.jpg", 4, ": HTTP 501: Not Implemented"},
            {"daily.jpg", 4,
             ": HTTP 429: You have exceeded the DAILY quota for Requests on your current plan, BASIC. Upgrade your "
-            "plan at https://rapidapi.com/api4ai-api4ai-default/api/face-detection14 (rate limited; wait and retry, "
-            "or use your own key with --api api4ai or --api rapidapi)"},
+            "plan at https://rapidapi.com/api4ai-api4ai-default/api/face-detection14 (the plan's daily quota is used "
+            "up and retrying will not help before it resets tomorrow: use another key or plan (--api-key-file), or "
+            "analyse offline with --backend local)"},
            {"garbage.jpg", 4, ": malformed response: not valid JSON (error at byte 2): \"this is not json\""},
            {"huge.jpg", 4,
             ": the answer from 127.0.0.1:" + std::to_string(server.port()) + " is larger than 8 MiB; refusing it"},

@@ -405,6 +405,58 @@ Reply default_error(int status) {
   return r;
 }
 
+// `text` as a JSON string's contents with its first character written as a
+// \u escape, the way a server that escapes non-alphanumerics might echo it.
+std::string escaped_echo(const std::string& text) {
+  if (text.empty()) return text;
+  char buf[8];
+  std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned char>(text[0]));
+  return buf + text.substr(1);
+}
+
+// The echo_key behaviour (README): the key the request carried, JSON-escaped,
+// after `offset` filler characters, in every string of a 200 reply (name,
+// md5, status message, a landmark name) or in the message of an error reply;
+// `split`: the first half in md5 and the status message, the second half in
+// the name and a landmark name.
+void echo_key(Reply& reply, const json& spec, const std::string& key) {
+  if (key.empty()) return;
+  const std::size_t offset = spec.value("offset", std::size_t{0});
+  const bool split = spec.value("split", false);
+  const std::string filler(offset, 'x');
+  const std::string whole = filler + escaped_echo(key);
+  const std::string first = filler + escaped_echo(key.substr(0, key.size() / 2));
+  const std::string second = escaped_echo(key.substr(key.size() / 2));
+  if (reply.status != 200) {
+    reply.body = "{\"message\":\"" + whole + " is not a valid key\"}";
+    reply.content_type = "application/json";
+    return;
+  }
+  ojson body = ojson::parse(reply.body, nullptr, false);
+  if (body.is_discarded() || !body.contains("results")) return;
+  for (auto& result : body["results"]) {
+    result["name"] = "@@ECHO_B@@";
+    result["md5"] = "@@ECHO_A@@";
+    result["status"]["message"] = "@@ECHO_A@@";
+    for (auto& ent : result["entities"]) {
+      if (!ent.contains("objects")) continue;
+      for (auto& obj : ent["objects"]) {
+        for (auto& inner : obj["entities"]) {
+          if (inner.value("name", "") == "face-landmarks") inner["namedpoints"]["@@ECHO_B@@"] = {0.5, 0.5};
+        }
+      }
+    }
+  }
+  std::string text = body.dump();
+  for (const auto& [placeholder, value] : {std::pair<std::string, std::string>{"@@ECHO_A@@", split ? first : whole},
+                                           {"@@ECHO_B@@", split ? second : whole}}) {
+    for (auto at = text.find(placeholder); at != std::string::npos; at = text.find(placeholder, at + value.size())) {
+      text.replace(at, placeholder.size(), value);
+    }
+  }
+  reply.body = std::move(text);
+}
+
 // What the request carried.
 struct Input {
   std::string field;  // "image" or "url"
@@ -471,6 +523,11 @@ class FakeService {
     } else {
       const bool embeddings = req.has_param("embeddings") && truthy(req.get_param_value("embeddings"));
       reply = build_reply(*input, behaviour, embeddings);
+      std::string key = req.get_header_value("X-API-KEY");
+      if (key.empty()) key = req.get_header_value("X-RapidAPI-Key");
+      if (behaviour.contains("echo_key") && behaviour["echo_key"].is_object()) {
+        echo_key(reply, behaviour["echo_key"], key);
+      }
     }
 
     if (behaviour.contains("delay_ms") && behaviour["delay_ms"].is_number()) {

@@ -359,6 +359,17 @@ TEST_CASE("api4ai::redact", "[api4ai]") {
   CHECK(redact("text", "") == "text");
 }
 
+TEST_CASE("api4ai::redact removes pieces of a key too", "[api4ai][secrets]") {
+  const std::string key = "SECRETKEY123456X";
+  // Cut at an excerpt's end, or split across two strings.
+  CHECK(redact("echo: SECRETKEY1234...", key) == "echo: [redacted]...");
+  CHECK(redact("a=SECRETK b=EY123456X", key) == "a=[redacted] b=[redacted]");
+  CHECK(redact("SECRETKEY123456XSECRETKEY123456X", key) == "[redacted][redacted]");
+  // Fewer than 6 characters of it are ordinary text.
+  CHECK(redact("a SECRE b", key) == "a SECRE b");
+  CHECK(redact("short ab1 key", "ab1") == "short [redacted] key");
+}
+
 namespace {
 
 class ScriptedClient final : public HttpClient {
@@ -482,5 +493,143 @@ TEST_CASE("api4ai::Analyzer retries, reports and redacts", "[api4ai]") {
     CHECK(r.error().message.find("[redacted]") != std::string::npos);
     CHECK(r.error().message.find("API4AI_KEY") != std::string::npos);  // the hint says what to check
     CHECK(client.requests.size() == 1);
+  }
+}
+
+TEST_CASE("api4ai::parse_response: pages and faces without an embedding", "[api4ai][replies]") {
+  SECTION("several results: the first is used with one warning naming the count") {
+    json j = golden_with_vector();
+    json page = j["results"][0];
+    first_face(j)["box"] = {0.1, 0.1, 0.5, 0.5};
+    j["results"].push_back(page);
+    j["results"].push_back(page);
+    auto r = parse_response(j.dump());
+    REQUIRE(r);
+    CHECK(r->faces.size() == 1);
+    CHECK(r->faces[0].box[0] == Approx(0.1));
+    REQUIRE(r->warnings.size() == 1);
+    CHECK(r->warnings[0] == "the service answered with 3 results (pages); only the first is used");
+  }
+  SECTION("one result: no warning") {
+    auto r = parse_response(golden_with_vector().dump());
+    REQUIRE(r);
+    CHECK(r->warnings.empty());
+  }
+  SECTION("a face without an embedding beside one with is skipped with a warning") {
+    json j = golden_with_vector();
+    json bare = golden()["results"][0]["entities"][0]["objects"][0];
+    j["results"][0]["entities"][0]["objects"].insert(j["results"][0]["entities"][0]["objects"].begin(), bare);
+    auto r = parse_response(j.dump());
+    REQUIRE(r);
+    REQUIRE(r->faces.size() == 1);
+    CHECK(r->faces[0].embedding.size() == 512);
+    REQUIRE(r->warnings.size() == 1);
+    CHECK(r->warnings[0] == "1 face has no embedding in the reply and is skipped");
+  }
+  SECTION("no face with an embedding is still an error") {
+    json j = golden();
+    json bare = first_face(j);
+    j["results"][0]["entities"][0]["objects"].push_back(bare);
+    CHECK(parse_error(j) ==
+          "malformed response: no face (results[0].entities[0].objects[0] and 1 more) has a face-embeddings vector "
+          "(the request must ask for embeddings=true)");
+  }
+}
+
+TEST_CASE("api4ai::parse_response: degenerate embeddings and the shared face limits", "[api4ai][replies]") {
+  SECTION("an all-zero embedding is refused") {
+    json j = golden();
+    first_face(j)["entities"].push_back(vector_entity(512, 0.0));
+    CHECK(parse_error(j).find("embedding is all zeros") != std::string::npos);
+  }
+  SECTION("huge values that would overflow a norm are refused") {
+    json j = golden();
+    first_face(j)["entities"].push_back(vector_entity(512, 1e200));
+    CHECK(parse_error(j).find("out of range") != std::string::npos);
+  }
+  SECTION("more faces than an embedding file can hold are refused") {
+    json j = golden_with_vector();
+    auto& objects = j["results"][0]["entities"][0]["objects"];
+    const json one = objects[0];
+    while (objects.size() <= limits::k_max_faces) objects.push_back(one);
+    CHECK(parse_error(j).find("1001 faces (more than the 1000 faceverify handles per image") != std::string::npos);
+  }
+  SECTION("a confidence outside [0, 1] is refused") {
+    json j = golden_with_vector();
+    first_face(j)["entities"][0]["classes"]["face"] = 7.0;
+    CHECK(parse_error(j).find("confidence is not a number in [0, 1]") != std::string::npos);
+  }
+}
+
+TEST_CASE("api4ai: a key echoed JSON-escaped is redacted once decoded", "[api4ai][secrets]") {
+  const std::string key = "SECRETKEY123456X";
+  const auto leaks = [&](const std::string& text) {
+    for (std::size_t i = 0; i + 6 <= key.size(); ++i) {
+      if (text.find(key.substr(i, 6)) != std::string::npos) return true;
+    }
+    return false;
+  };
+  SECTION("in md5, name, a landmark name and the status message of a good reply") {
+    json j = golden_with_vector();
+    j["results"][0]["md5"] = "@@";
+    j["results"][0]["name"] = "@@";
+    first_face(j)["entities"][1]["namedpoints"]["@@"] = {0.5, 0.5};
+    std::string body = j.dump();
+    for (auto at = body.find("@@"); at != std::string::npos; at = body.find("@@")) {
+      body.replace(at, 2, "\\u0053ECRETKEY123456X");
+    }
+    REQUIRE(body.find(key) == std::string::npos);  // only the escaped form is on the wire
+    auto r = parse_response(body, key);
+    REQUIRE(r);
+    CHECK_FALSE(leaks(r->md5));
+    CHECK_FALSE(leaks(r->name));
+    for (const auto& [name, p] : r->faces[0].landmarks) CHECK_FALSE(leaks(name));
+    CHECK(r->md5 == "[redacted]");
+  }
+  SECTION("in an error message, at every offset around the excerpt's cut") {
+    for (std::size_t offset = 180; offset <= 205; ++offset) {
+      INFO(offset);
+      const std::string body = "{\"message\":\"" + std::string(offset, 'x') + "\\u0053ECRETKEY123456X rest\"}";
+      HttpResponse response;
+      response.status = 401;
+      response.body = body;
+      const Error e = error_from_response(response, std::chrono::system_clock::now(), key);
+      CHECK_FALSE(leaks(e.message));
+      auto failure = parse_response("{\"results\":[{\"status\":{\"code\":\"failure\",\"message\":\"" +
+                                        std::string(offset, 'x') + "\\u0053ECRETKEY123456X\"}}]}",
+                                    key);
+      REQUIRE_FALSE(failure);
+      CHECK_FALSE(leaks(failure.error().message));
+    }
+  }
+}
+
+TEST_CASE("api4ai: RapidAPI's quota 429 says the quota is used up", "[api4ai][replies]") {
+  ScriptedClient client;
+  InstantClock clock;
+  Image img;
+  img.source = {SourceKind::file, "a.jpg"};
+  img.label = "a.jpg";
+  const auto deadline = clock.now() + std::chrono::seconds(60);
+  SECTION("DAILY") {
+    client.replies = {reply(429, R"({"message":"You have exceeded the DAILY quota for Requests on your current plan, )"
+                                 R"(BASIC. Upgrade your plan at https://rapidapi.com/api4ai-api4ai-default/api/)"
+                                 R"(face-detection14"})")};
+    Analyzer analyzer(*make_endpoint(Mode::rapidapi, {}, "rapid-key"), client, RetryPolicy{}, deadline, clock);
+    auto r = analyzer.analyze(img);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().message.find("rate limited") == std::string::npos);
+    CHECK(r.error().message.find("daily quota is used up") != std::string::npos);
+    CHECK(r.error().message.find("tomorrow") != std::string::npos);
+    CHECK(r.error().message.find("--backend local") != std::string::npos);
+  }
+  SECTION("a plain rate limit keeps its hint") {
+    client.replies = {reply(429, R"({"message":"Too many requests"})")};
+    RetryPolicy policy;
+    policy.retries = 0;
+    Analyzer analyzer(*make_endpoint(Mode::rapidapi, {}, "rapid-key"), client, policy, deadline, clock);
+    auto r = analyzer.analyze(img);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().message.find("rate limited; wait and retry") != std::string::npos);
   }
 }

@@ -57,8 +57,9 @@ TEST_CASE("compare::compare", "[compare]") {
     CHECK(c->face2 == 1);
   }
   SECTION("threshold is inclusive") {
-    const Analysis at_half = with({face({0, 0, 1, 1}, {1.23, 0, 0})});
-    const Analysis origin = with({face({0, 0, 1, 1}, {0, 0, 0})});
+    // At distance 1.23 from each other (an all-zero vector is never scored).
+    const Analysis at_half = with({face({0, 0, 1, 1}, {1.23, 0, 1})});
+    const Analysis origin = with({face({0, 0, 1, 1}, {0, 0, 1})});
     auto c = compare(origin, "a", at_half, "b", FacePolicy::largest, ScoreOptions{0.5, 1.23});
     REQUIRE(c);
     CHECK(c->similarity == Approx(0.5));
@@ -145,5 +146,29 @@ TEST_CASE("compare::pick_face", "[compare]") {
     REQUIRE(c);
     CHECK(c->face2 == 0);
     CHECK(c->distance == 0.0);
+  }
+}
+
+TEST_CASE("compare::compare never scores a degenerate embedding", "[compare][replies]") {
+  const ScoreOptions opts{0.8, 1.23};
+  SECTION("all zeros on both sides would be 100 % the same person") {
+    const Analysis zero = with({face({0, 0, 1, 1}, {0, 0, 0})});
+    auto c = compare(zero, "a.jpg", zero, "b.jpg", FacePolicy::largest, opts);
+    REQUIRE_FALSE(c);
+    CHECK(c.error().message == "a.jpg: face 1: embedding is all zeros (or nearly): it cannot be compared");
+  }
+  SECTION("huge values would give an infinite distance") {
+    const Analysis big = with({face({0, 0, 1, 1}, {1e200, -1e200})});
+    const Analysis fine = with({face({0, 0, 1, 1}, {0.6, 0.8})});
+    auto c = compare(fine, "a.jpg", big, "b.jpg", FacePolicy::largest, opts);
+    REQUIRE_FALSE(c);
+    CHECK(c.error().message.starts_with("b.jpg: face 1: embedding value 0 is out of range"));
+  }
+  SECTION("a non-finite value") {
+    const Analysis nan = with({face({0, 0, 1, 1}, {std::nan(""), 1.0})});
+    const Analysis fine = with({face({0, 0, 1, 1}, {0.6, 0.8})});
+    auto c = compare(nan, "a.jpg", fine, "b.jpg", FacePolicy::best, opts);
+    REQUIRE_FALSE(c);
+    CHECK(c.error().message == "a.jpg: face 1: embedding has a non-finite value at 0");
   }
 }

@@ -521,3 +521,53 @@ TEST_CASE("embedding_file: the packed encoding round-trips exactly and is strict
   REQUIRE_FALSE(inf);
   CHECK(inf.error().message.find("non-finite") != std::string::npos);
 }
+
+TEST_CASE("embedding_file: faces pass the same validation as a service reply's", "[embedding_file][replies]") {
+  const std::string p = "people.jsonl: line 3: ";
+  SECTION("a box the API path refuses") {
+    json j = valid_line();
+    j["faces"][1]["box"] = {0.9, 0.9, -3, -3};
+    CHECK(bad_record(j) == p + "face 2: box has a width or height that is not positive");
+    j["faces"][1]["box"] = {1.5, 0.2, 0.3, 0.3};
+    CHECK(bad_record(j) == p + "face 2: box lies outside the image");
+  }
+  SECTION("a box partly outside is clipped, as the service's are") {
+    json j = valid_line();
+    j["faces"][1]["box"] = {-0.5, 0.5, 1.0, 1.0};
+    auto r = parse_embedding_file(j.dump(), "people.jsonl");
+    REQUIRE(r);
+    CHECK(r->front().analysis.faces[1].box == std::array<double, 4>{0.0, 0.5, 0.5, 0.5});
+  }
+  SECTION("degenerate embeddings") {
+    json j = valid_line();
+    j["faces"][1]["embedding"] = {0.0, 0.0, 0.0};
+    CHECK(bad_record(j) == p + "face 2: embedding is all zeros (or nearly): it cannot be compared");
+    j["faces"][1]["embedding"] = {1e200, -1e200};
+    CHECK(bad_record(j) == p + "face 2: embedding value 0 is out of range (real embeddings have values near 0)");
+    EmbeddingRecord packed = api4ai_record();
+    packed.analysis.faces[1].embedding = {0.0, 0.0};
+    CHECK(third_line_error(render_embedding_record(packed, EmbeddingEncoding::packed)) ==
+          p + "face 2: embedding is all zeros (or nearly): it cannot be compared");
+  }
+  SECTION("confidence and landmarks") {
+    json j = valid_line();
+    j["faces"][0]["confidence"] = 2.0;
+    CHECK(bad_record(j) == p + "face 1: confidence is not a number in [0, 1]");
+    j = valid_line();
+    j["faces"][0]["landmarks"]["left-eye"] = {1e9, 0.5};
+    CHECK(bad_record(j) == p + "face 1: landmark \"left-eye\" is not a point near the image");
+  }
+  SECTION("as many faces as the limit round-trip; one more is refused with the same words as a reply") {
+    EmbeddingRecord r = local_record();
+    r.analysis.faces.assign(limits::k_max_faces, r.analysis.faces.front());
+    auto back = parse_embedding_file(render_embedding_record(r), "many.jsonl");
+    REQUIRE(back);
+    CHECK(back->front().analysis.faces.size() == limits::k_max_faces);
+    r.analysis.faces.push_back(r.analysis.faces.front());
+    auto refused = parse_embedding_file(render_embedding_record(r), "many.jsonl");
+    REQUIRE_FALSE(refused);
+    CHECK(refused.error().message ==
+          "many.jsonl: line 1: the record has 1001 faces (more than the 1000 faceverify handles per image; crop the "
+          "image)");
+  }
+}
