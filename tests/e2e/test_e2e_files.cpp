@@ -27,7 +27,7 @@ using faceverify::test::RunOptions;
 
 json scenario() {
   json images;
-  auto put = [&](const std::string& name, double x) { images[name] = {{"embedding", {x, 0.0}}}; };
+  auto put = [&](const std::string& name, double x) { images[name] = {{"embedding", {x, 1.0}}}; };
   put("g1a.jpg", 0.0), put("g1b.jpg", 0.5);    // genuine, d = 0.5
   put("g2a.jpg", 10.0), put("g2b.jpg", 10.9);  // genuine, d = 0.9
   put("i1a.jpg", 20.0), put("i1b.jpg", 21.2);  // impostor, d = 1.2
