@@ -15,6 +15,7 @@
 
 #include "faceverify/backend.hpp"
 #include "faceverify/cache.hpp"
+#include "faceverify/compare.hpp"
 #include "faceverify/diagnostics.hpp"
 #include "faceverify/embedding_file.hpp"
 #include "faceverify/error.hpp"
@@ -84,6 +85,12 @@ struct InputSet {
 /// changed since they were hashed is an ErrorKind::input error. The bytes are
 /// released afterwards.
 Expected<Analysis> analyse_subject(Subject& subject, FaceAnalyzer& analyzer);
+
+/// compare() of two analysed subjects. Embeddings of different lengths are
+/// the service's fault (ErrorKind::api_response, exit 4) when both subjects
+/// were analysed, the input's (ErrorKind::input, exit 2) when either is an
+/// embedding-file record: the message names both and their lengths.
+Expected<Comparison> compare_subjects(const Subject& a, const Subject& b, FacePolicy policy, const ScoreOptions& score);
 
 struct EngineSettings {
   int jobs = 4;

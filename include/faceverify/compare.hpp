@@ -47,7 +47,9 @@ Decision decide(double similarity, const ScoreOptions& options, std::optional<do
 
 /// Picks the faces to compare and scores them. Errors: ErrorKind::no_face
 /// naming the image without a face; ErrorKind::api_response when embedding
-/// lengths differ. `label1`/`label2` name the images in messages.
+/// lengths differ, naming both images and both lengths (a service's fault;
+/// compare_subjects in batch.hpp makes it an input error for embedding
+/// files). `label1`/`label2` name the images in messages.
 Expected<Comparison> compare(const Analysis& a, std::string_view label1, const Analysis& b, std::string_view label2,
                              FacePolicy policy, const ScoreOptions& options);
 
