@@ -151,6 +151,19 @@ Expected<void> InputSet::check_comparable(const Provenance& backend) const {
   return {};
 }
 
+Expected<Comparison> compare_subjects(const Subject& a, const Subject& b, FacePolicy policy,
+                                      const ScoreOptions& score) {
+  auto c = compare(*a.analysis, a.label, *b.analysis, b.label, policy, score);
+  if (!c && c.error().kind == ErrorKind::api_response && (a.from_file || b.from_file)) {
+    // A record's embedding that does not fit: the file is wrong, not the service.
+    Error e = c.error();
+    e.kind = ErrorKind::input;
+    e.message += " (embed both images again with the same backend)";
+    return std::unexpected(std::move(e));
+  }
+  return c;
+}
+
 Expected<Analysis> analyse_subject(Subject& s, FaceAnalyzer& analyzer, Diagnostics* diag) {
   Image& image = *s.image;
   if (image.bytes.empty() && image.source.kind == SourceKind::file) {

@@ -76,8 +76,16 @@ std::string matrix_text(const MatrixReport& r) {
   std::vector<std::string> inputs;
   for (const auto& in : r.inputs) inputs.push_back(in.input);
   const auto labels = short_labels(inputs);
-  std::size_t label_w = 0;
+  // Each cell's text first: a similarity next to the threshold may need more decimals.
+  std::vector<std::vector<std::string>> cells(r.cells.size());
   std::size_t cell_w = 6;  // "100.0%"
+  for (std::size_t i = 0; i < r.cells.size(); ++i) {
+    for (const auto& cell : r.cells[i]) {
+      cells[i].push_back(cell ? format_percent(cell->similarity, r.context.score.threshold) : "-");
+      cell_w = std::max(cell_w, cells[i].back().size());
+    }
+  }
+  std::size_t label_w = 0;
   for (const auto& l : labels) {
     label_w = std::max(label_w, code_points(l));
     cell_w = std::max(cell_w, code_points(l));
@@ -92,10 +100,7 @@ std::string matrix_text(const MatrixReport& r) {
   out += "\n";
   for (std::size_t i = 0; i < labels.size(); ++i) {
     out += pad(labels[i], label_w, false);
-    for (std::size_t j = 0; j < labels.size(); ++j) {
-      const auto& cell = r.cells[i][j];
-      out += "  " + pad(cell ? format_percent(cell->similarity) : "-", cell_w, true);
-    }
+    for (std::size_t j = 0; j < labels.size(); ++j) out += "  " + pad(cells[i][j], cell_w, true);
     out += "\n";
   }
   // A legend only when a label no longer says which file it is (cut or numbered).
@@ -265,13 +270,20 @@ std::string render_search(const SearchReport& r, OutputFormat format) {
   }
   std::string out;
   const std::size_t rank_w = std::to_string(std::max<std::size_t>(shown, 1)).size();
+  std::size_t score_w = 7;  // "no face"; a similarity next to the threshold may need more decimals
+  for (std::size_t i = 0; i < shown; ++i) {
+    if (const auto& c = r.results[i].comparison) {
+      score_w = std::max(score_w, format_percent(c->similarity, r.context.score.threshold).size());
+    }
+  }
   const std::size_t mark_w = r.context.uncertain_band ? 9 : 5;  // "uncertain" only appears with a band
   for (std::size_t i = 0; i < shown; ++i) {
     const auto& res = r.results[i];
     const auto& c = res.comparison;
     std::string line;
     if (c) {
-      line = pad_left(std::to_string(i + 1), rank_w) + "  " + pad_left(format_percent(c->similarity), 7) + "  " +
+      line = pad_left(std::to_string(i + 1), rank_w) + "  " +
+             pad_left(format_percent(c->similarity, r.context.score.threshold), score_w) + "  " +
              pad_right(decided(*c) == Decision::same        ? "match"
                        : decided(*c) == Decision::uncertain ? "uncertain"
                                                             : "",
@@ -279,16 +291,16 @@ std::string render_search(const SearchReport& r, OutputFormat format) {
              "  " + res.candidate.input;
     } else {
       const bool no_face = res.candidate.error && res.candidate.error->kind == ErrorKind::no_face;
-      line = pad_left("-", rank_w) + "  " + pad_left(no_face ? "no face" : "error", 7) + "  " + pad_right("", mark_w) +
-             "  " + res.candidate.input;
+      line = pad_left("-", rank_w) + "  " + pad_left(no_face ? "no face" : "error", score_w) + "  " +
+             pad_right("", mark_w) + "  " + res.candidate.input;
     }
     out += line + "\n";
   }
   out += std::to_string(matches) + " of " + std::to_string(r.results.size()) +
          (r.results.size() == 1 ? " candidate matches " : " candidates match ") + r.reference.input +
          (r.context.uncertain_band ? ", " + std::to_string(uncertain) + " uncertain" : std::string()) + " (threshold " +
-         format_percent(r.context.score.threshold) +
-         (r.context.uncertain_band ? ", band " + format_percent(*r.context.uncertain_band) : std::string()) + ")\n";
+         format_threshold(r.context.score.threshold) +
+         (r.context.uncertain_band ? ", band " + format_points(*r.context.uncertain_band) : std::string()) + ")\n";
   return out;
 }
 

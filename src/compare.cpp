@@ -11,20 +11,24 @@ namespace {
 
 std::optional<Error> check_lengths(const Analysis& a, std::string_view label1, const Analysis& b,
                                    std::string_view label2) {
-  const std::size_t n = a.faces.front().embedding.size();
-  auto mismatch = [&](std::string_view label, std::size_t got) {
-    return Error{ErrorKind::api_response,
-                 "embeddings differ in length (" + std::string(label1) + ": " + std::to_string(n) + " values, " +
-                     std::string(label) + ": " + std::to_string(got) + " values); they cannot be compared",
-                 {},
-                 false,
-                 {}};
+  auto refuse = [](std::string message) { return Error{ErrorKind::api_response, std::move(message), {}, false, {}}; };
+  auto within = [&](const Analysis& x, std::string_view label) -> std::optional<Error> {
+    const std::size_t n = x.faces.front().embedding.size();
+    for (const Face& f : x.faces) {
+      if (f.embedding.size() != n) {
+        return refuse(std::string(label) + ": its faces' embeddings differ in length (" + std::to_string(n) + " and " +
+                      std::to_string(f.embedding.size()) + " values); they cannot be compared");
+      }
+    }
+    return std::nullopt;
   };
-  for (const Face& f : a.faces) {
-    if (f.embedding.size() != n) return mismatch(label1, f.embedding.size());
-  }
-  for (const Face& f : b.faces) {
-    if (f.embedding.size() != n) return mismatch(label2, f.embedding.size());
+  if (auto err = within(a, label1)) return err;
+  if (auto err = within(b, label2)) return err;
+  const std::size_t n1 = a.faces.front().embedding.size();
+  const std::size_t n2 = b.faces.front().embedding.size();
+  if (n1 != n2) {
+    return refuse(std::string(label2) + ": its embedding has " + std::to_string(n2) + " values, " +
+                  std::string(label1) + "'s has " + std::to_string(n1) + "; they cannot be compared");
   }
   return std::nullopt;
 }

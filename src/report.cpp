@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: MIT
 #include "faceverify/report.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 
 #include <nlohmann/json.hpp>
 
@@ -49,24 +51,58 @@ ordered_json image_json(const ImageResult& r, std::size_t face_index) {
   return j;
 }
 
+// value * 100 with 6 decimals, cut rather than rounded: read off the exact
+// decimal expansion of `value` (multiplying first could round 0.8 minus one
+// ulp up to exactly 80).
+std::string cut_percent(double value) {
+  char buf[400];
+  std::snprintf(buf, sizeof buf, "%.40f", std::fabs(value));
+  const std::string digits = buf;
+  const std::size_t dot = digits.find('.');
+  std::string whole = digits.substr(0, dot) + digits.substr(dot + 1, 2);
+  whole.erase(0, std::min(whole.find_first_not_of('0'), whole.size() - 1));
+  return (std::signbit(value) ? "-" : "") + whole + "." + digits.substr(dot + 3, 6);
+}
+
 }  // namespace
 
-std::string format_percent(double similarity) {
-  // Truncated, never rounded up, so "80.0%" is never shown for a similarity
-  // that fell short of a 0.8 threshold.
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.1f%%", std::floor(similarity * 1000.0 + 1e-9) / 10.0);
-  return buf;
+std::string format_percent(double value, double threshold) {
+  char buf[48];
+  // The reference script's rounding: f'{similarity*100:.1f}%' (glibc's %.1f
+  // rounds the binary value correctly, as Python does).
+  std::snprintf(buf, sizeof buf, "%.1f", value * 100.0);
+  if (!std::isfinite(value) || !std::isfinite(threshold) || std::fabs(value) > 1e6) return std::string(buf) + "%";
+  // The threshold as shown, in units of 1e-6 % (8 decimals of a similarity):
+  // what a reader compares the number with.
+  const long long threshold_micro = std::llround(threshold * 1e8);
+  const bool same = meets_threshold(value, ScoreOptions{threshold, k_default_half_distance});
+  for (int decimals = 1; decimals <= 6; ++decimals) {
+    std::snprintf(buf, sizeof buf, "%.*f", decimals, value * 100.0);
+    const long long shown_micro = std::llround(std::strtod(buf, nullptr) * 1e6);
+    if ((shown_micro >= threshold_micro) == same) return std::string(buf) + "%";
+  }
+  return cut_percent(value) + "%";
+}
+
+std::string format_threshold(double threshold) {
+  return format_percent(threshold, threshold);
+}
+
+std::string format_points(double band) {
+  // A band is a setting, like a threshold: shown with the decimals it needs.
+  std::string text = format_percent(band, band);
+  text.pop_back();  // the '%'
+  return text + " points";
 }
 
 std::string render_text(const Verification& v) {
-  std::string out = "Similarity is " + format_percent(v.comparison.similarity) + ".\n";
+  std::string out = "Similarity is " + format_percent(v.comparison.similarity, v.score.threshold) + ".\n";
   switch (v.decision()) {
     case Decision::same: out += "It's the same person.\n"; break;
     case Decision::different: out += "There are different people on the images.\n"; break;
     case Decision::uncertain:
-      out += "It's uncertain whether it's the same person (within " + format_percent(*v.uncertain_band) + " of the " +
-             format_percent(v.score.threshold) + " threshold).\n";
+      out += "It's uncertain whether it's the same person (within " + format_points(*v.uncertain_band) + " of the " +
+             format_threshold(v.score.threshold) + " threshold).\n";
       break;
   }
   return out;

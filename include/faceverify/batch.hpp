@@ -15,6 +15,7 @@
 
 #include "faceverify/backend.hpp"
 #include "faceverify/cache.hpp"
+#include "faceverify/compare.hpp"
 #include "faceverify/diagnostics.hpp"
 #include "faceverify/embedding_file.hpp"
 #include "faceverify/error.hpp"
@@ -85,6 +86,12 @@ struct InputSet {
 /// released afterwards. The analysis' warnings (Analysis::warnings) are
 /// printed on `diag`, naming the subject, and cleared.
 Expected<Analysis> analyse_subject(Subject& subject, FaceAnalyzer& analyzer, Diagnostics* diag = nullptr);
+
+/// compare() of two analysed subjects. Embeddings of different lengths are
+/// the service's fault (ErrorKind::api_response, exit 4) when both subjects
+/// were analysed, the input's (ErrorKind::input, exit 2) when either is an
+/// embedding-file record: the message names both and their lengths.
+Expected<Comparison> compare_subjects(const Subject& a, const Subject& b, FacePolicy policy, const ScoreOptions& score);
 
 struct EngineSettings {
   int jobs = 4;

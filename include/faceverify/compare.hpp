@@ -47,7 +47,9 @@ Decision decide(double similarity, const ScoreOptions& options, std::optional<do
 
 /// Picks the faces to compare and scores them. Errors: ErrorKind::no_face
 /// naming the image without a face; ErrorKind::api_response when embedding
-/// lengths differ; ErrorKind::internal for an embedding that cannot be scored
+/// lengths differ, naming both images and both lengths (a service's fault;
+/// compare_subjects in batch.hpp makes it an input error for embedding
+/// files); ErrorKind::internal for an embedding that cannot be scored
 /// (embedding_problem, face.hpp: every source refuses those first) or scores
 /// that are not finite, so no verdict ever sits next to a null or an inf.
 /// `label1`/`label2` name the images in messages.

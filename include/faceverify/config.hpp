@@ -9,9 +9,10 @@
 //   half_distance = 1.23
 //
 // Precedence everywhere: option > environment > config file > default. The
-// threshold and half_distance of a config file apply only to runs with the
-// backend it names (a threshold measured on one model means nothing for
-// another). Unknown keys are ignored, so newer files stay readable.
+// threshold and half_distance of a config file apply only to embeddings made
+// by the backend it names (a threshold measured on one model means nothing
+// for another): an embedding file's backend counts, not the run's. Unknown keys are ignored, so newer files stay
+// readable.
 
 #include <filesystem>
 #include <optional>

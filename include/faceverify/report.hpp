@@ -43,7 +43,24 @@ std::string render_text(const Verification& v);
 /// One JSON object and a newline (schema_version 1).
 std::string render_json(const Verification& v);
 
-/// The similarity as the text report shows it: "99.2%".
-std::string format_percent(double similarity);
+/// A similarity as every text output shows it: as the API4AI reference script
+/// prints it (f'{similarity*100:.1f}%', correctly rounded: "99.2%"), unless
+/// that number, read against the threshold as format_threshold() shows it,
+/// would suggest the opposite verdict (0.79996 at 0.8 would read "80.0%"):
+/// then with more decimals until it does not ("79.996%"), at most 6, past
+/// which the digits are cut rather than rounded. The verdict is
+/// meets_threshold(); the shown threshold is taken to 8 decimals of a
+/// similarity.
+std::string format_percent(double similarity, double threshold);
+
+/// A threshold as text outputs show it: format_percent(threshold, threshold),
+/// the reference's rounding unless it would fall below the threshold, then
+/// the decimals it needs ("80.0%", "78.8%", 0.7513 -> "75.13%"). A similarity
+/// shown with format_percent never reads on the wrong side of it.
+std::string format_threshold(double threshold);
+
+/// An uncertain band in absolute percentage points, with the decimals it
+/// needs like a threshold: 0.1 -> "10.0 points", 0.0125 -> "1.25 points".
+std::string format_points(double band);
 
 }  // namespace faceverify

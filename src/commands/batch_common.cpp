@@ -138,9 +138,11 @@ InputSummary summarize(const InputSet& inputs, std::size_t entry) {
 }
 
 ScoreContext score_context(const ScoringOptions& o, const Provenance& provenance) {
+  ScoringOptions settled = o;
+  settle_score(settled, provenance.backend);
   ScoreContext c;
-  c.score = o.score;
-  c.threshold_source = o.threshold_source;
+  c.score = settled.score;
+  c.threshold_source = settled.threshold_source;
   c.policy = o.face;
   c.provenance = provenance;
   c.uncertain_band = o.uncertain_band;

@@ -388,6 +388,7 @@ int run(CalibrateOptions& o, Io& io) {
   }
   auto setup = analyse_inputs(o.service, o.batch, inputs, diag, o.json);
   if (!setup) return setup.error();
+  settle_score(o.scoring, setup->provenance.backend);  // the half distance of the embeddings' backend
 
   // A photo without a face only shrinks the sample: not an error here.
   ExitStatus status;
@@ -426,7 +427,7 @@ int run(CalibrateOptions& o, Io& io) {
       ++skipped;
       return;
     }
-    auto c = compare(*a.analysis, a.label, *b.analysis, b.label, o.scoring.face, score);
+    auto c = compare_subjects(a, b, o.scoring.face, score);
     if (!c) {
       ++skipped;
       return;

@@ -111,7 +111,7 @@ void add_scoring_options(CLI::App& app, ScoringOptions& o) {
 void add_band_option(CLI::App& app, ScoringOptions& o) {
   app.add_option("--uncertain-band", o.uncertain_band,
                  "Call a result uncertain (exit 5, decision \"uncertain\") when its similarity is within W of "
-                 "the threshold (off by default)")
+                 "the threshold, in absolute terms (0.1: within 10.0 percentage points; off by default)")
       ->check(number_in("a number from 0 to 1", 0.0, 1.0, true))
       ->type_name("W");
 }

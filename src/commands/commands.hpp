@@ -89,6 +89,14 @@ Expected<Invocation> parse_command_line(int argc, const char* const* argv);
 /// missing.
 Expected<void> resolve_settings(ServiceOptions& service, ScoringOptions* scoring, bool writes_config = false);
 
+/// Settles `scoring.score` and `threshold_source` for embeddings produced by
+/// `produced` (their provenance): option > environment > config file >
+/// default, where the config file's threshold and half distance count only
+/// when it names no backend or `produced`. resolve_settings settles for the
+/// run's backend; commands settle again once their inputs' provenance is
+/// known (embedding files may come from the other backend).
+void settle_score(ScoringOptions& scoring, BackendKind produced);
+
 // Shared by the commands (batch_common.cpp).
 
 /// Everything a batch run needs besides its inputs.
@@ -138,7 +146,8 @@ int final_status(int status, const Io& io);
 /// One entry's summary (no face becomes an error naming the entry).
 InputSummary summarize(const InputSet& inputs, std::size_t entry);
 
-/// The score context of a run.
+/// The score context of a run whose embeddings come from `provenance`: the
+/// score settled for its backend (settle_score).
 ScoreContext score_context(const ScoringOptions& scoring, const Provenance& provenance);
 
 /// Loads every argument into `inputs` (in order), with the backend's size

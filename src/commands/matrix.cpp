@@ -65,7 +65,7 @@ int run(MatrixOptions& o, Io& io) {
     for (std::size_t j = i; j < n; ++j) {
       const Subject& b = inputs.subject_of((*order)[j]);
       if (!b.analysis || b.analysis->faces.empty()) continue;
-      auto c = compare(*a.analysis, a.label, *b.analysis, b.label, o.scoring.face, report.context.score);
+      auto c = compare_subjects(a, b, o.scoring.face, report.context.score);
       if (!c) {
         if (!mismatch_reported) {
           mismatch_reported = true;

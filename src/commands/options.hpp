@@ -13,6 +13,7 @@
 #include "faceverify/backend.hpp"
 #include "faceverify/batch_report.hpp"
 #include "faceverify/compare.hpp"
+#include "faceverify/config.hpp"
 #include "faceverify/face.hpp"
 
 namespace faceverify::commands {
@@ -41,6 +42,11 @@ struct ScoringOptions {
   // Resolved by resolve_settings: option > environment > config file > default.
   ScoreOptions score;
   std::string threshold_source = "default";  // "option", "env", "config" or "default"
+  // The layers below the options, as resolve_settings read them, so that
+  // settle_score can settle the score again for the backend that produced
+  // the embeddings (a config file's score is measured on its backend).
+  std::optional<double> env_threshold;  // FACEVERIFY_THRESHOLD
+  Config config;
 };
 
 /// The batch engine: concurrency, rate, cache, ordering, progress.

@@ -259,7 +259,7 @@ int run(PairsOptions& o, Io& io) {
     if (!a.analysis || !b.analysis) {
       p.result.error = !a.analysis ? a.analysis.error() : b.analysis.error();
     } else {
-      auto c = compare(*a.analysis, a.label, *b.analysis, b.label, o.scoring.face, context.score);
+      auto c = compare_subjects(a, b, o.scoring.face, context.score);
       if (c) {
         p.result.comparison = *c;
       } else {
@@ -296,8 +296,8 @@ int run(PairsOptions& o, Io& io) {
     if (o.scoring.uncertain_band) summary += std::to_string(uncertain) + " uncertain, ";
     summary += std::to_string(errors) + (errors == 1 ? " error" : " errors");
     if (contradicted > 0) {
-      summary += "; " + std::to_string(contradicted) + (contradicted == 1 ? " contradicts" : " contradict") +
-                 " its expected label";
+      summary += "; " + std::to_string(contradicted) +
+                 (contradicted == 1 ? " contradicts its expected label" : " contradict their expected labels");
     }
     diag.line("pairs: " + summary);
   }

@@ -173,7 +173,7 @@ int run(SearchOptions& o, Io& io) {
         diag.line(r.candidate.error->message);
       }
     } else {
-      auto c = compare(*ref.analysis, ref.label, *s.analysis, s.label, o.scoring.face, report.context.score);
+      auto c = compare_subjects(ref, s, o.scoring.face, report.context.score);
       if (c) {
         r.comparison = *c;
         const Decision d = decide(c->similarity, report.context.score, o.scoring.uncertain_band);

@@ -27,35 +27,48 @@ Expected<void> resolve_settings(ServiceOptions& service, ScoringOptions* scoring
   }
   if (!scoring) return {};  // no threshold to settle (embed)
 
-  // A threshold measured on one backend's model means nothing for another's.
-  const bool config_applies = !config.backend || *config.backend == service.kind;
-  ScoreOptions& score = scoring->score;
-  if (scoring->threshold) {
-    score.threshold = *scoring->threshold;
-    scoring->threshold_source = "option";
-  } else if (const char* env = std::getenv("FACEVERIFY_THRESHOLD"); env && *env) {
+  scoring->env_threshold.reset();
+  const char* env = scoring->threshold ? nullptr : std::getenv("FACEVERIFY_THRESHOLD");  // an option wins unread
+  if (env && *env) {
     char* end = nullptr;
     const double t = std::strtod(env, &end);
     if (end == env || *end != '\0' || !(t >= 0.0 && t <= 1.0)) {
       return fail(ErrorKind::usage, "FACEVERIFY_THRESHOLD: '" + display_name(env) + "' is not a number from 0 to 1");
     }
-    score.threshold = t;
-    scoring->threshold_source = "env";
+    scoring->env_threshold = t;
+  }
+  scoring->config = config;
+  // The images this run analyses come from service.kind; a command whose
+  // embeddings come from files settles again once it knows their backend.
+  settle_score(*scoring, service.kind);
+  return {};
+}
+
+void settle_score(ScoringOptions& scoring, BackendKind produced) {
+  // A threshold measured on one backend's model means nothing for another's.
+  const Config& config = scoring.config;
+  const bool config_applies = !config.backend || *config.backend == produced;
+  ScoreOptions& score = scoring.score;
+  if (scoring.threshold) {
+    score.threshold = *scoring.threshold;
+    scoring.threshold_source = "option";
+  } else if (scoring.env_threshold) {
+    score.threshold = *scoring.env_threshold;
+    scoring.threshold_source = "env";
   } else if (config_applies && config.threshold) {
     score.threshold = *config.threshold;
-    scoring->threshold_source = "config";
+    scoring.threshold_source = "config";
   } else {
     score.threshold = k_default_threshold;
-    scoring->threshold_source = "default";
+    scoring.threshold_source = "default";
   }
-  if (scoring->half_distance) {
-    score.half_distance = *scoring->half_distance;
+  if (scoring.half_distance) {
+    score.half_distance = *scoring.half_distance;
   } else if (config_applies && config.half_distance) {
     score.half_distance = *config.half_distance;
   } else {
     score.half_distance = k_default_half_distance;
   }
-  return {};
 }
 
 }  // namespace faceverify::commands

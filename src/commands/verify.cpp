@@ -161,6 +161,7 @@ int run(VerifyOptions& o, Io& io) {
   if (auto ok = inputs.check_comparable(provenance); !ok) {
     return report_error(diag, ok.error());
   }
+  settle_score(o.scoring, provenance.backend);  // the score of the backend these embeddings come from
   if (!to_analyse.empty()) {
     auto analyzer = backend->analyzer();
     if (!analyzer) {
@@ -201,7 +202,7 @@ int run(VerifyOptions& o, Io& io) {
   const Analysis& a = *sa.analysis;
   const Analysis& b = *sb.analysis;
   const ScoreOptions& score = o.scoring.score;
-  auto comparison = compare(a, sa.label, b, sb.label, o.scoring.face, score);
+  auto comparison = compare_subjects(sa, sb, o.scoring.face, score);
   if (!comparison) {
     // Report every image without a face, not just the first.
     if (comparison.error().kind == ErrorKind::no_face) {

@@ -293,6 +293,127 @@ TEST_CASE("batch: embed writes an embedding file that works offline everywhere",
   }
 }
 
+namespace {
+
+// Two embedding files of one person (alice1, alice2) rewritten as the local
+// backend's records, and a third (bob) left as API4AI's: embedded once
+// against the fake server, so every run below works offline.
+struct OtherBackendFiles {
+  std::string l1, l2, api_bob;
+  OtherBackendFiles(const test::FakeServer& server, Batch& b) {
+    const auto a1 = b.photo("alice1.jpg"), a2 = b.photo("alice2.jpg"), bob = b.photo("bob.jpg");
+    auto e = b.run(server, {"embed", "--ordered", a1, a2, bob});
+    REQUIRE(e.exit_code == 0);
+    const auto recs = records(e.out);
+    REQUIRE(recs.size() == 3);
+    auto as_local = [](json rec) {
+      rec.erase("api");
+      rec.erase("endpoint");
+      rec.erase("service_version");
+      rec["backend"] = "local";
+      rec["models"] = {
+          {"detector", {{"sha256", "aa"}}}, {"landmarks", {{"sha256", "bb"}}}, {"embedder", {{"sha256", "cc"}}}};
+      return rec.dump() + "\n";
+    };
+    l1 = (b.photo.dir / "l1.jsonl").string();
+    l2 = (b.photo.dir / "l2.jsonl").string();
+    api_bob = (b.photo.dir / "bob.jsonl").string();
+    test::write_file(l1, as_local(recs[0]));
+    test::write_file(l2, as_local(recs[1]));
+    test::write_file(api_bob, recs[2].dump() + "\n");
+  }
+};
+
+}  // namespace
+
+TEST_CASE("batch: a config file's threshold applies only to embeddings of the backend it names", "[e2e][batch]") {
+  // alice1 and alice2 score about 0.98: the same person at the default 0.8,
+  // different at a threshold of 0.999.
+  test::FakeServer server(json{{"images",
+                                {{"alice1.jpg", {{"person", "alice"}, {"noise", 0.6}}},
+                                 {"alice2.jpg", {{"person", "alice"}, {"noise", 0.6}}},
+                                 {"bob.jpg", {{"person", "bob"}}}}}});
+  Batch b;
+  OtherBackendFiles f(server, b);
+  const std::string api_config = (b.photo.dir / "api.toml").string();
+  const std::string local_config = (b.photo.dir / "local.toml").string();
+  test::write_file(api_config, "backend = \"api4ai\"\nthreshold = 0.999\n");
+  test::write_file(local_config, "backend = \"local\"\nthreshold = 0.999\n");
+  const std::string pairs = (b.photo.dir / "pairs.csv").string();
+  test::write_file(pairs, f.l1 + "," + f.l2 + ",same\n");
+  const std::string dead = "http://127.0.0.1:1";
+  const std::size_t before = results_requests(server.requests());
+
+  struct Case {
+    std::string name;
+    std::vector<std::string> args;  // before the config options
+  };
+  for (const auto& c : std::vector<Case>{{"verify", {"--json", f.l1, f.l2}},
+                                         {"matrix", {"matrix", "--format", "json", f.l1, f.l2}},
+                                         {"search", {"search", "--format", "json", f.l1, f.l2}},
+                                         {"pairs", {"pairs", "-q", pairs}}}) {
+    INFO(c.name);
+    auto with_config = [&](const std::string& config, std::vector<std::string> extra) {
+      std::vector<std::string> args = c.args;
+      args.insert(args.begin() + (c.name == "verify" ? 0 : 1), {"--api-url", dead, "--config", config});
+      args.insert(args.begin() + (c.name == "verify" ? 0 : 1), extra.begin(), extra.end());
+      return run_faceverify(args, b.env());
+    };
+    // The run's backend is api4ai (the config says so), but these embeddings
+    // are local ones: the default applies, and threshold_source says so.
+    auto r = with_config(api_config, {});
+    CHECK(r.exit_code == 0);
+    CHECK(r.err.empty());
+    const json j = records(r.out).front();
+    CHECK(j["threshold"] == 0.8);
+    CHECK(j["threshold_source"] == "default");
+    if (c.name != "matrix") CHECK(r.out.find("\"decision\":\"same\"") != std::string::npos);
+    // A local config applies to them even when the run's backend is api4ai.
+    auto l = with_config(local_config, {"--backend", "api4ai"});
+    CHECK(l.exit_code == (c.name == "matrix" ? 0 : 1));
+    const json k = records(l.out).front();
+    CHECK(k["threshold"] == 0.999);
+    CHECK(k["threshold_source"] == "config");
+  }
+  CHECK(results_requests(server.requests()) == before);  // nothing was analysed
+}
+
+TEST_CASE("batch: embeddings of different lengths from files are an input error naming both", "[e2e][batch]") {
+  test::FakeServer server(k_people);
+  Batch b;
+  const auto a1 = b.photo("alice1.jpg"), a2 = b.photo("alice2.jpg");
+  auto e = b.run(server, {"embed", "--ordered", a1, a2});
+  REQUIRE(e.exit_code == 0);
+  auto recs = records(e.out);
+  REQUIRE(recs.size() == 2);
+  auto& v = recs[1]["faces"][0]["embedding"];
+  v.erase(v.begin() + 128, v.end());
+  const std::string long_file = (b.photo.dir / "a512.jsonl").string();
+  const std::string short_file = (b.photo.dir / "a128.jsonl").string();
+  test::write_file(long_file, recs[0].dump() + "\n");
+  test::write_file(short_file, recs[1].dump() + "\n");
+  const std::string dead = "http://127.0.0.1:1";
+  // A record is named by the image it stands for, as in every message about it.
+  const std::string message = "faceverify: " + a2 + ": its embedding has 128 values, " + a1 +
+                              "'s has 512; they cannot be compared (embed both images again with the same backend)\n";
+
+  auto r = run_faceverify({"--api-url", dead, long_file, short_file}, b.env());
+  CHECK(r.exit_code == 2);
+  CHECK(r.out.empty());
+  CHECK(r.err == message);
+  auto m = run_faceverify({"matrix", "--api-url", dead, long_file, short_file}, b.env());
+  CHECK(m.exit_code == 2);
+  CHECK(m.err == message);
+  auto s = run_faceverify({"search", "--api-url", dead, "--format", "csv", long_file, short_file}, b.env());
+  CHECK(s.exit_code == 2);
+  CHECK(s.err == message);
+  // An image analysed now against a record that does not fit: still the file's fault.
+  auto i = b.run(server, {"search", "--format", "csv", short_file, a1});
+  CHECK(i.exit_code == 2);
+  CHECK(i.err == "faceverify: " + a1 + ": its embedding has 512 values, " + a2 +
+                     "'s has 128; they cannot be compared (embed both images again with the same backend)\n");
+}
+
 TEST_CASE("batch: embed records each image's width and height, and verify reads them back", "[e2e][batch]") {
   test::FakeServer server(json{{"images", {{"wide.jpg", {{"person", "erin"}}}, {"tall.jpg", {{"person", "erin"}}}}}});
   Batch b;
@@ -415,6 +536,10 @@ TEST_CASE("batch: pairs reports every pair and goes on past failures", "[e2e][ba
     CHECK(lines_of(c.out).size() == 3);
     CHECK(lines_of(c.out)[0] == "line,image1,image2,expected,decision,similarity,distance,as_expected,error");
     CHECK(lines_of(c.out)[2].find(",same,different,") != std::string::npos);
+    test::write_file(pairs, a1 + "," + bob + ",same\n" + a2 + "," + bob + ",same\n");
+    auto two = b.run(server, {"pairs", "--format", "csv", "--ordered", pairs});
+    CHECK(two.exit_code == 1);
+    CHECK(two.err == "faceverify: pairs: 2 pairs: 0 same, 2 different, 0 errors; 2 contradict their expected labels\n");
     test::write_file(pairs, a1 + "," + a2 + ",same\n" + a1 + "," + bob + ",different\n");
     RunOptions in;
     in.stdin_data = test::read_file(pairs);

@@ -215,7 +215,7 @@ TEST_CASE("uncertain band: results near the threshold are called uncertain, exit
     auto r = c.run({"", "--uncertain-band", "0.01", a, b});
     CHECK(r.exit_code == 5);
     CHECK(r.out ==
-          "Similarity is 79.5%.\nIt's uncertain whether it's the same person (within 1.0% of the 80.0% "
+          "Similarity is 79.5%.\nIt's uncertain whether it's the same person (within 1.0 points of the 80.0% "
           "threshold).\n");
     CHECK(r.err.empty());
   }
@@ -289,7 +289,7 @@ TEST_CASE("uncertain band: results near the threshold are called uncertain, exit
     auto r = c.run({"search", "--uncertain-band", "0.01", a, b, c.photo("g1a.jpg")});
     CHECK(r.exit_code == 5);
     CHECK(r.out.find("uncertain  " + b) != std::string::npos);
-    CHECK(r.out.find("0 of 2 candidates match " + a + ", 1 uncertain (threshold 80.0%, band 1.0%)") !=
+    CHECK(r.out.find("0 of 2 candidates match " + a + ", 1 uncertain (threshold 80.0%, band 1.0 points)") !=
           std::string::npos);
     auto j = c.run({"search", "--json", "--uncertain-band", "0.01", a, b});
     CHECK(json::parse(j.out)["results"][0]["decision"] == "uncertain");

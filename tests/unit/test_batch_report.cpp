@@ -174,8 +174,8 @@ TEST_CASE("batch_report: render_matrix", "[batch_report]") {
     // Labels are 12 wide at most; cells are as wide as the widest label.
     CHECK(text ==
           "                   alice#1       alice#2  a_very_long~\n"
-          "alice#1             100.0%         87.6%             -\n"
-          "alice#2              87.6%        100.0%             -\n"
+          "alice#1             100.0%         87.7%             -\n"
+          "alice#2              87.7%        100.0%             -\n"
           "a_very_long~             -             -             -\n"
           "\n"
           "alice#1       photos/alice.jpg\n"

@@ -82,8 +82,7 @@ TEST_CASE("compare::compare", "[compare]") {
     auto c = compare(one_x, "a.jpg", with({face({0, 0, 1, 1}, {1, 0})}), "b.jpg", FacePolicy::best, opts);
     REQUIRE_FALSE(c);
     CHECK(c.error().kind == ErrorKind::api_response);
-    CHECK(c.error().message ==
-          "embeddings differ in length (a.jpg: 3 values, b.jpg: 2 values); they cannot be compared");
+    CHECK(c.error().message == "b.jpg: its embedding has 2 values, a.jpg's has 3; they cannot be compared");
   }
 }
 

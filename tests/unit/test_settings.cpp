@@ -114,6 +114,59 @@ TEST_CASE("settings: the config file's backend, and its threshold only for that 
   }
 }
 
+TEST_CASE("settings: settle_score follows the backend that made the embeddings", "[settings]") {
+  Env env;
+  SECTION("an api4ai config's threshold does not apply to local embeddings") {
+    env.config("backend = \"api4ai\"\nthreshold = 0.999\nhalf_distance = 1.4\n");
+    ServiceOptions service;
+    ScoringOptions scoring;
+    REQUIRE(resolve_settings(service, &scoring));
+    CHECK(scoring.threshold_source == "config");  // for images this run analyses with api4ai
+    settle_score(scoring, BackendKind::local);
+    CHECK(scoring.score.threshold == k_default_threshold);
+    CHECK(scoring.score.half_distance == k_default_half_distance);
+    CHECK(scoring.threshold_source == "default");
+    settle_score(scoring, BackendKind::api4ai);  // settling again is idempotent per backend
+    CHECK(scoring.score.threshold == 0.999);
+    CHECK(scoring.score.half_distance == 1.4);
+    CHECK(scoring.threshold_source == "config");
+  }
+  SECTION("a local config applies to local embeddings whatever --backend says") {
+    env.config("backend = \"local\"\nthreshold = 0.6\n");
+    ServiceOptions service;
+    service.backend = BackendKind::api4ai;
+    ScoringOptions scoring;
+    REQUIRE(resolve_settings(service, &scoring));
+    CHECK(scoring.threshold_source == "default");
+    settle_score(scoring, BackendKind::local);
+    CHECK(scoring.score.threshold == 0.6);
+    CHECK(scoring.threshold_source == "config");
+  }
+  SECTION("the option and the environment apply to every backend") {
+    env.config("backend = \"api4ai\"\nthreshold = 0.999\n");
+    env.threshold.set("0.65");
+    ServiceOptions service;
+    ScoringOptions scoring;
+    REQUIRE(resolve_settings(service, &scoring));
+    settle_score(scoring, BackendKind::local);
+    CHECK(scoring.score.threshold == 0.65);
+    CHECK(scoring.threshold_source == "env");
+    scoring.threshold = 0.7;
+    settle_score(scoring, BackendKind::local);
+    CHECK(scoring.score.threshold == 0.7);
+    CHECK(scoring.threshold_source == "option");
+  }
+  SECTION("a config that names no backend applies to both") {
+    env.config("threshold = 0.75\n");
+    ServiceOptions service;
+    ScoringOptions scoring;
+    REQUIRE(resolve_settings(service, &scoring));
+    settle_score(scoring, BackendKind::local);
+    CHECK(scoring.score.threshold == 0.75);
+    CHECK(scoring.threshold_source == "config");
+  }
+}
+
 TEST_CASE("settings: --config FILE", "[settings]") {
   Env env;
   env.config("threshold = 0.7\n");
