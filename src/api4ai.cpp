@@ -149,8 +149,16 @@ std::string_view quota_period(std::string_view summary) {
   return {};
 }
 
-std::string hint_for(Mode mode, int status, std::string_view summary) {
+// The public demo is a courtesy service: when it is gone (404, 410) or its
+// host does not resolve, say what works without it.
+constexpr std::string_view k_demo_unavailable =
+    "the demo endpoint may be unavailable; use --api api4ai with a key, or --backend local";
+
+std::string hint_for(const Endpoint& endpoint, int status, std::string_view summary) {
+  const Mode mode = endpoint.mode;
   switch (status) {
+    case 404:
+    case 410: return endpoint.default_demo ? std::string(k_demo_unavailable) : std::string();
     case 401:
     case 403:
       if (mode == Mode::demo) return "the demo endpoint needs no key; check --api-url, or use --api api4ai";
@@ -206,6 +214,7 @@ Expected<Endpoint> make_endpoint(Mode mode, const std::optional<std::string>& ba
                                  std::optional<std::string> api_key) {
   Endpoint endpoint;
   endpoint.mode = mode;
+  endpoint.default_demo = mode == Mode::demo && !base_url;
   const std::string_view def = default_results_url(mode);
   const std::string_view def_path = def.substr(def.find('/', def.find("://") + 3));
   if (!base_url) {
@@ -479,7 +488,15 @@ Expected<Analysis> Analyzer::attempt(const Image& image, Millis remaining) {
   HttpRequest req = build_request(m_endpoint, image);
   req.timeout = remaining;
   auto response = send_in_turn(req);
-  if (!response) return std::unexpected(response.error());
+  if (!response) {
+    Error e = std::move(response.error());
+    if (m_endpoint.default_demo && e.kind == ErrorKind::network && e.message.starts_with("cannot resolve host ")) {
+      // The transport's own hint suspects --api-url, which this run did not give.
+      e.message =
+          e.message.substr(0, e.message.find(" (")) + " (no network, or " + std::string(k_demo_unavailable) + ")";
+    }
+    return std::unexpected(std::move(e));
+  }
   // Redact before anything is summarised or cut: an excerpt could otherwise
   // keep part of a key the server echoed back. The raw body only loses the
   // key as it was sent (its JSON must stay intact); every string is redacted
@@ -490,7 +507,7 @@ Expected<Analysis> Analyzer::attempt(const Image& image, Millis remaining) {
   for (auto& header : response->headers) header.second = redact(std::move(header.second), key);
   if (response->status == 200) return parse_response(response->body, key);
   Error e = error_from_response(*response, std::chrono::system_clock::now(), key);
-  if (const std::string hint = hint_for(m_endpoint.mode, response->status, e.message); !hint.empty()) {
+  if (const std::string hint = hint_for(m_endpoint, response->status, e.message); !hint.empty()) {
     e.message += " (" + hint + ")";
   }
   return std::unexpected(e);

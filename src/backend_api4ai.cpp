@@ -89,9 +89,14 @@ namespace detail {
 
 Expected<std::unique_ptr<Backend>> open_api4ai_backend(const BackendSettings& settings, const BackendRun& run,
                                                        Diagnostics& diag) {
-  auto key = resolve_key(settings.api_key_file, std::string(api4ai::key_variable(settings.api)));
+  // The demo sends no key: its --api-key-file is not even read (resolve_settings
+  // said so).
+  const bool demo = settings.api == api4ai::Mode::demo;
+  auto key = resolve_key(demo ? std::nullopt : settings.api_key_file, std::string(api4ai::key_variable(settings.api)));
   if (!key) return std::unexpected(key.error());
-  if (settings.api_key) {
+  // With the demo, which sends no key, resolve_settings already said the key is
+  // unused.
+  if (settings.api_key && !demo) {
     // Printed even with --quiet: the exposure has already happened.
     diag.line(
         "warning: a key given with --api-key is visible to other users of this machine (ps, shell history); "

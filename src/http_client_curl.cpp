@@ -79,7 +79,10 @@ std::string host_of(const std::string& url) {
   return host;
 }
 
-Error transport_error(CURLcode code, const Transfer& t, const HttpRequest& req, const char* detail) {
+// `ca_file`: the --cacert FILE in use, so the hint does not tell the user to
+// pass what they already passed.
+Error transport_error(CURLcode code, const Transfer& t, const HttpRequest& req, const char* detail,
+                      const std::optional<std::string>& ca_file) {
   const std::string host = host_of(req.url);
   Error e{ErrorKind::network, {}, {}, false, {}};
   switch (code) {
@@ -125,7 +128,8 @@ Error transport_error(CURLcode code, const Transfer& t, const HttpRequest& req, 
       e.message = "TLS connection to " + host + " failed: " +
                   (code == CURLE_PEER_FAILED_VERIFICATION ? std::string("its certificate is not trusted")
                                                           : std::string(curl_easy_strerror(code))) +
-                  " (use --cacert FILE for a private CA)";
+                  (ca_file ? " (check that --cacert " + *ca_file + " holds the CA that signed its certificate)"
+                           : std::string(" (use --cacert FILE for a private CA)"));
       break;
     case CURLE_WRITE_ERROR:
     case CURLE_FILESIZE_EXCEEDED:
@@ -234,7 +238,7 @@ class CurlHttpClient final : public HttpClient {
     const CURLcode rc = curl_easy_perform(h);
     const auto elapsed =
         std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
-    if (rc != CURLE_OK) return std::unexpected(transport_error(rc, t, req, detail));
+    if (rc != CURLE_OK) return std::unexpected(transport_error(rc, t, req, detail, m_options.ca_file));
 
     HttpResponse response;
     long status = 0;

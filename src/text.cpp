@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: MIT
 #include "faceverify/text.hpp"
 
+#include <algorithm>
+#include <vector>
+
 namespace faceverify {
 namespace {
 
@@ -137,6 +140,37 @@ std::string redact_secret(std::string text, std::string_view secret) {
     }
   }
   return out;
+}
+
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+  // Three rows of the dynamic programme: the swap needs the one before last.
+  std::vector<std::size_t> before(b.size() + 1), last(b.size() + 1), row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) last[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
+      row[j] = std::min({last[j] + 1, row[j - 1] + 1, last[j - 1] + cost});
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) row[j] = std::min(row[j], before[j - 2] + 1);
+    }
+    std::swap(before, last);
+    std::swap(last, row);
+  }
+  return last[b.size()];
+}
+
+std::optional<std::string_view> nearest(std::string_view word, std::span<const std::string_view> candidates) {
+  const std::size_t limit = std::min<std::size_t>(word.size() <= 4 ? 1 : 2, word.size() - (word.empty() ? 0 : 1));
+  std::optional<std::string_view> best;
+  std::size_t best_distance = limit + 1;
+  for (const std::string_view c : candidates) {
+    const std::size_t d = edit_distance(word, c);
+    if (d < best_distance) {
+      best = c;
+      best_distance = d;
+    }
+  }
+  return best;
 }
 
 }  // namespace faceverify

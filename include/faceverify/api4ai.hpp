@@ -43,6 +43,7 @@ struct Endpoint {
   Mode mode = Mode::demo;
   std::string results_url;             // without query string
   std::optional<std::string> api_key;  // never printed; redacted from messages
+  bool default_demo = false;           // the public demo endpoint itself (demo without --api-url)
 };
 
 /// Builds the endpoint of `mode`. `base_url` (from --api-url) replaces the

@@ -5,7 +5,6 @@
 // key, endpoint and retries; backend_local.cpp: the offline models), chosen
 // by open_backend(). A new backend is a new file and a line in the factory.
 
-#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <memory>

@@ -6,6 +6,8 @@
 // locale, nothing throws but allocation. (Line splitting: src/text_lines.hpp.)
 
 #include <cstddef>
+#include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -63,5 +65,15 @@ std::string redact_secret(std::string text, std::string_view secret);
 /// Only whole occurrences of `secret` replaced: for raw bytes (a JSON body)
 /// whose syntax a partial match could break.
 std::string redact_secret_exact(std::string text, std::string_view secret);
+/// The Damerau-Levenshtein (optimal string alignment) distance of `a` and
+/// `b`: insertions, deletions, substitutions and swaps of two neighbours
+/// ("treshold" is 1 from "threshold", "embd" 1 from "embed").
+std::size_t edit_distance(std::string_view a, std::string_view b);
+
+/// The candidate nearest to `word` ("did you mean ...?"), when it is within
+/// a distance that still looks like a typo: at most 1 for words of up to 4
+/// characters, else at most 2, and less than `word`'s own length. The first
+/// of equally near candidates wins.
+std::optional<std::string_view> nearest(std::string_view word, std::span<const std::string_view> candidates);
 
 }  // namespace faceverify

@@ -343,7 +343,8 @@ Expected<void> finish(CalibrateOptions& o) {
 
 int run(CalibrateOptions& o, Io& io) {
   Diagnostics& diag = io.diag;
-  if (auto ok = resolve_settings(o.service, &o.scoring, o.write_config); !ok) return report_error(diag, ok.error());
+  if (auto ok = resolve_settings(o.service, &o.scoring, diag, o.write_config); !ok)
+    return report_error(diag, ok.error());
   auto labelled = read_labelled(o.labelled);
   if (!labelled) return report_error(diag, labelled.error());
   // Every image once; an unreadable one stops before any request.

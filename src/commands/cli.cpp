@@ -3,9 +3,15 @@
 // that picks a command from the table and lets it bind its options.
 #include "commands/cli.hpp"
 
+#include <algorithm>
+#include <cctype>
 #include <cmath>
+#include <cstdlib>
+#include <filesystem>
 
 #include "commands/commands.hpp"
+#include "faceverify/config.hpp"
+#include "faceverify/text.hpp"
 #include "faceverify/version.hpp"
 
 namespace faceverify::commands {
@@ -55,11 +61,34 @@ CLI::Validator number_in(std::string what, double low, double high, bool inclusi
       "");
 }
 
+namespace {
+
+// A threshold in [0, 1]; a percentage (-t 80) gets the fraction it meant.
+CLI::Validator threshold_value() {
+  const CLI::Validator in_range = number_in("a number from 0 to 1", 0.0, 1.0, true);
+  return CLI::Validator(
+      [in_range](std::string& value) -> std::string {
+        std::string message = in_range(value);
+        if (message.empty()) return message;
+        char* end = nullptr;
+        const double x = std::strtod(value.c_str(), &end);
+        if (!value.empty() && end == value.c_str() + value.size()) {
+          if (const auto hint = percent_threshold_hint(x)) return "'" + value + "': " + *hint;
+        }
+        return message;
+      },
+      "");
+}
+
+}  // namespace
+
 void add_service_options(CLI::App& app, ServiceOptions& o) {
+  // FACEVERIFY_BACKEND is read by resolve_settings, after the API options:
+  // the one place of the backend's precedence.
   app.add_option("--backend", o.backend,
-                 "Where faces are analysed: api4ai (default; photos are uploaded) or local (on this machine, "
-                 "no network; env FACEVERIFY_BACKEND)")
-      ->envname("FACEVERIFY_BACKEND")
+                 "Where faces are analysed: api4ai (photos are uploaded) or local (on this machine, no "
+                 "network). Default: api4ai when --api, --api-url, --api-key or --api-key-file is given, else "
+                 "FACEVERIFY_BACKEND, else the config file's backend, else api4ai")
       ->transform(one_of(backends()))
       ->type_name("NAME");
   app.add_option("--models", o.models,
@@ -95,7 +124,7 @@ void add_service_options(CLI::App& app, ServiceOptions& o) {
 void add_scoring_options(CLI::App& app, ScoringOptions& o) {
   app.add_option("-t,--threshold", o.threshold,
                  "Similarity at or above which the faces are the same person, in [0, 1] (default 0.8)")
-      ->check(number_in("a number from 0 to 1", 0.0, 1.0, true))
+      ->check(threshold_value())
       ->type_name("S");
   app.add_option("--half-distance", o.half_distance,
                  "The embedding distance a that scores 50% similarity, > 0 (default 1.23)")
@@ -169,7 +198,7 @@ BackendSettings backend_settings(const ServiceOptions& service, double timeout_s
   BackendSettings s;
   s.kind = service.kind;
   s.models = service.models;
-  s.api = service.api;
+  s.api = service.api.value_or(api4ai::Mode::demo);
   s.api_url = service.api_url;
   s.api_key_file = service.api_key_file;
   s.api_key = service.api_key;
@@ -228,11 +257,139 @@ std::string redact_all(std::string text, const std::vector<std::string>& secrets
   return text;
 }
 
+// The names of the commands, "help" included.
+std::vector<std::string_view> command_names() {
+  std::vector<std::string_view> names;
+  for (const auto& c : command_table()) {
+    if (!c.name.empty()) names.push_back(c.name);
+  }
+  names.push_back("help");
+  return names;
+}
+
+// "stats and clear", "embed, matrix, ... and cache".
+std::string word_list(const std::vector<std::string_view>& names, std::string_view conjunction = "and") {
+  std::string text;
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    if (i > 0) text += i + 1 == names.size() ? " " + std::string(conjunction) + " " : ", ";
+    text += names[i];
+  }
+  return text;
+}
+
+// "(did you mean embed?)", or the whole list when nothing is near.
+std::string suggestion(std::string_view word, const std::vector<std::string_view>& names, std::string_view what) {
+  if (const auto near = nearest(word, names)) return "did you mean " + std::string(*near) + "?";
+  return "the " + std::string(what) + " are " + word_list(names);
+}
+
+// A first argument that is a mistyped command, not an image: no file or
+// directory of that name, nothing of a path or URL about it (no '/', '.' or
+// ':'), and a command name within typo distance. `faceverify IMG1 IMG2`
+// stays the default command for anything else.
+std::optional<std::string_view> mistyped_command(std::string_view arg) {
+  if (arg.empty() || arg.front() == '-' || arg.find_first_of("/.:\\") != std::string_view::npos) return std::nullopt;
+  std::error_code ec;
+  if (std::filesystem::symlink_status(std::filesystem::path(arg), ec).type() != std::filesystem::file_type::not_found) {
+    return std::nullopt;
+  }
+  return nearest(arg, command_names());
+}
+
+// Every option name `app` and its subcommands accept, without dashes.
+void option_names(const CLI::App& app, std::vector<std::string>& longs, std::vector<std::string>& shorts) {
+  for (const CLI::Option* opt : app.get_options()) {
+    longs.insert(longs.end(), opt->get_lnames().begin(), opt->get_lnames().end());
+    shorts.insert(shorts.end(), opt->get_snames().begin(), opt->get_snames().end());
+  }
+  for (const CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; })) {
+    option_names(*sub, longs, shorts);
+  }
+}
+
+// The first argument that looks like an option but is none of `app`'s, named
+// with the nearest of its own options: "unknown option --treshold; did you
+// mean --threshold?".
+std::optional<std::string> unknown_option(const CLI::App& app, int argc, const char* const* argv) {
+  std::vector<std::string> longs, shorts;
+  option_names(app, longs, shorts);
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    if (arg == "--") break;
+    if (arg.starts_with("--") && arg.size() > 2) {
+      const std::string_view name =
+          arg.substr(2, arg.find('=') == std::string_view::npos ? arg.npos : arg.find('=') - 2);
+      if (std::find(longs.begin(), longs.end(), name) != longs.end()) continue;
+      const std::vector<std::string_view> candidates(longs.begin(), longs.end());
+      const auto near = nearest(name, candidates);
+      return "unknown option --" + display_name(name) + (near ? "; did you mean --" + std::string(*near) + "?" : "");
+    }
+    if (arg.size() > 1 && arg.front() == '-' && arg[1] != '-' && !std::isdigit(static_cast<unsigned char>(arg[1])) &&
+        arg[1] != '.') {
+      if (std::find(shorts.begin(), shorts.end(), arg.substr(1, 1)) == shorts.end()) {
+        return "unknown option -" + display_name(arg.substr(1, 1));
+      }
+    }
+  }
+  return std::nullopt;
+}
+
+// For a command made of subcommands (cache): a missing or unknown one, named
+// with the valid ones.
+std::optional<std::string> subcommand_problem(const CLI::App& app, int argc, const char* const* argv) {
+  std::vector<std::string_view> names;
+  for (const CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; }))
+    names.push_back(sub->get_name());
+  if (names.empty()) return std::nullopt;
+  std::string_view command = app.get_name();  // "faceverify cache": the line already starts with "faceverify: "
+  if (const auto space = command.rfind(' '); space != std::string_view::npos) command.remove_prefix(space + 1);
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    if (arg.starts_with("-")) continue;
+    if (std::find(names.begin(), names.end(), arg) != names.end()) return std::nullopt;
+    return std::string(command) + ": unknown subcommand '" + display_name(arg) + "' (" +
+           suggestion(arg, names, "subcommands") + ")";
+  }
+  return std::string(command) + " needs a subcommand: " + word_list(names, "or");
+}
+
+Expected<Invocation> parse_any(int argc, const char* const* argv, const std::vector<std::string>& secrets);
+
+// faceverify help [COMMAND]: exactly the text of --help and COMMAND --help.
+Expected<Invocation> help_command(int argc, const char* const* argv, const std::vector<std::string>& secrets) {
+  if (argc > 3) return fail(ErrorKind::usage, "usage: faceverify help [COMMAND]");
+  if (argc == 3) {
+    const std::string_view name = argv[2];
+    const auto names = command_names();
+    if (name == "help" || std::find(names.begin(), names.end(), name) == names.end()) {
+      std::vector<std::string_view> commands(names.begin(), names.end() - 1);  // without "help"
+      return fail(ErrorKind::usage, "help: unknown command '" + display_name(name) + "' (" +
+                                        suggestion(name, commands, "commands") + ")");
+    }
+    const char* const args[] = {argv[0], argv[2], "--help"};
+    return parse_any(3, args, secrets);
+  }
+  const char* const args[] = {argv[0], "--help"};
+  return parse_any(2, args, secrets);
+}
+
 Expected<Invocation> parse_any(int argc, const char* const* argv, const std::vector<std::string>& secrets) {
   const CommandSpec* spec = &k_commands[0];
   if (argc >= 2) {
     for (const auto& c : command_table()) {
       if (!c.name.empty() && argv[1] == c.name) spec = &c;
+    }
+    // "help" is a command unless it names a file (faceverify help photo.jpg).
+    std::error_code ec;
+    if (spec->name.empty() && std::string_view(argv[1]) == "help" &&
+        (argc <= 2 || !std::filesystem::exists(argv[1], ec))) {
+      return help_command(argc, argv, secrets);
+    }
+    if (spec->name.empty()) {
+      if (const auto near = mistyped_command(argv[1])) {
+        return fail(ErrorKind::usage,
+                    "unknown command '" + display_name(argv[1]) + "' (did you mean " + std::string(*near) + "?)");
+      }
     }
   }
   const bool named = !spec->name.empty();
@@ -259,6 +416,11 @@ Expected<Invocation> parse_any(int argc, const char* const* argv, const std::vec
     // Redacted before it is cut to one line, so no part of a key with a
     // line break in it survives.
     std::string what = redact_all(e.what(), secrets);
+    if (auto problem = subcommand_problem(app, sub_argc, sub_argv)) {
+      what = std::move(*problem);
+    } else if (auto unknown = unknown_option(app, sub_argc, sub_argv)) {
+      what = std::move(*unknown);
+    }
     if (const auto nl = what.find('\n'); nl != std::string::npos) what.resize(nl);
     return fail(ErrorKind::usage, what + " (see " + app.get_name() + " --help)");
   }

@@ -82,12 +82,19 @@ struct Invocation {
 /// message that never echoes an --api-key value.
 Expected<Invocation> parse_command_line(int argc, const char* const* argv);
 
-/// Completes the options from FACEVERIFY_THRESHOLD and the config file
+/// Completes the options from the environment and the config file
 /// (settings.cpp): option > environment > config file > default. Resolves
-/// `service.kind` and, when `scoring` is given, the score and its source.
-/// `writes_config` (calibrate --write-config): an explicit --config may be
-/// missing.
-Expected<void> resolve_settings(ServiceOptions& service, ScoringOptions* scoring, bool writes_config = false);
+/// `service.kind`: --backend, else an API option on the command line (--api,
+/// --api-url, --api-key, --api-key-file) means api4ai, else
+/// FACEVERIFY_BACKEND, else the config file's backend, else api4ai; and, when
+/// `scoring` is given, the score and its source. Usage errors: --backend
+/// local with an API option, a bad FACEVERIFY_BACKEND or
+/// FACEVERIFY_THRESHOLD, a bad config file, an unreadable --cacert (api4ai).
+/// Warnings (a config file's unknown key, a key the demo never sends) go to
+/// `diag`. `writes_config` (calibrate --write-config): an explicit --config
+/// may be missing.
+Expected<void> resolve_settings(ServiceOptions& service, ScoringOptions* scoring, Diagnostics& diag,
+                                bool writes_config = false);
 
 /// Settles `scoring.score` and `threshold_source` for embeddings produced by
 /// `produced` (their provenance): option > environment > config file >

@@ -42,7 +42,7 @@ Expected<void> finish(EmbedOptions& o) {
 
 int run(EmbedOptions& o, Io& io) {
   Diagnostics& diag = io.diag;
-  if (auto ok = resolve_settings(o.service, nullptr); !ok) return report_error(diag, ok.error());
+  if (auto ok = resolve_settings(o.service, nullptr, diag); !ok) return report_error(diag, ok.error());
   InputSet inputs;
   if (auto added = add_inputs(inputs, o.inputs, o.service, io.stdin_fd); !added) {
     return report_error(diag, added.error());

@@ -38,7 +38,7 @@ Expected<void> finish(MatrixOptions& o) {
 
 int run(MatrixOptions& o, Io& io) {
   Diagnostics& diag = io.diag;
-  if (auto ok = resolve_settings(o.service, &o.scoring); !ok) return report_error(diag, ok.error());
+  if (auto ok = resolve_settings(o.service, &o.scoring, diag); !ok) return report_error(diag, ok.error());
   InputSet inputs;
   auto order = add_inputs(inputs, o.inputs, o.service, io.stdin_fd);  // entries, in argument order
   if (!order) return report_error(diag, order.error());

@@ -21,10 +21,12 @@ namespace faceverify::commands {
 /// Where faces are analysed and how the service is reached: every command
 /// that analyses images has these.
 struct ServiceOptions {
-  std::optional<BackendKind> backend;      // --backend, else FACEVERIFY_BACKEND
-  BackendKind kind = BackendKind::api4ai;  // resolved by resolve_settings: option > env > config > default
-  std::optional<std::string> models;       // --models DIR (local backend)
-  api4ai::Mode api = api4ai::Mode::demo;
+  std::optional<BackendKind> backend;  // --backend, as given on the command line
+  // Resolved by resolve_settings: --backend, else an API option on the command
+  // line (api4ai), else FACEVERIFY_BACKEND, else the config file, else api4ai.
+  BackendKind kind = BackendKind::api4ai;
+  std::optional<std::string> models;  // --models DIR (local backend)
+  std::optional<api4ai::Mode> api;    // --api, as given (default demo)
   std::optional<std::string> api_url;
   std::optional<std::string> api_key_file;
   std::optional<std::string> api_key;  // --api-key: works, but warned about (visible in ps)

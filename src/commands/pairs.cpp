@@ -127,7 +127,7 @@ Expected<void> finish(PairsOptions& o) {
 int run(PairsOptions& o, Io& io) {
   const auto started = std::chrono::steady_clock::now();
   Diagnostics& diag = io.diag;
-  if (auto ok = resolve_settings(o.service, &o.scoring); !ok) return report_error(diag, ok.error());
+  if (auto ok = resolve_settings(o.service, &o.scoring, diag); !ok) return report_error(diag, ok.error());
   const int stdin_fd = io.stdin_fd;
   auto text = read_pairs_file(o.pairs_file, stdin_fd);
   if (!text) {

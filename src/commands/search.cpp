@@ -100,7 +100,7 @@ Expected<void> finish(SearchOptions& o) {
 
 int run(SearchOptions& o, Io& io) {
   Diagnostics& diag = io.diag;
-  if (auto ok = resolve_settings(o.service, &o.scoring); !ok) return report_error(diag, ok.error());
+  if (auto ok = resolve_settings(o.service, &o.scoring, diag); !ok) return report_error(diag, ok.error());
   InputSet inputs;
   auto reference = inputs.add(o.reference, io.stdin_fd, max_image_bytes(o.service.kind));
   if (!reference) {

@@ -42,7 +42,9 @@ Exit codes:
 Environment:
   API4AI_KEY          key for --api api4ai (sent as X-API-KEY)
   RAPIDAPI_KEY        key for --api rapidapi (sent as X-RapidAPI-Key)
-  FACEVERIFY_BACKEND  api4ai or local, when --backend is not given
+  FACEVERIFY_BACKEND  api4ai or local, when neither --backend nor an API option (--api,
+                      --api-url, --api-key, --api-key-file: they mean api4ai) is given;
+                      it beats the config file's backend. An exported key selects nothing
   FACEVERIFY_MODELS   the local backend's model directory, when --models is not given
   FACEVERIFY_THRESHOLD  the threshold, when -t is not given (before the config file)
   XDG_CONFIG_HOME     the config file is $XDG_CONFIG_HOME/faceverify/config.toml
@@ -53,6 +55,7 @@ Environment:
 
 Examples:
   faceverify alice1.jpg alice2.jpg
+  faceverify help pairs                # the same as faceverify pairs --help
   faceverify --json id-photo.png https://example.com/selfie.jpg | jq .similarity
   curl -s https://example.com/a.jpg | faceverify - b.jpg && echo same
   API4AI_KEY=... faceverify --api api4ai --threshold 0.9 a.jpg b.jpg
@@ -108,7 +111,7 @@ Expected<void> finish(VerifyOptions& o) {
 int run(VerifyOptions& o, Io& io) {
   const auto started = std::chrono::steady_clock::now();
   Diagnostics& diag = io.diag;
-  if (auto ok = resolve_settings(o.service, &o.scoring); !ok) return report_error(diag, ok.error());
+  if (auto ok = resolve_settings(o.service, &o.scoring, diag); !ok) return report_error(diag, ok.error());
 
   // Everything local is checked before any network traffic or model loading.
   for (const auto& arg : o.images) {

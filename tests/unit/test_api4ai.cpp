@@ -633,3 +633,51 @@ TEST_CASE("api4ai: RapidAPI's quota 429 says the quota is used up", "[api4ai][re
     CHECK(r.error().message.find("rate limited; wait and retry") != std::string::npos);
   }
 }
+
+TEST_CASE("api4ai::Analyzer: a vanished demo endpoint gets a hint and other endpoints do not", "[api4ai]") {
+  Image img;
+  img.source = {SourceKind::file, "a.jpg"};
+  img.label = "a.jpg";
+  img.upload_name = "a.jpg";
+  img.bytes = "\xFF\xD8\xFF";
+  img.format = ImageFormat::jpeg;
+  InstantClock clock;
+  const auto deadline = clock.now() + std::chrono::seconds(60);
+  const std::string hint = "the demo endpoint may be unavailable; use --api api4ai with a key, or --backend local";
+  const Error unresolved{
+      ErrorKind::network, "cannot resolve host demo.api4ai.cloud (no network, or a wrong --api-url?)", {}, true, {}};
+  RetryPolicy once;
+  once.retries = 0;
+  SECTION("404 and 410 from the demo itself") {
+    for (int status : {404, 410}) {
+      ScriptedClient client;
+      client.replies = {reply(status, "Not Found")};
+      Analyzer analyzer(*make_endpoint(Mode::demo, {}, {}), client, once, deadline, clock);
+      auto r = analyzer.analyze(img);
+      REQUIRE_FALSE(r);
+      CHECK(r.error().message == "a.jpg: HTTP " + std::to_string(status) + ": Not Found (" + hint + ")");
+    }
+  }
+  SECTION("its host does not resolve") {
+    ScriptedClient client;
+    client.replies = {std::unexpected(unresolved)};
+    Analyzer analyzer(*make_endpoint(Mode::demo, {}, {}), client, once, deadline, clock);
+    auto r = analyzer.analyze(img);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().message == "a.jpg: cannot resolve host demo.api4ai.cloud (no network, or " + hint + ")");
+  }
+  SECTION("not for --api-url, nor for the paid endpoints") {
+    for (auto endpoint : {*make_endpoint(Mode::demo, std::string("http://127.0.0.1:1"), {}),
+                          *make_endpoint(Mode::api4ai, {}, std::string("KEY"))}) {
+      ScriptedClient client;
+      client.replies = {reply(404, "Not Found"), std::unexpected(unresolved)};
+      Analyzer analyzer(endpoint, client, once, deadline, clock);
+      auto r = analyzer.analyze(img);
+      REQUIRE_FALSE(r);
+      CHECK(r.error().message == "a.jpg: HTTP 404: Not Found");
+      auto again = analyzer.analyze(img);
+      REQUIRE_FALSE(again);
+      CHECK(again.error().message.find("demo endpoint may be") == std::string::npos);
+    }
+  }
+}

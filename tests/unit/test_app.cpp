@@ -102,7 +102,7 @@ TEST_CASE("app: --version, --help and usage errors", "[app]") {
   auto u = run_app({"--threshold", "2", "a.jpg", "b.jpg"});
   CHECK(u.status == 2);
   CHECK(u.out.empty());
-  CHECK(u.err.starts_with("faceverify: --threshold: '2' is not a number from 0 to 1"));
+  CHECK(u.err.starts_with("faceverify: --threshold: '2': thresholds are in [0, 1]; did you mean 0.02?"));
   CHECK(u.err.find('\n') == u.err.size() - 1);
 }
 

@@ -181,3 +181,21 @@ TEST_CASE("text::iequals and ascii_lowercase", "[text]") {
   CHECK(ascii_lowercase("\xC3\x89T\xC3\x89") == "\xC3\x89t\xC3\x89");
   CHECK(ascii_lowercase("@[`{") == "@[`{");
 }
+
+TEST_CASE("text::edit_distance and nearest", "[text]") {
+  CHECK(edit_distance("", "") == 0);
+  CHECK(edit_distance("threshold", "threshold") == 0);
+  CHECK(edit_distance("treshold", "threshold") == 1);  // a deletion
+  CHECK(edit_distance("embd", "embed") == 1);
+  CHECK(edit_distance("mtarix", "matrix") == 1);  // a swap of neighbours
+  CHECK(edit_distance("abc", "") == 3);
+  CHECK(edit_distance("kitten", "sitting") == 3);
+  const std::string_view commands[] = {"embed", "matrix", "search", "pairs", "calibrate", "cache", "help"};
+  CHECK(nearest("embd", commands) == "embed");
+  CHECK(nearest("serach", commands) == "search");
+  CHECK(nearest("calibarte", commands) == "calibrate");
+  CHECK(nearest("cahce", commands) == "cache");
+  CHECK_FALSE(nearest("photo", commands));
+  CHECK_FALSE(nearest("ab", commands));  // too short to be a typo of anything here
+  CHECK_FALSE(nearest("", commands));
+}
