@@ -53,6 +53,18 @@ bool load_cached(const cache::Cache& cache, const std::string& key, Subject& s) 
 
 namespace {
 
+// The records of an embedding file, counted without parsing them: one per
+// non-blank line (parse_embedding_file refuses any other line).
+std::size_t count_records(std::string_view text) {
+  std::size_t n = 0;
+  while (!text.empty()) {
+    const std::size_t end = std::min(text.find('\n'), text.size());
+    if (text.substr(0, end).find_first_not_of(" \t\r") != std::string_view::npos) ++n;
+    text.remove_prefix(std::min(end + 1, text.size()));
+  }
+  return n;
+}
+
 std::size_t add_image(std::vector<Subject>& subjects, std::unordered_map<std::string, std::size_t>& by_content,
                       Image image) {
   const auto [it, added] = by_content.emplace(dedupe_key(image), subjects.size());
@@ -78,6 +90,8 @@ Expected<std::vector<std::size_t>> InputSet::add(const std::string& argument, in
   }
   auto loaded = load_input(*source, stdin_fd, max_image_bytes);
   if (!loaded) return std::unexpected(loaded.error());
+  named += loaded->embedding_text ? count_records(loaded->bytes) : 1;
+  if (over_limit()) return std::vector<std::size_t>{};
   if (!loaded->embedding_text) {
     Entry e;
     e.input = loaded->source.kind == SourceKind::url ? display_name(argument) : argument;
@@ -122,12 +136,13 @@ Expected<std::vector<std::size_t>> InputSet::add(const std::string& argument, in
   return indices;
 }
 
-Expected<void> InputSet::check_backend_reads(BackendKind kind) const {
+std::vector<Error> InputSet::check_backend_reads(BackendKind kind) const {
+  std::vector<Error> errors;
   for (const auto& s : subjects) {
     if (!s.image) continue;
-    if (auto ok = check_source(kind, s.image->source, s.label); !ok) return ok;
+    if (auto ok = check_source(kind, s.image->source, s.label); !ok) errors.push_back(ok.error());
   }
-  return {};
+  return errors;
 }
 
 Expected<void> InputSet::check_comparable(const Provenance& backend) const {

@@ -5,6 +5,7 @@
 #include "text_lines.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <string>
 #include <utility>
 
@@ -140,6 +141,8 @@ PairRow parse_row(std::string_view line, std::size_t line_no, char delim, const 
       msg += " (this file is tab-separated: its first row has a tab)";
     else if (delim == ',' && line.find('\t') != std::string_view::npos)
       msg += " (this file is comma-separated: its first row has no tab)";
+    else if (f.size() < 2 && line.find(';') != std::string_view::npos)
+      msg += " (the line has ';' but no ',' or tab: pairs files are comma- or tab-separated)";
     row.error = std::move(msg);
     return row;
   }
@@ -161,6 +164,42 @@ PairRow parse_row(std::string_view line, std::size_t line_no, char delim, const 
     }
   }
   return row;
+}
+
+// A header, on the first data line: its first two fields are image1 and
+// image2, or it has three fields: two column names (letters, digits, '_',
+// '-', spaces: not paths) and a third that names the expectation column
+// ("img1,img2,label"). A data row there would be an error, but a typo like
+// "a,b,maybe" stays a row with an error, not a silently skipped header.
+bool is_column_name(std::string_view field) {
+  return !field.empty() && std::all_of(field.begin(), field.end(), [](char c) {
+    const auto u = static_cast<unsigned char>(c);
+    return std::isalnum(u) || c == '_' || c == '-' || c == ' ';
+  });
+}
+
+bool names_expectation(std::string_view field) {
+  for (const std::string_view name :
+       {"expected", "expectation", "label", "match", "same_person", "is_same", "truth", "ground_truth", "verdict"}) {
+    if (iequals(field, name)) return true;
+  }
+  return false;
+}
+
+// A ';'-separated header ("image1;image2;expected", one field here) is one
+// too: its rows are then errors with a hint, but it is not a pair.
+bool is_header(const std::vector<std::string>& f) {
+  if (f.size() == 1 && f[0].find(';') != std::string::npos) {
+    std::vector<std::string> parts;
+    std::string_view rest = f[0];
+    for (std::size_t semi; (semi = rest.find(';')) != std::string_view::npos; rest.remove_prefix(semi + 1)) {
+      parts.emplace_back(trim(rest.substr(0, semi), " \t"));
+    }
+    parts.emplace_back(trim(rest, " \t"));
+    return parts.size() > 1 && is_header(parts);
+  }
+  if (f.size() >= 2 && iequals(f[0], "image1") && iequals(f[1], "image2")) return true;
+  return f.size() == 3 && is_column_name(f[0]) && is_column_name(f[1]) && names_expectation(f[2]);
 }
 
 }  // namespace
@@ -201,9 +240,7 @@ std::vector<PairRow> parse_pairs(std::string_view text) {
     }
 
     const SplitResult split = split_fields(line, *delim);
-    if (first_data_line && !split.error && split.fields.size() >= 2 && iequals(split.fields[0], "image1") &&
-        iequals(split.fields[1], "image2"))
-      continue;  // header
+    if (first_data_line && !split.error && is_header(split.fields)) continue;
     rows.push_back(parse_row(line, line_no, *delim, split));
   }
   return rows;

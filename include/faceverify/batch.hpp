@@ -61,6 +61,13 @@ struct InputSet {
   bool release_file_bytes = true;
   /// Image subjects by content (SHA-256, or URL): deduplication in O(1).
   std::unordered_map<std::string, std::size_t> by_content;
+  /// A bound on the entries a run may hold (matrix): once `named` would pass
+  /// it, add() only counts what each argument stands for (an embedding
+  /// file's records by its lines, without parsing them) and keeps nothing,
+  /// so the caller can refuse the run with the whole count, cheaply.
+  std::optional<std::size_t> entry_limit;
+  std::size_t named = 0;  // entries the arguments stand for, kept or only counted
+  bool over_limit() const { return entry_limit && named > *entry_limit; }
 
   /// Loads one argument: an image file, a URL, "-", or an embedding file
   /// (all its records). Returns the indices of the entries it stands for.
@@ -70,9 +77,9 @@ struct InputSet {
 
   const Subject& subject_of(std::size_t entry) const { return subjects[entries[entry].subject]; }
 
-  /// Usage error naming the first image `kind` cannot read (check_source:
-  /// the local backend refuses URLs).
-  Expected<void> check_backend_reads(BackendKind kind) const;
+  /// A usage error for each image `kind` cannot read (check_source: the
+  /// local backend refuses URLs), in input order; empty when it reads all.
+  std::vector<Error> check_backend_reads(BackendKind kind) const;
 
   /// Usage error when embedding-file records and the images to analyse (by
   /// `backend`) come from models whose embeddings cannot be compared.

@@ -10,8 +10,11 @@
 //     quoted field may hold the delimiter); spaces around unquoted fields are
 //     trimmed;
 //   - blank lines and lines starting with '#' are skipped;
-//   - a first row whose first two fields are `image1`,`image2` (any case) is a
-//     header and skipped;
+//   - the first row is a header, and skipped, when its first two fields are
+//     `image1`,`image2` (any case), or when it has three fields: two column
+//     names (letters, digits, '_', '-', spaces) and one of `expected`,
+//     `expectation`, `label`, `match`, `same_person`, `is_same`, `truth`,
+//     `ground_truth`, `verdict` (any case): `img1,img2,label`;
 //   - `expected` is matched case-insensitively; an empty third field means no
 //     expectation;
 //   - CRLF line ends and a UTF-8 BOM are accepted.

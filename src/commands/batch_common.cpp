@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: MIT
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <filesystem>
 #include <ostream>
 
 #include "commands/commands.hpp"
@@ -13,12 +15,120 @@
 
 namespace faceverify::commands {
 
-Expected<std::vector<std::size_t>> add_inputs(InputSet& inputs, const std::vector<std::string>& args,
-                                              const ServiceOptions& service, int stdin_fd) {
+void BadInputs::note(Diagnostics& diag, const Error& error) {
+  diag.line(error.message);
+  status.note(error.kind);
+  ++count;
+}
+
+namespace {
+
+namespace fs = std::filesystem;
+
+// What a gallery file is: an image (by its magic bytes; the name is ignored),
+// something else, or a file that cannot be read (a candidate all the same:
+// loading it reports why).
+enum class GalleryFile { image, other, unreadable };
+
+GalleryFile classify_gallery_file(const fs::path& path) {
+  auto fd = open_for_reading(path);
+  if (!fd) return GalleryFile::unreadable;
+  auto head = read_up_to(fd->get(), 16);
+  if (!head) return GalleryFile::unreadable;
+  return sniff_format(*head) ? GalleryFile::image : GalleryFile::other;
+}
+
+std::string plural(std::size_t n, const char* one, const char* many) {
+  return std::to_string(n) + " " + (n == 1 ? one : many);
+}
+
+}  // namespace
+
+std::vector<std::string> gallery_images(const std::string& dir, Diagnostics& diag, bool quiet, BadInputs& bad) {
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) {
+    bad.note(diag, Error{ErrorKind::input,
+                         display_name(dir) + ": --gallery needs a directory" +
+                             (fs::exists(dir, ec) ? std::string() : std::string(" (it does not exist)")),
+                         {},
+                         false,
+                         {}});
+    return {};
+  }
+  // A walk of our own rather than recursive_directory_iterator: a folder that
+  // cannot be listed is reported (its images would be missing from the
+  // answer), and the walk goes on. Directory symlinks are not followed, so a
+  // loop cannot trap it.
+  std::vector<std::string> files;
+  std::vector<std::string> unlisted;
+  std::size_t skipped = 0;
+  std::vector<fs::path> pending{fs::path(dir)};
+  while (!pending.empty()) {
+    const fs::path folder = std::move(pending.back());
+    pending.pop_back();
+    fs::directory_iterator it(folder, ec);
+    if (ec) {
+      unlisted.push_back(display_name(folder.string()) + ": cannot list this gallery folder: " + ec.message() +
+                         "; its images would be missed (fix its permissions)");
+      continue;
+    }
+    for (; it != fs::directory_iterator(); it.increment(ec)) {
+      if (ec) break;
+      std::error_code fe;
+      if (it->is_symlink(fe) ? false : it->is_directory(fe)) {
+        pending.push_back(it->path());
+        continue;
+      }
+      if (!it->is_regular_file(fe)) continue;
+      switch (classify_gallery_file(it->path())) {
+        case GalleryFile::image:
+        case GalleryFile::unreadable: files.push_back(it->path().string()); break;
+        case GalleryFile::other: ++skipped; break;
+      }
+    }
+    if (ec) {
+      unlisted.push_back(display_name(folder.string()) + ": cannot list this gallery folder: " + ec.message() +
+                         "; its images would be missed (fix its permissions)");
+    }
+  }
+  std::sort(files.begin(), files.end());
+  std::sort(unlisted.begin(), unlisted.end());
+  for (auto& message : unlisted) bad.note(diag, Error{ErrorKind::input, std::move(message), {}, false, {}});
+  if (!quiet && skipped > 0) {
+    diag.line(display_name(dir) + ": skipped " +
+              plural(skipped, "file that is not an image", "files that are not images"));
+  }
+  if (files.empty() && unlisted.empty()) {
+    bad.note(diag, Error{ErrorKind::input, display_name(dir) + ": no images in the gallery", {}, false, {}});
+  }
+  return files;
+}
+
+std::vector<std::size_t> add_inputs(InputSet& inputs, const std::vector<std::string>& args,
+                                    const ServiceOptions& service, int stdin_fd, Diagnostics& diag, BadInputs& bad) {
   std::vector<std::size_t> entries;
+  // "-" twice is a mistake on the command line: say so without reading stdin.
+  const bool stdin_twice = std::count(args.begin(), args.end(), "-") + (inputs.stdin_used ? 1 : 0) > 1;
+  if (stdin_twice) {
+    bad.note(diag, Error{ErrorKind::usage, "standard input (-) can be given only once", {}, false, {}});
+  }
   for (const auto& arg : args) {
+    if (stdin_twice && arg == "-") continue;
+    std::error_code ec;
+    if (arg != "-" && arg.find("://") == std::string::npos && fs::is_directory(arg, ec)) {
+      bad.note(diag, Error{ErrorKind::input,
+                           display_name(arg) + ": is a directory; to use the images in it, give --gallery " +
+                               display_name(arg),
+                           {},
+                           false,
+                           {}});
+      continue;
+    }
     auto added = inputs.add(arg, stdin_fd, max_image_bytes(service.kind));
-    if (!added) return std::unexpected(added.error());
+    if (!added) {
+      bad.note(diag, added.error());
+      continue;
+    }
     entries.insert(entries.end(), added->begin(), added->end());
   }
   return entries;
@@ -30,7 +140,11 @@ Expected<BatchSetup> prepare_batch(const ServiceOptions& service, const BatchOpt
   install_interrupt_handlers();
   const bool analyses_images =
       std::any_of(inputs.subjects.begin(), inputs.subjects.end(), [](const Subject& s) { return !s.from_file; });
-  if (auto ok = inputs.check_backend_reads(service.kind); !ok) return std::unexpected(ok.error());
+  // Every image the backend cannot read is named; the last one is the error.
+  if (auto refused = inputs.check_backend_reads(service.kind); !refused.empty()) {
+    for (std::size_t i = 0; i + 1 < refused.size(); ++i) diag.line(refused[i].message);
+    return std::unexpected(refused.back());
+  }
   if (analyses_images) {
     setup.gate = std::make_unique<RequestGate>(o.max_rps, system_clock_source());
     BackendRun run;

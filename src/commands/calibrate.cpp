@@ -59,6 +59,7 @@ struct Labelled {
   std::vector<std::string> identities;  // labels.csv: one per image
   std::vector<Row> rows;                // a pairs file
   std::vector<std::size_t> lines;       // the line naming each image first (pairs file), 0 for labels
+  std::vector<Error> bad_rows;          // a pairs file's malformed or unlabelled rows, each reported
 
   /// The index of `arg` in images, added (with the line naming it) if new.
   std::size_t image(const std::string& arg, std::size_t line) {
@@ -113,10 +114,18 @@ Expected<Labelled> from_labels(const fs::path& labels, const std::string& text) 
 Expected<Labelled> from_pairs(const std::string& label, const std::string& text) {
   Labelled out;
   for (const PairRow& r : parse_pairs(text)) {
-    if (r.error) return fail(ErrorKind::usage, label + ": " + *r.error);
+    if (r.error) {
+      out.bad_rows.push_back(Error{ErrorKind::usage, label + ": " + *r.error, {}, false, {}});
+      continue;
+    }
     if (r.expected == Expectation::none) {
-      return fail(ErrorKind::usage, label + ": line " + std::to_string(r.line) +
-                                        ": no label (calibrate needs image1,image2,same or image1,image2,different)");
+      out.bad_rows.push_back(Error{ErrorKind::usage,
+                                   label + ": line " + std::to_string(r.line) +
+                                       ": no label (calibrate needs image1,image2,same or image1,image2,different)",
+                                   {},
+                                   false,
+                                   {}});
+      continue;
     }
     const std::size_t a_index = out.image(r.image1, r.line);
     const std::size_t b_index = out.image(r.image2, r.line);
@@ -144,7 +153,7 @@ Expected<Labelled> read_labelled(const std::string& spec) {
                       (!first.empty() && iequals(first[0].image1, "file") && iequals(first[0].image2, "identity"));
   auto read = labels ? from_labels(path, *text) : from_pairs(display_name(spec), *text);
   if (!read) return read;
-  if (read->rows.empty() && read->images.size() < 2)
+  if (read->rows.empty() && read->images.size() < 2 && read->bad_rows.empty())
     return fail(ErrorKind::usage, display_name(spec) + ": no labelled pairs");
   return read;
 }
@@ -347,18 +356,23 @@ int run(CalibrateOptions& o, Io& io) {
     return report_error(diag, ok.error());
   auto labelled = read_labelled(o.labelled);
   if (!labelled) return report_error(diag, labelled.error());
-  // Every image once; an unreadable one stops before any request.
+  // Every image once; unreadable ones (each named) stop before any request.
   InputSet inputs;
+  BadInputs bad;
+  for (const Error& row : labelled->bad_rows) bad.note(diag, row);
   std::vector<std::vector<std::size_t>> entries_of(labelled->images.size());
   for (std::size_t i = 0; i < labelled->images.size(); ++i) {
     auto added = inputs.add(labelled->images[i], io.stdin_fd, max_image_bytes(o.service.kind));
     if (!added) {
-      const std::size_t line = labelled->lines[i];
-      diag.line(line ? "line " + std::to_string(line) + ": " + added.error().message : added.error().message);
-      return exit_code(added.error().kind);
+      Error error = added.error();
+      if (const std::size_t line = labelled->lines[i])
+        error.message = "line " + std::to_string(line) + ": " + error.message;
+      bad.note(diag, error);
+      continue;
     }
     entries_of[i] = std::move(*added);
   }
+  if (bad.count > 0) return bad.status.value();
   // Where the report and the config go is checked before any request: a
   // bad path must not cost a whole run's uploads, nor replace an input.
   std::optional<fs::path> config_path;

@@ -151,6 +151,13 @@ void add_cache_dir_option(CLI::App& app, std::optional<std::string>& dir) {
       ->type_name("DIR");
 }
 
+void add_gallery_option(CLI::App& app, std::optional<std::string>& gallery) {
+  app.add_option("--gallery", gallery,
+                 "Also take every image under DIR (recursive, sorted; files that are not images are skipped "
+                 "with a count, a folder or file that cannot be read is an error)")
+      ->type_name("DIR");
+}
+
 void add_batch_options(CLI::App& app, BatchOptions& o, bool streaming) {
   app.add_option("-j,--jobs", o.jobs, "Analyses in flight at once (default 4)")
       ->check(number_in("a whole number from 1 to 64", 1.0, 64.0, true, true))

@@ -46,6 +46,9 @@ void add_cache_dir_option(CLI::App& app, std::optional<std::string>& dir);
 /// when `streaming`, -q, -v.
 void add_batch_options(CLI::App& app, BatchOptions& o, bool streaming);
 
+/// --gallery DIR (embed, matrix, search): every image under DIR, recursively.
+void add_gallery_option(CLI::App& app, std::optional<std::string>& gallery);
+
 /// --format text|csv|json and --json (matrix, search).
 void add_table_format_options(CLI::App& app, OutputFormat& format);
 

@@ -157,9 +157,27 @@ InputSummary summarize(const InputSet& inputs, std::size_t entry);
 /// score settled for its backend (settle_score).
 ScoreContext score_context(const ScoringOptions& scoring, const Provenance& provenance);
 
+/// The inputs that could not be loaded: each is reported (one line) as it is
+/// found, and the run stops once all were checked, before any request, so a
+/// user sees every bad input at once.
+struct BadInputs {
+  ExitStatus status;
+  std::size_t count = 0;
+  void note(Diagnostics& diag, const Error& error);
+};
+
 /// Loads every argument into `inputs` (in order), with the backend's size
-/// limit; the entries they stand for, in argument order.
-Expected<std::vector<std::size_t>> add_inputs(InputSet& inputs, const std::vector<std::string>& args,
-                                              const ServiceOptions& service, int stdin_fd);
+/// limit; the entries they stand for, in argument order. A bad argument is
+/// noted in `bad` and the others are still loaded (a directory: the message
+/// suggests --gallery).
+std::vector<std::size_t> add_inputs(InputSet& inputs, const std::vector<std::string>& args,
+                                    const ServiceOptions& service, int stdin_fd, Diagnostics& diag, BadInputs& bad);
+
+/// --gallery DIR: every file under `dir` whose bytes are an image (or that
+/// cannot be read, so that loading it reports why), sorted, recursively;
+/// directory symlinks are not followed. Files that are not images are skipped
+/// with a count (unless `quiet`). A folder that cannot be listed, a `dir`
+/// that is not a directory, and a gallery without images are noted in `bad`.
+std::vector<std::string> gallery_images(const std::string& dir, Diagnostics& diag, bool quiet, BadInputs& bad);
 
 }  // namespace faceverify::commands

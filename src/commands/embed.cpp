@@ -19,6 +19,7 @@ Exit codes: 0 every image analysed; 3 an image has no face (its line has "faces"
 
 Examples:
   faceverify embed *.jpg > people.jsonl
+  faceverify embed --gallery photos/ > people.jsonl
   faceverify search new.jpg people.jsonl          # no upload for the people already embedded
   faceverify matrix people.jsonl                  # offline: the file holds every embedding
 )";
@@ -31,12 +32,17 @@ void setup(CLI::App& app, EmbedOptions& o) {
       "(an embedding file), to compare later with no network and no new upload.\n" +
       std::string(k_input_note));
   app.footer(k_footer);
-  app.add_option("IMAGE", o.inputs, "Images (files, URLs, -) or embedding files")->required()->type_name("");
+  app.add_option("IMAGE", o.inputs, "Images (files, URLs, -) or embedding files")->type_name("");
+  add_gallery_option(app, o.gallery);
   add_service_options(app, o.service);
   add_batch_options(app, o.batch, /*streaming=*/true);
 }
 
 Expected<void> finish(EmbedOptions& o) {
+  if (o.inputs.empty() && !o.gallery) {
+    return fail(ErrorKind::usage,
+                "embed needs images: give IMAGE arguments or --gallery DIR (see faceverify embed --help)");
+  }
   return check_options(o.service, &o.batch);
 }
 
@@ -44,9 +50,14 @@ int run(EmbedOptions& o, Io& io) {
   Diagnostics& diag = io.diag;
   if (auto ok = resolve_settings(o.service, nullptr, diag); !ok) return report_error(diag, ok.error());
   InputSet inputs;
-  if (auto added = add_inputs(inputs, o.inputs, o.service, io.stdin_fd); !added) {
-    return report_error(diag, added.error());
+  BadInputs bad;
+  std::vector<std::string> args = o.inputs;
+  if (o.gallery) {
+    const auto files = gallery_images(*o.gallery, diag, o.batch.quiet, bad);
+    args.insert(args.end(), files.begin(), files.end());
   }
+  add_inputs(inputs, args, o.service, io.stdin_fd, diag, bad);
+  if (bad.count > 0) return bad.status.value();
   auto setup = prepare_batch(o.service, o.batch, inputs, diag, /*machine_output=*/true,
                              /*want_service_version=*/true);
   if (!setup) {

@@ -76,12 +76,14 @@ struct VerifyOptions {
 
 struct EmbedOptions {
   std::vector<std::string> inputs;
+  std::optional<std::string> gallery;  // --gallery DIR
   ServiceOptions service;
   BatchOptions batch;
 };
 
 struct MatrixOptions {
   std::vector<std::string> inputs;
+  std::optional<std::string> gallery;  // --gallery DIR
   ServiceOptions service;
   ScoringOptions scoring;
   BatchOptions batch;
@@ -100,8 +102,9 @@ struct SearchOptions {
 };
 
 struct PairsOptions {
-  std::string pairs_file;            // FILE or -
-  std::optional<std::string> junit;  // --junit FILE
+  std::string pairs_file;               // FILE or -
+  std::optional<std::string> junit;     // --junit FILE
+  std::optional<std::string> base_dir;  // --base-dir DIR: relative paths in the file resolve against it
   ServiceOptions service;
   ScoringOptions scoring;
   BatchOptions batch;

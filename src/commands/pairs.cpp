@@ -1,10 +1,13 @@
 // SPDX-License-Identifier: MIT
 // faceverify pairs: every pair of a CSV/TSV list, one record each, streamed;
 // a summary on stderr and optionally a JUnit report.
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <ctime>
+#include <filesystem>
 #include <map>
+#include <unordered_map>
 
 #include "commands/cli.hpp"
 #include "commands/commands.hpp"
@@ -13,6 +16,7 @@
 #include "faceverify/junit.hpp"
 #include "faceverify/output_guard.hpp"
 #include "faceverify/pairs_file.hpp"
+#include "faceverify/work_limits.hpp"
 
 namespace faceverify::commands {
 namespace {
@@ -20,7 +24,9 @@ namespace {
 constexpr const char* k_footer =
     R"(Input: one pair per line, image1,image2[,expected] (comma or tab separated, optional header,
 # comments; expected is same or different). Relative paths are relative to the current
-directory. Format: docs/pairs-file.md.
+directory, or to --base-dir DIR. An embedding file stands for all its images (every image of
+one side is paired with every image of the other); at most 10000000 pairs a run, and 100000
+with --junit. Format: docs/pairs-file.md.
 
 Output: one record per pair (verdict, similarity, distance, error) as JSON Lines (type "pair")
 or CSV; a failing pair is reported and the run goes on. A summary goes to stderr.
@@ -35,6 +41,7 @@ Exit codes: 0 every pair scored and as expected; 1 a verdict contradicted its ex
 Examples:
   faceverify pairs pairs.csv > results.jsonl
   faceverify pairs --junit faces.xml --format csv tests/pairs.tsv
+  faceverify pairs --base-dir tests/ tests/pairs.tsv      # paths in the file are relative to tests/
   printf 'a.jpg,b.jpg,same\n' | faceverify pairs -
 )";
 
@@ -63,15 +70,52 @@ Expected<std::string> read_pairs_file(const std::string& spec, int stdin_fd) {
   return fail(ErrorKind::input, label + ": cannot read the pairs file: " + std::strerror(text.error().err));
 }
 
-// One pair to score: two subjects, or an error known before any analysis.
-struct PendingPair {
-  PairResult result;
-  std::size_t a = 0;
-  std::size_t b = 0;
-  bool ready = false;  // scored or failed; record not yet printed
-  bool printed = false;
+// One row of the pairs file. An embedding file stands for all its images, so
+// a row may be many pairs (every image of one side with every image of the
+// other); they are formed, scored and written one at a time when the row's
+// images are all analysed, never held.
+struct PendingRow {
+  PairResult base;       // line, image1, image2, expected; or the error known before any analysis
+  std::size_t arg1 = 0;  // into the run's arguments
+  std::size_t arg2 = 0;
+  std::size_t pairs = 1;   // how many pairs it stands for
+  bool failed = false;     // its error is known before any analysis
   bool row_error = false;  // the row itself is malformed
+  bool ready = false;      // its images are analysed (or it failed)
+  bool printed = false;
 };
+
+// One distinct image argument of the file (resolved), its entries, and how
+// many of its subjects are still being analysed.
+struct PairsArgument {
+  Expected<std::vector<std::size_t>> entries = fail(ErrorKind::internal, "not loaded");
+  std::size_t remaining = 0;
+  std::vector<std::size_t> rows;  // the rows naming it
+};
+
+namespace fs = std::filesystem;
+
+// Where a relative path of the pairs file is read from: the current
+// directory, or --base-dir. URLs, absolute paths and "-" are taken as given.
+std::string resolve_path(const std::string& arg, const std::optional<std::string>& base_dir) {
+  if (!base_dir || arg == "-" || arg.find("://") != std::string::npos || fs::path(arg).is_absolute()) return arg;
+  return (fs::path(*base_dir) / arg).string();
+}
+
+// A file that is missing where the path points but exists next to the pairs
+// file: the likely mistake, said in the message.
+std::string next_to_pairs_file_hint(const std::string& arg, const std::string& resolved, const PairsOptions& o) {
+  if (o.pairs_file == "-" || arg.find("://") != std::string::npos || fs::path(arg).is_absolute()) return {};
+  std::error_code ec;
+  if (fs::exists(resolved, ec)) return {};
+  const fs::path dir = fs::path(o.pairs_file).parent_path();
+  const fs::path beside = (dir.empty() ? fs::path(".") : dir) / arg;
+  if (beside.lexically_normal() == fs::path(resolved).lexically_normal() || !fs::exists(beside, ec)) return {};
+  const std::string dir_text = display_name(dir.empty() ? std::string(".") : dir.string());
+  return "; " + display_name(beside.string()) + " exists next to the pairs file, but relative paths are read from " +
+         (o.base_dir ? display_name(*o.base_dir) : std::string("the current directory")) + ": add --base-dir " +
+         dir_text;
+}
 
 JunitCase junit_case(const PairResult& p, const ScoreOptions& score) {
   JunitCase c;
@@ -108,6 +152,9 @@ void setup(CLI::App& app, PairsOptions& o) {
   app.footer(k_footer);
   app.add_option("FILE", o.pairs_file, "The pairs file, or - for standard input")->required()->type_name("");
   app.add_option("--junit", o.junit, "Also write a JUnit XML report to FILE")->type_name("FILE");
+  app.add_option("--base-dir", o.base_dir,
+                 "Resolve the file's relative image paths against DIR (default: the current directory)")
+      ->type_name("DIR");
   add_band_option(app, o.scoring);
   app.add_option("--format", o.format, "Output: jsonl (default; JSON Lines) or csv")
       ->transform(one_of(stream_formats()))
@@ -121,6 +168,11 @@ void setup(CLI::App& app, PairsOptions& o) {
 }
 
 Expected<void> finish(PairsOptions& o) {
+  std::error_code ec;
+  if (o.base_dir && !fs::is_directory(*o.base_dir, ec)) {
+    return fail(ErrorKind::usage, "--base-dir " + display_name(*o.base_dir) + ": not a directory" +
+                                      (fs::exists(*o.base_dir, ec) ? "" : " (it does not exist)"));
+  }
   return check_options(o.service, &o.batch);
 }
 
@@ -146,8 +198,8 @@ int run(PairsOptions& o, Io& io) {
     if (o.pairs_file != "-") read_files.push_back(o.pairs_file);
     for (const auto& row : rows) {
       if (row.error) continue;
-      read_files.push_back(row.image1);
-      read_files.push_back(row.image2);
+      read_files.push_back(resolve_path(row.image1, o.base_dir));
+      read_files.push_back(resolve_path(row.image2, o.base_dir));
     }
     if (auto ok = check_outputs({PlannedOutput{"--junit", *o.junit, OutputKind::junit}}, read_files,
                                 o.pairs_file == "-" ? stdin_fd : -1);
@@ -159,50 +211,66 @@ int run(PairsOptions& o, Io& io) {
   // Load every image once (a missing file fails its pairs, not the run).
   InputSet inputs;
   inputs.stdin_used = o.pairs_file == "-";
-  std::map<std::string, Expected<std::vector<std::size_t>>> loaded;
-  auto load = [&](const std::string& arg) -> const Expected<std::vector<std::size_t>>& {
-    auto it = loaded.find(arg);
-    if (it == loaded.end()) {
-      auto added = arg == "-" ? Expected<std::vector<std::size_t>>(
-                                    fail(ErrorKind::usage, "-: standard input cannot be an image inside a pairs file"))
-                              : inputs.add(arg, stdin_fd, max_image_bytes(o.service.kind));
-      it = loaded.emplace(arg, std::move(added)).first;
+  std::vector<PairsArgument> args;
+  std::unordered_map<std::string, std::size_t> arg_index;
+  auto load = [&](const std::string& arg) -> std::size_t {
+    const auto [it, added] = arg_index.emplace(arg, args.size());
+    if (!added) return it->second;
+    PairsArgument a;
+    const std::string resolved = resolve_path(arg, o.base_dir);
+    a.entries = arg == "-" ? Expected<std::vector<std::size_t>>(
+                                 fail(ErrorKind::usage, "-: standard input cannot be an image inside a pairs file"))
+                           : inputs.add(resolved, stdin_fd, max_image_bytes(o.service.kind));
+    if (!a.entries) {
+      a.entries.error().message += next_to_pairs_file_hint(arg, resolved, o);
+    } else if (a.entries->empty()) {
+      a.entries = fail(ErrorKind::input, display_name(arg) + ": holds no images");
     }
-    return it->second;
+    args.push_back(std::move(a));
+    return args.size() - 1;
   };
-  std::vector<PendingPair> pending;
+  std::vector<PendingRow> pending;
+  pending.reserve(rows.size());
+  std::size_t total = 0;  // pairs, counted without wrapping
+  std::size_t biggest = 0;
+  std::string biggest_text;
   for (const auto& row : rows) {
-    PendingPair p;
-    p.result.line = row.line;
-    p.result.image1 = row.image1;
-    p.result.image2 = row.image2;
-    p.result.expected = row.expected;
+    PendingRow p;
+    p.base.line = row.line;
+    p.base.image1 = row.image1;
+    p.base.image2 = row.image2;
+    p.base.expected = row.expected;
     if (row.error) {
-      p.result.error = Error{ErrorKind::usage, *row.error, {}, false, {}};
-      p.ready = true;
-      p.row_error = true;
-      pending.push_back(std::move(p));
-      continue;
-    }
-    const auto& first = load(row.image1);
-    const auto& second = load(row.image2);
-    if (!first || !second) {
-      p.result.error = !first ? first.error() : second.error();
-      p.ready = true;
-      pending.push_back(std::move(p));
-      continue;
-    }
-    // An embedding file stands for all its images: every combination is a pair.
-    for (const std::size_t a : *first) {
-      for (const std::size_t b : *second) {
-        PendingPair q = p;
-        q.a = inputs.entries[a].subject;
-        q.b = inputs.entries[b].subject;
-        if (first->size() > 1) q.result.image1 = inputs.entries[a].input;
-        if (second->size() > 1) q.result.image2 = inputs.entries[b].input;
-        pending.push_back(std::move(q));
+      p.base.error = Error{ErrorKind::usage, *row.error, {}, false, {}};
+      p.failed = p.ready = p.row_error = true;
+    } else {
+      p.arg1 = load(row.image1);
+      p.arg2 = load(row.image2);
+      const auto& first = args[p.arg1].entries;
+      const auto& second = args[p.arg2].entries;
+      if (!first || !second) {
+        p.base.error = !first ? first.error() : second.error();
+        p.failed = p.ready = true;
+      } else {
+        p.pairs = pair_product(first->size(), second->size());
+        if (p.pairs > biggest && p.pairs > 1) {
+          biggest = p.pairs;
+          biggest_text = "line " + std::to_string(row.line) + " alone is " + std::to_string(first->size()) + " x " +
+                         std::to_string(second->size()) + " images: an embedding file stands for all its images";
+        }
       }
     }
+    total = saturating_add(total, p.pairs);
+    pending.push_back(std::move(p));
+  }
+  const std::string source = o.pairs_file == "-" ? std::string("stdin") : display_name(o.pairs_file);
+  if (auto ok = check_pair_count(source, total, biggest_text, o.junit.has_value()); !ok) {
+    return report_error(diag, ok.error());
+  }
+  for (std::size_t k = 0; k < pending.size(); ++k) {
+    if (pending[k].failed) continue;
+    args[pending[k].arg1].rows.push_back(k);
+    if (pending[k].arg2 != pending[k].arg1) args[pending[k].arg2].rows.push_back(k);
   }
 
   auto setup = prepare_batch(o.service, o.batch, inputs, diag, /*machine_output=*/true, false);
@@ -211,26 +279,36 @@ int run(PairsOptions& o, Io& io) {
   }
   const ScoreContext context = score_context(o.scoring, setup->provenance);
 
-  std::map<std::size_t, std::vector<std::size_t>> pairs_of;  // subject -> pending pairs
-  for (std::size_t k = 0; k < pending.size(); ++k) {
-    if (pending[k].ready) continue;
-    pairs_of[pending[k].a].push_back(k);
-    if (pending[k].b != pending[k].a) pairs_of[pending[k].b].push_back(k);
+  // Subject -> the arguments it belongs to; each argument waits for its subjects.
+  std::vector<std::vector<std::size_t>> args_of(inputs.subjects.size());
+  for (std::size_t k = 0; k < args.size(); ++k) {
+    if (!args[k].entries) continue;
+    std::vector<std::size_t> subjects;
+    for (const std::size_t e : *args[k].entries) subjects.push_back(inputs.entries[e].subject);
+    std::sort(subjects.begin(), subjects.end());
+    subjects.erase(std::unique(subjects.begin(), subjects.end()), subjects.end());
+    args[k].remaining = subjects.size();
+    for (const std::size_t s : subjects) args_of[s].push_back(k);
   }
 
   std::size_t same = 0, different = 0, uncertain = 0, errors = 0, contradicted = 0, scored = 0;
   ExitStatus status;  // pair errors, contradictions and uncertain pairs, by worse_status
   bool writing = true;
-  if (o.format == OutputFormat::csv) writing = emit(io, pairs_csv_header());
-  std::size_t next = 0;
-  auto print = [&](PendingPair& p) {
-    p.printed = true;
-    const PairResult& r = p.result;
+  std::string buffer;  // whole records, written in chunks: a row of many pairs is not a write per pair
+  auto flush_output = [&] {
+    if (writing && !buffer.empty()) writing = emit(io, buffer);
+    buffer.clear();
+  };
+  if (o.format == OutputFormat::csv) buffer = pairs_csv_header();
+  JunitSuite suite;
+  const auto& cancel = interrupted();
+  auto print_pair = [&](const PairResult& r, bool row_error) {
     if (r.error) {
       ++errors;
       status.note(r.error->kind);
       // Row errors already name their line.
-      diag.line(p.row_error ? r.error->message : "line " + std::to_string(r.line) + ": " + r.error->message);
+      flush_output();  // the error line after the records before it
+      diag.line(row_error ? r.error->message : "line " + std::to_string(r.line) + ": " + r.error->message);
     } else {
       ++scored;
       const Decision d = *r.decision(context.score);
@@ -241,57 +319,78 @@ int run(PairsOptions& o, Io& io) {
         status.note(exit_status::different);
       }
     }
-    if (writing) writing = emit(io, render_pair(r, context, o.format));
+    if (writing) buffer += render_pair(r, context, o.format);
+    if (buffer.size() >= 64 * 1024) flush_output();
+    if (o.junit) suite.cases.push_back(junit_case(r, context.score));
   };
+  auto print_row = [&](PendingRow& p) {
+    p.printed = true;
+    if (p.failed) {
+      print_pair(p.base, p.row_error);
+      return;
+    }
+    const auto& first = *args[p.arg1].entries;
+    const auto& second = *args[p.arg2].entries;
+    for (const std::size_t ea : first) {
+      for (const std::size_t eb : second) {
+        if (cancel.load()) return;  // Ctrl-C, or the reader went away
+        PairResult r = p.base;
+        if (first.size() > 1) r.image1 = inputs.entries[ea].input;
+        if (second.size() > 1) r.image2 = inputs.entries[eb].input;
+        const Subject& a = inputs.subject_of(ea);
+        const Subject& b = inputs.subject_of(eb);
+        r.seconds = static_cast<double>(std::max(a.elapsed_ms, b.elapsed_ms)) / 1000.0;
+        if (!a.analysis || !b.analysis) {
+          r.error = !a.analysis ? a.analysis.error() : b.analysis.error();
+        } else if (auto c = compare_subjects(a, b, o.scoring.face, context.score)) {
+          r.comparison = *c;
+        } else {
+          r.error = c.error();
+        }
+        r.uncertain_band = o.scoring.uncertain_band;
+        print_pair(r, false);
+      }
+    }
+  };
+  std::size_t next = 0;  // --ordered: the next row to print
   auto flush_ready = [&] {
     if (o.batch.ordered) {
-      while (next < pending.size() && pending[next].ready) print(pending[next++]);
+      while (next < pending.size() && pending[next].ready && !cancel.load()) print_row(pending[next++]);
     } else {
       for (auto& p : pending) {
-        if (p.ready && !p.printed) print(p);
+        if (cancel.load()) break;
+        if (p.ready && !p.printed) print_row(p);
       }
     }
-  };
-  auto score = [&](PendingPair& p) {
-    const Subject& a = inputs.subjects[p.a];
-    const Subject& b = inputs.subjects[p.b];
-    p.result.seconds = static_cast<double>(std::max(a.elapsed_ms, b.elapsed_ms)) / 1000.0;
-    if (!a.analysis || !b.analysis) {
-      p.result.error = !a.analysis ? a.analysis.error() : b.analysis.error();
-    } else {
-      auto c = compare_subjects(a, b, o.scoring.face, context.score);
-      if (c) {
-        p.result.comparison = *c;
-      } else {
-        p.result.error = c.error();
-      }
-    }
-    p.result.uncertain_band = o.scoring.uncertain_band;
-    p.ready = true;
+    flush_output();
   };
   flush_ready();  // rows that failed before any analysis
-  auto ended = analyse_all(inputs, setup->backend.get(), setup->engine, diag, [&](std::size_t i) {
-    for (const std::size_t k : pairs_of[i]) {
-      PendingPair& p = pending[k];
-      if (!p.ready && inputs.subjects[p.a].done && inputs.subjects[p.b].done) {
-        score(p);
-        if (o.batch.ordered) {
-          flush_ready();
-        } else {
-          print(p);
-        }
+  auto ended = analyse_all(inputs, setup->backend.get(), setup->engine, diag, [&](std::size_t subject) {
+    for (const std::size_t k : args_of[subject]) {
+      if (--args[k].remaining > 0) continue;
+      for (const std::size_t row : args[k].rows) {
+        PendingRow& p = pending[row];
+        if (p.ready || args[p.arg1].remaining > 0 || args[p.arg2].remaining > 0) continue;
+        p.ready = true;
+        if (!o.batch.ordered && !cancel.load()) print_row(p);
       }
+    }
+    if (o.batch.ordered) {
+      flush_ready();
+    } else {
+      flush_output();
     }
   });
   if (!ended) {
     return report_error(diag, ended.error());
   }
-  const bool interrupted_run = *ended == RunEnd::interrupted;
+  const bool interrupted_run = *ended == RunEnd::interrupted || cancel.load();
   if (!interrupted_run) flush_ready();
+  flush_output();
 
   if (!o.batch.quiet && !(interrupted_run && interrupt_signal() == 0)) {
     std::string summary = std::to_string(scored + errors) + (scored + errors == 1 ? " pair" : " pairs");
-    if (interrupted_run) summary += " of " + std::to_string(pending.size()) + " before the interruption";
+    if (interrupted_run) summary += " of " + std::to_string(total) + " before the interruption";
     summary += ": " + std::to_string(same) + " same, " + std::to_string(different) + " different, ";
     if (o.scoring.uncertain_band) summary += std::to_string(uncertain) + " uncertain, ";
     summary += std::to_string(errors) + (errors == 1 ? " error" : " errors");
@@ -302,14 +401,10 @@ int run(PairsOptions& o, Io& io) {
     diag.line("pairs: " + summary);
   }
   if (o.junit) {
-    JunitSuite suite;
     suite.timestamp = iso_timestamp();
     suite.seconds =
         static_cast<double>(std::chrono::duration_cast<Millis>(std::chrono::steady_clock::now() - started).count()) /
         1000.0;
-    for (const auto& p : pending) {
-      if (p.printed) suite.cases.push_back(junit_case(p.result, context.score));
-    }
     if (auto written = write_output_file(*o.junit, render_junit(suite), "the JUnit report"); !written) {
       diag.line(written.error().message);
       status.note(written.error().kind);  // a lost report is an error: it outranks a verdict

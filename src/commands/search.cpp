@@ -1,11 +1,9 @@
 // SPDX-License-Identifier: MIT
 // faceverify search: rank candidates by similarity to one reference face.
-#include <filesystem>
 #include <set>
 
 #include "commands/cli.hpp"
 #include "commands/commands.hpp"
-#include "faceverify/file_io.hpp"
 
 namespace faceverify::commands {
 namespace {
@@ -26,44 +24,11 @@ Examples:
   faceverify embed photos/*.jpg > gallery.jsonl && faceverify search me.jpg gallery.jsonl
 )";
 
-namespace fs = std::filesystem;
-
-// Whether the file starts like an image (magic bytes; the name is ignored).
-bool looks_like_image(const fs::path& path) {
-  auto fd = open_for_reading(path);
-  if (!fd) return false;
-  auto head = read_up_to(fd->get(), 16);
-  return head && sniff_format(*head).has_value();
-}
-
-// Every image file under `dir`, sorted, recursively (directory symlinks are
-// not followed, so a loop cannot trap the walk).
-Expected<std::vector<std::string>> gallery_images(const std::string& dir, Diagnostics& diag, bool verbose) {
-  std::error_code ec;
-  if (!fs::is_directory(dir, ec)) {
-    return fail(ErrorKind::input, display_name(dir) + ": --gallery needs a directory" +
-                                      (fs::exists(dir, ec) ? std::string() : std::string(" (it does not exist)")));
-  }
-  std::vector<std::string> files;
-  std::size_t skipped = 0;
-  fs::recursive_directory_iterator it(dir, fs::directory_options::skip_permission_denied, ec);
-  if (ec) return fail(ErrorKind::input, display_name(dir) + ": cannot list the gallery: " + ec.message());
-  for (; it != fs::recursive_directory_iterator(); it.increment(ec)) {
-    if (ec) return fail(ErrorKind::input, display_name(dir) + ": cannot list the gallery: " + ec.message());
-    std::error_code fe;
-    if (!it->is_regular_file(fe)) continue;
-    if (looks_like_image(it->path())) {
-      files.push_back(it->path().string());
-    } else {
-      ++skipped;
-    }
-  }
-  std::sort(files.begin(), files.end());
-  if (verbose && skipped > 0) {
-    diag.line(display_name(dir) + ": skipped " + std::to_string(skipped) + " file(s) that are not images");
-  }
-  if (files.empty()) return fail(ErrorKind::input, display_name(dir) + ": no images in the gallery");
-  return files;
+// The same image as the reference: the same subject, or an embedding-file
+// record of the same bytes (records are not deduplicated, but carry the
+// image's SHA-256).
+bool is_reference(const Subject& candidate, const Subject& reference) {
+  return &candidate == &reference || (!reference.sha256.empty() && candidate.sha256 == reference.sha256);
 }
 
 }  // namespace
@@ -76,9 +41,7 @@ void setup(CLI::App& app, SearchOptions& o) {
       ->required()
       ->type_name("");
   app.add_option("CANDIDATE", o.candidates, "Images or embedding files to rank")->type_name("");
-  app.add_option("--gallery", o.gallery,
-                 "Also rank every image under DIR (recursive; files that are not images are skipped)")
-      ->type_name("DIR");
+  add_gallery_option(app, o.gallery);
   app.add_option("--top", o.top, "Show only the K most similar candidates")
       ->check(number_in("a whole number of at least 1", 1.0, 1e9, true, true))
       ->type_name("K");
@@ -101,41 +64,37 @@ Expected<void> finish(SearchOptions& o) {
 int run(SearchOptions& o, Io& io) {
   Diagnostics& diag = io.diag;
   if (auto ok = resolve_settings(o.service, &o.scoring, diag); !ok) return report_error(diag, ok.error());
+  // Every input is checked before any request, and every bad one named.
   InputSet inputs;
-  auto reference = inputs.add(o.reference, io.stdin_fd, max_image_bytes(o.service.kind));
-  if (!reference) {
-    return report_error(diag, reference.error());
+  BadInputs bad;
+  const auto reference = add_inputs(inputs, {o.reference}, o.service, io.stdin_fd, diag, bad);
+  if (bad.count == 0 && reference.size() != 1) {
+    bad.note(diag, Error{ErrorKind::usage,
+                         display_name(o.reference) + ": holds " + std::to_string(reference.size()) +
+                             " images; the reference must be one (pick its line, e.g. with grep or sed)",
+                         {},
+                         false,
+                         {}});
   }
-  if (reference->size() != 1) {
-    diag.line(display_name(o.reference) + ": holds " + std::to_string(reference->size()) +
-              " images; the reference must be one (pick its line, e.g. with grep or sed)");
-    return exit_status::usage;
-  }
-  std::vector<std::string> candidates = o.candidates;
-  if (o.gallery) {
-    auto files = gallery_images(*o.gallery, diag, o.batch.verbose);
-    if (!files) {
-      return report_error(diag, files.error());
-    }
-    candidates.insert(candidates.end(), files->begin(), files->end());
-  }
-  std::vector<std::size_t> candidate_entries;
+  std::vector<std::string> candidates;
   std::set<std::string> seen;  // a candidate named twice is ranked once
-  for (const auto& arg : candidates) {
-    if (!seen.insert(arg).second) continue;
-    auto added = inputs.add(arg, io.stdin_fd, max_image_bytes(o.service.kind));
-    if (!added) {
-      return report_error(diag, added.error());
-    }
-    candidate_entries.insert(candidate_entries.end(), added->begin(), added->end());
+  for (const auto& arg : o.candidates) {
+    if (seen.insert(arg).second) candidates.push_back(arg);
   }
+  if (o.gallery) {
+    for (auto& file : gallery_images(*o.gallery, diag, o.batch.quiet, bad)) {
+      if (seen.insert(file).second) candidates.push_back(std::move(file));
+    }
+  }
+  const auto candidate_entries = add_inputs(inputs, candidates, o.service, io.stdin_fd, diag, bad);
+  if (bad.count > 0) return bad.status.value();
   auto setup = analyse_inputs(o.service, o.batch, inputs, diag, o.format != OutputFormat::text);
   if (!setup) return setup.error();
 
-  const Subject& ref = inputs.subject_of(reference->front());
+  const Subject& ref = inputs.subject_of(reference.front());
   SearchReport report;
   report.context = score_context(o.scoring, setup->provenance);
-  report.reference = summarize(inputs, reference->front());
+  report.reference = summarize(inputs, reference.front());
   if (report.reference.error) {
     // Nothing can be ranked; a candidate's worse error still outranks it.
     diag.line(report.reference.error->message);
@@ -143,7 +102,7 @@ int run(SearchOptions& o, Io& io) {
     for (const std::size_t i : candidate_entries) {
       const InputSummary c = summarize(inputs, i);
       if (c.error && c.error->kind != ErrorKind::no_face && inputs.entries[i].first_for_subject &&
-          &inputs.subject_of(i) != &ref) {
+          !is_reference(inputs.subject_of(i), ref)) {
         diag.line(c.error->message);
         status.note(c.error->kind);
       }
@@ -157,7 +116,7 @@ int run(SearchOptions& o, Io& io) {
   ExitStatus errors;
   for (const std::size_t i : candidate_entries) {
     const Subject& s = inputs.subject_of(i);
-    if (&s == &ref) {
+    if (is_reference(s, ref)) {
       // The same bytes as the reference would always "match": not a finding.
       if (o.batch.verbose) diag.line(inputs.entries[i].label + ": the reference itself; not ranked");
       continue;

@@ -141,7 +141,10 @@ int run(VerifyOptions& o, Io& io) {
     index[i] = inputs.entries[added->front()].subject;
   }
   auto& subjects = inputs.subjects;
-  if (auto ok = inputs.check_backend_reads(o.service.kind); !ok) return report_error(diag, ok.error());
+  if (auto refused = inputs.check_backend_reads(o.service.kind); !refused.empty()) {
+    for (std::size_t i = 0; i + 1 < refused.size(); ++i) diag.line(refused[i].message);
+    return report_error(diag, refused.back());
+  }
 
   // Embedding files need no backend; images do.
   Provenance provenance = subjects.front().provenance;

@@ -58,7 +58,7 @@ TEST_CASE("pairs: delimiter is decided by the first data line", "[pairs_file]") 
   SECTION("a tab inside quotes does not make a TSV file") {
     CHECK(summary(parse_pairs("\"a\tb.jpg\",c.jpg\nd.jpg,e.jpg\n")) == V{"1|a\tb.jpg|c.jpg|", "2|d.jpg|e.jpg|"});
   }
-  SECTION("later lines with the other delimiter are errors, with a hint") {
+  SECTION("later lines with the other delimiter are errors with a hint") {
     const auto rows = parse_pairs("a.jpg,b.jpg\nc.jpg\td.jpg\n");
     REQUIRE(rows.size() == 2);
     CHECK_FALSE(rows[0].error);
@@ -74,7 +74,7 @@ TEST_CASE("pairs: delimiter is decided by the first data line", "[pairs_file]") 
 }
 
 TEST_CASE("pairs: header row", "[pairs_file]") {
-  SECTION("any case, with or without the third column, quoted or not") {
+  SECTION("any case with or without the third column quoted or not") {
     CHECK(summary(parse_pairs("image1,image2,expected\na.jpg,b.jpg,same\n")) == V{"2|a.jpg|b.jpg|same"});
     CHECK(summary(parse_pairs("IMAGE1 , Image2\na.jpg,b.jpg\n")) == V{"2|a.jpg|b.jpg|"});
     CHECK(summary(parse_pairs("\"image1\"\t\"image2\"\ta\tb\na.jpg\tb.jpg\n")) == V{"2|a.jpg|b.jpg|"});
@@ -89,6 +89,29 @@ TEST_CASE("pairs: header row", "[pairs_file]") {
     CHECK(summary(parse_pairs("image1,b.jpg\n")) == V{"1|image1|b.jpg|"});
     CHECK(summary(parse_pairs("image2,image1\n")) == V{"1|image2|image1|"});
   }
+  SECTION("other column names: three fields the third a name no paths") {
+    CHECK(summary(parse_pairs("img1,img2,label\na.jpg,b.jpg,same\n")) == V{"2|a.jpg|b.jpg|same"});
+    CHECK(summary(parse_pairs("# x\nLeft, Right, Expected\na.jpg,b.jpg\n")) == V{"3|a.jpg|b.jpg|"});
+    CHECK(summary(parse_pairs("image_a\timage_b\tsame_person\na.jpg\tb.jpg\tdifferent\n")) ==
+          V{"2|a.jpg|b.jpg|different"});
+  }
+  SECTION("a mistyped first row is a row not a header") {
+    const auto rows = parse_pairs("a.jpg,b.jpg,smae\nc.jpg,d.jpg\n");
+    REQUIRE(rows.size() == 2);
+    CHECK(rows[0].error == std::optional<std::string>(R"(line 1: expected must be "same" or "different", got "smae")"));
+    CHECK(parse_pairs("photos/a,photos/b,label\n").size() == 1);
+    CHECK(parse_pairs("a,b,same\n").at(0).expected == Expectation::same);
+    CHECK(parse_pairs("left,right,label\n").empty());
+    CHECK(parse_pairs("a,b,maybe\n").at(0).error);
+  }
+  SECTION("a semicolon-separated header is a header and its rows get a hint") {
+    const auto rows = parse_pairs("image1;image2;expected\na.jpg;b.jpg;same\n");
+    REQUIRE(rows.size() == 1);
+    CHECK(rows[0].line == 2);
+    CHECK(rows[0].error == std::optional<std::string>(
+                               "line 2: expected 2 or 3 fields (image1,image2[,expected]), got 1 (the line has ';' "
+                               "but no ',' or tab: pairs files are comma- or tab-separated)"));
+  }
 }
 
 TEST_CASE("pairs: quoted fields", "[pairs_file]") {
@@ -96,7 +119,7 @@ TEST_CASE("pairs: quoted fields", "[pairs_file]") {
     CHECK(summary(parse_pairs(R"("a, b.jpg","say ""hi"".jpg",same)"
                               "\n")) == V{"1|a, b.jpg|say \"hi\".jpg|same"});
   }
-  SECTION("spaces inside quotes are kept, around them trimmed") {
+  SECTION("spaces inside quotes are kept around them trimmed") {
     CHECK(summary(parse_pairs(R"(  " a.jpg "  , "b.jpg" , "Same" )")) == V{"1| a.jpg |b.jpg|same"});
   }
   SECTION("a quote inside an unquoted field is an ordinary character") {
@@ -127,7 +150,7 @@ TEST_CASE("pairs: comments and blank lines are skipped but counted", "[pairs_fil
   CHECK(summary(rows) == V{"6|a.jpg|b.jpg|", "9|c.jpg|d.jpg|"});
 }
 
-TEST_CASE("pairs: CRLF, BOM, missing final newline", "[pairs_file]") {
+TEST_CASE("pairs: CRLF BOM missing final newline", "[pairs_file]") {
   SECTION("CRLF") {
     CHECK(summary(parse_pairs("image1,image2,expected\r\na.jpg,b.jpg,same\r\n\r\nc.jpg,d.jpg\r\n")) ==
           V{"2|a.jpg|b.jpg|same", "4|c.jpg|d.jpg|"});
@@ -135,7 +158,7 @@ TEST_CASE("pairs: CRLF, BOM, missing final newline", "[pairs_file]") {
   SECTION("CRLF with quoted last field") {
     CHECK(summary(parse_pairs("a.jpg,\"b.jpg\"\r\n")) == V{"1|a.jpg|b.jpg|"});
   }
-  SECTION("UTF-8 BOM, then a header") {
+  SECTION("UTF-8 BOM then a header") {
     CHECK(summary(parse_pairs("\xEF\xBB\xBFimage1,image2\na.jpg,b.jpg\n")) == V{"2|a.jpg|b.jpg|"});
     CHECK(summary(parse_pairs("\xEF\xBB\xBF\xC3\xA9.jpg,b.jpg\n")) == V{"1|\xC3\xA9.jpg|b.jpg|"});
   }
@@ -144,7 +167,7 @@ TEST_CASE("pairs: CRLF, BOM, missing final newline", "[pairs_file]") {
   }
 }
 
-TEST_CASE("pairs: expected is case-insensitive, empty means none", "[pairs_file]") {
+TEST_CASE("pairs: expected is case-insensitive empty means none", "[pairs_file]") {
   const auto rows = parse_pairs("a,b,Same\na,b,DIFFERENT\na,b,\na,b,  \na,b,\"\"\n");
   CHECK(summary(rows) == V{"1|a|b|same", "2|a|b|different", "3|a|b|", "4|a|b|", "5|a|b|"});
   for (const auto& r : rows) CHECK_FALSE(r.error);
@@ -243,7 +266,7 @@ TEST_CASE("pairs: hostile input", "[pairs_file]") {
     CHECK(only_error("\r\r\x01\n") == "line 1: expected 2 or 3 fields (image1,image2[,expected]), got 1");
     CHECK(summary(parse_pairs("\xFF\xFE,\x80\n")) == V{"1|\xFF\xFE|\x80|"});
   }
-  SECTION("every byte value, every prefix") {
+  SECTION("every byte value every prefix") {
     // Cheap fuzz: no throw, no crash, every row has a line number within the text.
     std::string all;
     for (int i = 0; i < 256; ++i) all += static_cast<char>(i);
