@@ -39,8 +39,7 @@ struct ConfigHome {
 
 }  // namespace
 
-TEST_CASE("cli: an API option on the command line means the API backend whatever the config file says",
-          "[e2e][cli]") {
+TEST_CASE("cli: an API option on the command line means the API backend whatever the config file says", "[e2e][cli]") {
   test::FakeServer server(k_people);
   Photos photo;
   const std::string a = photo("alice1.jpg"), b = photo("alice2.jpg");
@@ -102,9 +101,8 @@ TEST_CASE("cli: a key for the demo which never sends one is warned about", "[e2e
   test::FakeServer server(k_people);
   Photos photo;
   const std::string a = photo("alice1.jpg"), b = photo("alice2.jpg");
-  for (const std::vector<std::string>& args :
-       {std::vector<std::string>{"--api-key", "SECRETKEY"}, std::vector<std::string>{"--api", "demo", "--api-key",
-                                                                                     "SECRETKEY"}}) {
+  for (const std::vector<std::string>& args : {std::vector<std::string>{"--api-key", "SECRETKEY"},
+                                               std::vector<std::string>{"--api", "demo", "--api-key", "SECRETKEY"}}) {
     server.reset();
     std::vector<std::string> all = args;
     all.insert(all.end(), {a, b});
