@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <algorithm>
 
 #include <catch2/catch.hpp>
 #include <cstdio>
@@ -237,6 +238,30 @@ TEST_CASE("embed: a closed stdout loses records and says how many", "[e2e][files
   CHECK(contains(full.err, "cannot write to standard output: No space left on device\n"));
   CHECK(contains(full.err, "standard output: 1 of 1 embedding records were not written"));
   CHECK(one_line(p.err));
+}
+
+TEST_CASE("embed: a stdout closed by the shell is not reused for faceverify's own files", "[e2e][files]") {
+  Files f;
+  // `>&-` leaves descriptor 1 free: without care the next file opened (a
+  // cache entry being written by a worker) would take it and receive records.
+  auto p = run_process(
+      {"bash", "-c", "\"$0\" embed -j 2 --api-url \"$1\" \"$2\" \"$3\" \"$4\" \"$5\" >&-", FACEVERIFY_BINARY_PATH,
+       f.server.base_url(), f.photo("g1a.jpg"), f.photo("g1b.jpg"), f.photo("i1a.jpg"), f.photo("i1b.jpg")},
+      clean_env(f.env()));
+  CHECK(p.exit_code == 2);
+  CHECK(contains(p.err, "4 of 4 embedding records were not written"));
+  // The cache holds only entries: a second run completes them, a third is
+  // served from the cache alone.
+  const std::vector<std::string> photos = {"embed", f.photo("g1a.jpg"), f.photo("g1b.jpg"), f.photo("i1a.jpg"),
+                                           f.photo("i1b.jpg")};
+  auto again = f.run(photos);
+  CHECK(again.exit_code == 0);
+  CHECK(std::count(again.out.begin(), again.out.end(), '\n') == 4);
+  const std::size_t after_second = f.requests();
+  auto third = f.run(photos);
+  CHECK(third.exit_code == 0);
+  CHECK(std::count(third.out.begin(), third.out.end(), '\n') == 4);
+  CHECK(f.requests() == after_second);
 }
 
 TEST_CASE("a FIFO in the cache is a miss and a blocked read ends at the first signal", "[e2e][files]") {
