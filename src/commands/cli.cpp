@@ -386,10 +386,17 @@ Expected<Invocation> parse_any(int argc, const char* const* argv, const std::vec
     for (const auto& c : command_table()) {
       if (!c.name.empty() && argv[1] == c.name) spec = &c;
     }
-    // "help" is a command unless it names a file (faceverify help photo.jpg).
+    // "help" is a command unless it names a file (faceverify help photo.jpg);
+    // with a file named help, "help embed" still asks for help when embed is
+    // a command and not a file too.
     std::error_code ec;
+    const auto is_file = [&](const char* name) { return std::filesystem::exists(name, ec); };
+    const auto is_command = [&](std::string_view name) {
+      const auto names = command_names();
+      return std::find(names.begin(), names.end(), name) != names.end();
+    };
     if (spec->name.empty() && std::string_view(argv[1]) == "help" &&
-        (argc <= 2 || !std::filesystem::exists(argv[1], ec))) {
+        (argc <= 2 || !is_file(argv[1]) || (argc == 3 && is_command(argv[2]) && !is_file(argv[2])))) {
       return help_command(argc, argv, secrets);
     }
     if (spec->name.empty()) {

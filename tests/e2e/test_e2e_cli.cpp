@@ -145,6 +145,22 @@ TEST_CASE("cli: typos get the nearest name and help is --help", "[e2e][cli]") {
           "faceverify: help: unknown command 'nosuch' (the commands are embed, matrix, search, pairs, calibrate and "
           "cache)\n");
   }
+  SECTION("help COMMAND beside a file named help") {
+    test::TempDir dir;
+    test::write_file(dir.path() / "help", "not an image");
+    test::RunOptions in_dir;
+    in_dir.cwd = dir.path().string();
+    auto r = run_faceverify({"help", "pairs"}, in_dir);
+    CHECK(r.exit_code == 0);
+    CHECK(r.err.empty());
+    CHECK(r.out == run_faceverify({"pairs", "--help"}).out);
+    // Two files: verify, as always.
+    test::write_file(dir.path() / "pairs", "not an image either");
+    auto files = run_faceverify({"help", "pairs"}, in_dir);
+    CHECK(files.exit_code == 2);
+    CHECK(files.out.empty());
+    CHECK(files.err.find("help: not an image") != std::string::npos);
+  }
   SECTION("cache list") {
     auto r = run_faceverify({"cache", "list"});
     CHECK(r.exit_code == 2);
