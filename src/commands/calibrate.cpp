@@ -31,11 +31,12 @@ the --target-far one when given, else the best-accuracy cut; with "auc" and "eer
 images have no face are left out and counted. FAR figures resting on too few impostor pairs are
 flagged (at least 10 / FAR impostor pairs are needed for a meaningful figure). "Your threshold"
 gives FAR and TAR at the threshold runs use now (-t, FACEVERIFY_THRESHOLD, config file or default).
---write-config keeps the old file when only one class was scored or an image failed.
+--write-config keeps the old file when only one class was scored or an image or pair failed.
 
 Exit codes: 0 calibrated; 4 an image failed (service error; the figures use the rest);
-  2 usage or input error (unreadable labels, no labelled pairs, an output file that must not
-  be written, only one class with --write-config); 130/143 interrupted.
+  2 usage or input error (unreadable labels, no labelled pairs, a pair whose embeddings cannot
+  be compared, an output file that must not be written, only one class with --write-config);
+  130/143 interrupted.
 
 Examples:
   faceverify calibrate --backend local photos/              # photos/labels.csv: file,identity
@@ -444,7 +445,11 @@ int run(CalibrateOptions& o, Io& io) {
     }
     auto c = compare_subjects(a, b, o.scoring.face, score);
     if (!c) {
+      // Not a missing face: the pair (e.g. embeddings of different lengths
+      // from files) is wrong, and the run must say so and not save.
       ++skipped;
+      diag.line(c.error().message);
+      status.note(c.error().kind);
       return;
     }
     scores.push_back(LabelledScore{c->similarity, genuine});
@@ -532,7 +537,7 @@ int run(CalibrateOptions& o, Io& io) {
     // saved file (which every later run trusts) stays as it was.
     if (status.failed()) {
       diag.line(display_name(path.string()) +
-                ": not saved: some images failed (above), so the threshold would rest on part of the data; "
+                ": not saved: some images or pairs failed (above), so the threshold would rest on part of the data; "
                 "fix them and run again");
       return status.value();
     }

@@ -301,3 +301,46 @@ TEST_CASE("uncertain band: results near the threshold are called uncertain, exit
     CHECK(c.run({"", "--uncertain-band", "2", a, b}).exit_code == 2);
   }
 }
+
+TEST_CASE("calibrate: a pair whose embeddings cannot be compared is an input error and keeps the config",
+          "[e2e][calibrate]") {
+  Calib c;
+  auto embed = [&](const std::string& photo, const std::string& name) {
+    auto e = c.run({"embed", c.photo(photo)});
+    REQUIRE(e.exit_code == 0);
+    const std::string file = (c.photo.dir / name).string();
+    test::write_file(file, e.out);
+    return file;
+  };
+  const std::string e1 = embed("g1a.jpg", "e1.jsonl"), e2 = embed("g1b.jpg", "e2.jsonl");
+  const std::string e3 = embed("i1a.jpg", "e3.jsonl");
+  // Another photo's record with a 3-value embedding, as another backend's file would carry.
+  json record = json::parse(test::read_file(e1));
+  record["input"] = c.photo("short.jpg");
+  record["sha256"] = std::string(64, 'a');
+  record["faces"][0]["embedding"] = {0.6, 0.0, 0.8};
+  const std::string short_file = (c.photo.dir / "short.jsonl").string();
+  test::write_file(short_file, record.dump() + "\n");
+  const std::string labels = (c.photo.dir / "mismatch.csv").string();
+  test::write_file(labels,
+                   e1 + "," + short_file + ",same\n" + e1 + "," + e2 + ",same\n" + e1 + "," + e3 + ",different\n");
+  const std::string config = (c.home.path() / "o.toml").string();
+  const std::string before = "threshold = 0.7\n";
+  test::write_file(config, before);
+  const std::string mismatch = "faceverify: " + c.photo("short.jpg") + ": its embedding has 3 values, " +
+                               c.photo("g1a.jpg") +
+                               "'s has 2; they cannot be compared (embed both images again with the same backend)\n";
+
+  auto r = c.run({"calibrate", "--config", config, "--write-config", labels});
+  CHECK(r.exit_code == 2);
+  CHECK(r.out.find("1 left out") != std::string::npos);  // the figures still use the rest
+  CHECK(r.err == mismatch + "faceverify: " + config +
+                     ": not saved: some images or pairs failed (above), so the threshold would rest on part of the "
+                     "data; fix them and run again\n");
+  CHECK(test::read_file(config) == before);
+
+  auto j = c.run({"calibrate", "--json", labels});  // without --write-config: the same error and exit status
+  CHECK(j.exit_code == 2);
+  CHECK(j.err == mismatch);
+  CHECK(json::parse(j.out)["pairs"]["left_out"] == 1);
+}

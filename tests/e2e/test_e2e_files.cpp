@@ -195,7 +195,7 @@ TEST_CASE("calibrate --write-config keeps the old file when the data cannot supp
                      test::read_file(f.labelled) + f.photo("busy.jpg") + "," + f.photo("g1a.jpg") + ",same\n");
     auto r = f.run({"calibrate", "--retries", "0", "--write-config", "--config", config.string(), with_error});
     CHECK(r.exit_code == 4);
-    CHECK(contains(r.err, "c.toml: not saved: some images failed"));
+    CHECK(contains(r.err, "c.toml: not saved: some images or pairs failed"));
     CHECK(test::read_file(config) == old);
   }
 }
