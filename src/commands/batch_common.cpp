@@ -12,6 +12,7 @@
 #include "commands/commands.hpp"
 #include "faceverify/file_io.hpp"
 #include "faceverify/interrupt.hpp"
+#include "faceverify/text.hpp"
 
 namespace faceverify::commands {
 
@@ -38,6 +39,39 @@ GalleryFile classify_gallery_file(const fs::path& path) {
   return sniff_format(*head) ? GalleryFile::image : GalleryFile::other;
 }
 
+// A name that says image: the extensions of the formats sniff_format knows.
+bool named_like_image(const fs::path& path) {
+  const std::string ext = ascii_lowercase(path.extension().string());
+  for (const char* known : {".jpg", ".jpeg", ".jpe", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"}) {
+    if (ext == known) return true;
+  }
+  return false;
+}
+
+// Why a gallery entry that is no regular file cannot be an image.
+std::string special_file_problem(const fs::directory_entry& entry, fs::file_status st, bool link,
+                                 const std::error_code& ec) {
+  if (link && st.type() == fs::file_type::not_found) {
+    std::error_code le;
+    const fs::path target = fs::read_symlink(entry.path(), le);
+    return "a symlink to " + (le ? std::string("a file") : display_name(target.string())) +
+           ", which does not exist; fix or remove the link";
+  }
+  const char* what = nullptr;
+  switch (st.type()) {
+    case fs::file_type::fifo: what = "a FIFO"; break;
+    case fs::file_type::socket: what = "a socket"; break;
+    case fs::file_type::block:
+    case fs::file_type::character: what = "a device"; break;
+    default: break;
+  }
+  if (what != nullptr) {
+    return std::string("not a regular file (") + what + "); an image must be a regular file: replace or remove it";
+  }
+  return "cannot check this gallery file" + (ec ? ": " + ec.message() : std::string()) +
+         "; its image would be missed (fix or remove it)";
+}
+
 std::string plural(std::size_t n, const char* one, const char* many) {
   return std::to_string(n) + " " + (n == 1 ? one : many);
 }
@@ -62,6 +96,7 @@ std::vector<std::string> gallery_images(const std::string& dir, Diagnostics& dia
   std::vector<std::string> files;
   std::vector<std::string> unlisted;
   std::size_t skipped = 0;
+  std::size_t linked_folders = 0;  // symlinks to folders: not followed
   std::vector<fs::path> pending{fs::path(dir)};
   while (!pending.empty()) {
     const fs::path folder = std::move(pending.back());
@@ -74,12 +109,29 @@ std::vector<std::string> gallery_images(const std::string& dir, Diagnostics& dia
     }
     for (; it != fs::directory_iterator(); it.increment(ec)) {
       if (ec) break;
+      // stat, never open: a FIFO would block the walk.
       std::error_code fe;
-      if (it->is_symlink(fe) ? false : it->is_directory(fe)) {
-        pending.push_back(it->path());
+      const bool link = it->is_symlink(fe);
+      const fs::file_status st = it->status(fe);  // what a symlink leads to
+      if (fs::is_directory(st)) {
+        if (link) {
+          ++linked_folders;
+        } else {
+          pending.push_back(it->path());
+        }
         continue;
       }
-      if (!it->is_regular_file(fe)) continue;
+      if (!fs::is_regular_file(st)) {
+        // A FIFO, device or socket, or a symlink that leads nowhere: never an
+        // image. Named like one, it is an error (the answer would miss it);
+        // otherwise it is counted with the other files that are not images.
+        if (!named_like_image(it->path())) {
+          ++skipped;
+        } else {
+          unlisted.push_back(display_name(it->path().string()) + ": " + special_file_problem(*it, st, link, fe));
+        }
+        continue;
+      }
       switch (classify_gallery_file(it->path())) {
         case GalleryFile::image:
         case GalleryFile::unreadable: files.push_back(it->path().string()); break;
@@ -97,6 +149,11 @@ std::vector<std::string> gallery_images(const std::string& dir, Diagnostics& dia
   if (!quiet && skipped > 0) {
     diag.line(display_name(dir) + ": skipped " +
               plural(skipped, "file that is not an image", "files that are not images"));
+  }
+  if (!quiet && linked_folders > 0) {
+    diag.line(display_name(dir) + ": did not follow " +
+              plural(linked_folders, "symlink to a folder", "symlinks to folders") +
+              " (the walk follows no folder links; give such a folder as its own input)");
   }
   if (files.empty() && unlisted.empty()) {
     bad.note(diag, Error{ErrorKind::input, display_name(dir) + ": no images in the gallery", {}, false, {}});

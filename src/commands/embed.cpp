@@ -15,7 +15,7 @@ for an image that failed. Format: docs/embedding-file.md.
 Exit codes: 0 every image analysed; 3 an image has no face (its line has "faces": []);
   4 an image failed (service error; 4 wins over 3); 2 usage or input error (before any request);
   2 also when standard output closed or failed before every record was written (stderr says
-  how many are missing); 130/143 interrupted (the cache keeps what finished).
+  how many are missing; 3 or 4 still wins for an image analysed by then); 130/143 interrupted (the cache keeps what finished).
 
 Examples:
   faceverify embed *.jpg > people.jsonl
@@ -69,9 +69,20 @@ int run(EmbedOptions& o, Io& io) {
   std::size_t written = 0;  // records on stdout
   std::size_t next = 0;     // --ordered: the next entry to print
   auto print = [&](std::size_t entry) {
-    if (!writing) return;  // the reader went away: nothing more to say
     const Entry& e = inputs.entries[entry];
     const Subject& s = inputs.subjects[e.subject];
+    // An input that was analysed reports its failure even once stdout is
+    // gone: the lost output (2) must not hide a service error (4).
+    if (s.analysis) {
+      if (s.analysis->faces.empty()) {
+        if (e.first_for_subject) diag.line(e.label + ": no face found in the image");
+        status.note(exit_status::no_face);
+      }
+    } else {
+      if (e.first_for_subject) diag.line(s.analysis.error().message);
+      status.note(s.analysis.error().kind);
+    }
+    if (!writing) return;  // the reader went away: no more records
     EmbeddingRecord r;
     r.input = e.input;
     r.sha256 = s.sha256;
@@ -80,16 +91,10 @@ int run(EmbedOptions& o, Io& io) {
     r.tool_version = k_version;
     if (s.analysis) {
       r.analysis = *s.analysis;
-      if (r.analysis.faces.empty()) {
-        if (e.first_for_subject) diag.line(e.label + ": no face found in the image");
-        status.note(exit_status::no_face);
-      }
     } else {
       r.error = s.analysis.error();
-      if (e.first_for_subject) diag.line(s.analysis.error().message);
-      status.note(s.analysis.error().kind);
     }
-    if (writing) writing = emit(io, render_embedding_record(r));
+    writing = emit(io, render_embedding_record(r));
     if (writing) ++written;
   };
   std::vector<std::vector<std::size_t>> entries_of(inputs.subjects.size());

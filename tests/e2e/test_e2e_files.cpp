@@ -34,6 +34,7 @@ json scenario() {
   put("i1a.jpg", 20.0), put("i1b.jpg", 21.2);  // impostor, d = 1.2
   put("i2a.jpg", 30.0), put("i2b.jpg", 31.5);  // impostor, d = 1.5
   images["busy.jpg"] = {{"status", 429}, {"body", "{\"message\":\"slow down\"}"}};
+  images["slow.jpg"] = {{"embedding", {40.0, 1.0}}, {"delay_ms", 800}};
   return {{"images", images}};
 }
 
@@ -238,6 +239,20 @@ TEST_CASE("embed: a closed stdout loses records and says how many", "[e2e][files
   CHECK(contains(full.err, "cannot write to standard output: No space left on device\n"));
   CHECK(contains(full.err, "standard output: 1 of 1 embedding records were not written"));
   CHECK(one_line(p.err));
+}
+
+TEST_CASE("embed: an error analysed before stdout was lost is still reported", "[e2e][files]") {
+  Files f;
+  // --ordered holds busy.jpg's 429 (it answers first) until slow.jpg is
+  // printed; that write fails, and the 429 must still be said and rank 4.
+  auto full = run_process(
+      {"sh", "-c", "exec \"$0\" embed --ordered -j 2 --retries 0 --api-url \"$1\" \"$2\" \"$3\" > /dev/full",
+       FACEVERIFY_BINARY_PATH, f.server.base_url(), f.photo("slow.jpg"), f.photo("busy.jpg")},
+      clean_env(f.env()));
+  CHECK(full.exit_code == 4);
+  CHECK(contains(full.err, "cannot write to standard output: No space left on device\n"));
+  CHECK(contains(full.err, "429"));
+  CHECK(contains(full.err, "standard output: 2 of 2 embedding records were not written"));
 }
 
 TEST_CASE("embed: a stdout closed by the shell is not reused for faceverify's own files", "[e2e][files]") {

@@ -247,6 +247,55 @@ TEST_CASE("inputs: search --gallery reports what it cannot read", "[e2e][inputs]
   CHECK(results_requests(server.requests()) == 0);
 }
 
+TEST_CASE("inputs: --gallery names special files and dangling symlinks that look like images", "[e2e][inputs]") {
+  test::FakeServer server(k_people);
+  Run run;
+  fs::create_directories(run.photo.dir / "gallery");
+  fs::create_directories(run.photo.dir / "elsewhere");
+  const auto a1 = run.photo("alice1.jpg");
+  run.photo("gallery/alice2.jpg");
+  run.photo("elsewhere/bob.jpg");
+  const fs::path g = run.photo.dir / "gallery";
+  REQUIRE(::mkfifo((g / "fifo.jpg").c_str(), 0644) == 0);  // would block a reader: never opened
+  REQUIRE(::mkfifo((g / "pipe").c_str(), 0644) == 0);      // not named like an image: counted
+  fs::create_symlink("/nonexistent/bob.jpg", g / "gone.JPG");
+  fs::create_symlink("/nonexistent/notes", g / "gone-notes");  // counted
+  fs::create_directory_symlink(run.photo.dir / "elsewhere", g / "linked");
+  const std::string gallery = g.string();
+  for (const std::string command : {"search", "matrix", "embed"}) {
+    INFO(command);
+    auto r = run(server, {command, a1, "--gallery", gallery});
+    CHECK(r.exit_code == 2);
+    CHECK(r.out.empty());
+    CHECK(r.err == "faceverify: " + (g / "fifo.jpg").string() +
+                       ": not a regular file (a FIFO); an image must be a regular file: replace or remove it\n"
+                       "faceverify: " +
+                       (g / "gone.JPG").string() +
+                       ": a symlink to /nonexistent/bob.jpg, which does not exist; fix or remove the link\n"
+                       "faceverify: " +
+                       gallery +
+                       ": skipped 2 files that are not images\n"
+                       "faceverify: " +
+                       gallery +
+                       ": did not follow 1 symlink to a folder (the walk follows no "
+                       "folder links; give such a folder as its own input)\n");
+  }
+  CHECK(results_requests(server.requests()) == 0);
+  SECTION("without the broken entries the folder link is still said and not followed") {
+    fs::remove(g / "fifo.jpg");
+    fs::remove(g / "gone.JPG");
+    auto r = run(server, {"search", "--json", a1, "--gallery", gallery});
+    CHECK(r.exit_code == 0);
+    CHECK(r.err == "faceverify: " + gallery +
+                       ": skipped 2 files that are not images\n"
+                       "faceverify: " +
+                       gallery +
+                       ": did not follow 1 symlink to a folder (the walk follows no "
+                       "folder links; give such a folder as its own input)\n");
+    CHECK(r.out.find("bob.jpg") == std::string::npos);
+  }
+}
+
 TEST_CASE("inputs: pairs files resolve relative paths give hints and never count the header", "[e2e][inputs]") {
   test::FakeServer server(k_people);
   Run run;
