@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "faceverify/file_io.hpp"
+#include "faceverify/secrets.hpp"
 #include "faceverify/text.hpp"
 
 namespace faceverify {
@@ -27,6 +28,7 @@ Expected<std::string> read_key_file(const std::string& path) {
   auto data = read_up_to(fd->get(), 65536);
   if (!data) return fail(ErrorKind::usage, where + std::strerror(data.error().err));
   const std::string key(trim(std::string_view(*data).substr(0, data->find_first_of("\r\n")), " \t"));
+  register_secret(key);  // redacted from everything written from now on
   if (key.empty()) return fail(ErrorKind::usage, where + "no key in the file (expected the key on its first line)");
   return key;
 }

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "faceverify/diagnostics.hpp"
 
+#include "faceverify/secrets.hpp"
+
 #include <unistd.h>
 
 #include <cstdio>
@@ -11,9 +13,10 @@
 namespace faceverify {
 
 void Diagnostics::line(const std::string& text) {
+  const std::string shown = redact_secrets(text);  // no line shows a key, or a part of one
   std::lock_guard lock(m_mutex);
   erase_locked();
-  m_err << "faceverify: " << text << '\n' << std::flush;
+  m_err << "faceverify: " << shown << '\n' << std::flush;
 }
 
 void Diagnostics::progress(const std::string& text) {

@@ -13,6 +13,7 @@
 #include "faceverify/file_io.hpp"
 #include "faceverify/interrupt.hpp"
 #include "faceverify/text.hpp"
+#include "faceverify/secrets.hpp"
 
 namespace faceverify::commands {
 
@@ -248,7 +249,7 @@ std::expected<BatchSetup, int> analyse_inputs(const ServiceOptions& service, con
 
 bool emit(Io& io, const std::string& text) {
   io.diag.clear_progress();
-  io.out << text << std::flush;
+  io.out << redact_secrets(text) << std::flush;  // no result shows a key, or a part of one
   if (io.out) return true;
   // A write cut by SIGINT/SIGTERM (EINTR): the interruption says it all.
   if (errno != EPIPE && !(errno == EINTR && interrupt_signal() != 0)) {
@@ -268,7 +269,7 @@ int final_status(int status, const Io& io) {
 }
 
 Expected<void> write_output_file(const std::string& path, const std::string& text, std::string_view what) {
-  if (auto written = write_file_atomically(path, text); !written) {
+  if (auto written = write_file_atomically(path, redact_secrets(text)); !written) {
     return fail(ErrorKind::input,
                 display_name(path) + ": cannot write " + std::string(what) + ": " + std::strerror(written.error()));
   }

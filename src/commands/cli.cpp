@@ -11,6 +11,7 @@
 
 #include "commands/commands.hpp"
 #include "faceverify/config.hpp"
+#include "faceverify/secrets.hpp"
 #include "faceverify/text.hpp"
 #include "faceverify/version.hpp"
 
@@ -452,6 +453,7 @@ std::span<const CommandSpec> command_table() {
 
 Expected<Invocation> parse_command_line(int argc, const char* const* argv) {
   const auto secrets = secrets_in(argc, argv);
+  for (const auto& secret : secrets) register_secret(secret);
   auto inv = parse_any(argc, argv, secrets);
   if (!inv) inv.error().message = redact_all(std::move(inv.error().message), secrets);
   return inv;

@@ -31,21 +31,27 @@ std::optional<std::string_view> api_option_given(const ServiceOptions& service) 
 Expected<BackendKind> choose_backend(const ServiceOptions& service, std::optional<BackendKind> configured) {
   const auto api_option = api_option_given(service);
   if (service.backend) {
-    if (*service.backend == BackendKind::local && api_option) {
-      return fail(ErrorKind::usage, "--backend local contradicts " + std::string(*api_option) +
+    // --cacert selects nothing, but is an option of the API backend too.
+    const auto unused = api_option       ? api_option
+                        : service.cacert ? std::optional<std::string_view>("--cacert")
+                                         : std::nullopt;
+    if (*service.backend == BackendKind::local && unused) {
+      return fail(ErrorKind::usage, "--backend local contradicts " + std::string(*unused) +
                                         " (the local backend uses no service); give one of them");
     }
-    return *service.backend;
+    return *service.backend;  // the option wins: FACEVERIFY_BACKEND is not read
   }
-  if (api_option) return BackendKind::api4ai;
+  // A bad FACEVERIFY_BACKEND is an error even when an API option wins over it.
+  std::optional<BackendKind> from_env;
   if (const char* env = std::getenv("FACEVERIFY_BACKEND"); env && *env) {
-    const auto kind = backend_from_name(env);
-    if (!kind) {
+    from_env = backend_from_name(env);
+    if (!from_env) {
       return fail(ErrorKind::usage,
                   "FACEVERIFY_BACKEND: '" + display_name(env) + "' is not one of api4ai, local; fix or unset it");
     }
-    return *kind;
   }
+  if (api_option) return BackendKind::api4ai;
+  if (from_env) return *from_env;
   return configured.value_or(BackendKind::api4ai);
 }
 

@@ -282,3 +282,107 @@ TEST_CASE("cli: config files that are misspelt or not files", "[e2e][cli]") {
     CHECK(server.requests().empty());
   }
 }
+
+namespace {
+
+// Whether any 6 characters of `key` in a row appear in `text`.
+bool shows_part_of(const std::string& text, const std::string& key) {
+  for (std::size_t i = 0; i + 6 <= key.size(); ++i) {
+    if (text.find(key.substr(i, 6)) != std::string::npos) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+TEST_CASE("cli: keys from the environment or a key file are redacted from faceverify's own messages", "[e2e][cli]") {
+  test::FakeServer server(k_people);
+  Photos photo;
+  const std::string a = photo("alice1.jpg"), b = photo("alice2.jpg");
+  const std::string env_key = "SECRETKEY0123456789", file_key = "FILEKEYabcdefghijk";
+  const std::string key_file = (photo.dir / "key.txt").string();
+  test::write_file(key_file, file_key + "\n");
+  REQUIRE(::chmod(key_file.c_str(), 0600) == 0);
+  test::RunOptions env;
+  env.env_overrides["API4AI_KEY"] = env_key;
+  env.env_overrides["RAPIDAPI_KEY"] = "RAPIDKEY9876543210";
+  const auto check_clean = [&](const test::ProcessResult& r) {
+    for (const std::string& key : {env_key, file_key, std::string("RAPIDKEY9876543210")}) {
+      CHECK_FALSE(shows_part_of(r.out, key));
+      CHECK_FALSE(shows_part_of(r.err, key));
+    }
+  };
+  SECTION("the environment key as the --api-key-file path") {
+    auto r = run_faceverify({"--api", "api4ai", "--api-key-file", env_key, a, b}, env);
+    CHECK(r.exit_code == 2);
+    CHECK(r.out.empty());
+    CHECK(one_line(r.err));
+    CHECK(r.err.starts_with("faceverify: --api-key-file [redacted]: "));
+    check_clean(r);
+  }
+  SECTION("a key as an image name, a --face value or an option") {
+    for (const std::vector<std::string>& args : {
+             std::vector<std::string>{"--api", "api4ai", env_key, b},
+             std::vector<std::string>{"--api", "api4ai", "RAPIDKEY9876543210", b},
+             std::vector<std::string>{"--api", "api4ai", "--face", env_key, a, b},
+             std::vector<std::string>{"--api", "api4ai", "--" + env_key, a, b},
+             std::vector<std::string>{"--api", "api4ai", "--face=x" + env_key, a, b},
+         }) {
+      server.reset();
+      auto r = run_faceverify(with_server(server, args), env);
+      INFO(args[2]);
+      CHECK(r.exit_code == 2);
+      CHECK(r.out.empty());
+      CHECK(one_line(r.err));
+      CHECK(r.err.find("[redacted]") != std::string::npos);
+      check_clean(r);
+    }
+  }
+  SECTION("a pairs file that holds a key: stdout, stderr and the JUnit report") {
+    const std::string pairs = (photo.dir / "pairs.csv").string();
+    test::write_file(pairs, a + "," + b + "\n" + env_key + "," + b + "\n" + file_key + "," + a + "\n");
+    const std::string junit = (photo.dir / "report.xml").string();
+    auto r = run_faceverify(with_server(server, {"pairs", "--api", "api4ai", "--api-key-file", key_file, "--no-cache",
+                                                 "--retries", "0", "--junit", junit, pairs}),
+                            env);
+    CHECK(r.exit_code == 2);
+    CHECK(r.out.find("[redacted]") != std::string::npos);
+    CHECK(r.out.find("\"decision\":\"same\"") != std::string::npos);
+    check_clean(r);
+    const std::string xml = test::read_file(junit);
+    CHECK(xml.find("[redacted]") != std::string::npos);
+    for (const std::string& key : {env_key, file_key}) CHECK_FALSE(shows_part_of(xml, key));
+  }
+}
+
+TEST_CASE("cli: options the chosen backend does not use and a bad FACEVERIFY_BACKEND", "[e2e][cli]") {
+  test::FakeServer server(k_people);
+  Photos photo;
+  const std::string a = photo("alice1.jpg"), b = photo("alice2.jpg");
+  SECTION("--backend local with --cacert is a usage error") {
+    auto r = run_faceverify({"--backend", "local", "--cacert", "/nonexistent", a, b});
+    CHECK(r.exit_code == 2);
+    CHECK(r.out.empty());
+    CHECK(r.err ==
+          "faceverify: --backend local contradicts --cacert (the local backend uses no service); give one of them\n");
+  }
+  SECTION("--cacert alone selects no backend: FACEVERIFY_BACKEND=local still applies") {
+    test::RunOptions env;
+    env.env_overrides["FACEVERIFY_BACKEND"] = "local";
+    auto r = run_faceverify({"--cacert", "/nonexistent", "https://example.com/a.jpg", b}, env);
+    CHECK(r.exit_code == 2);
+    CHECK(r.out.empty());
+    CHECK(one_line(r.err));
+    CHECK(r.err.find("--cacert") == std::string::npos);
+    CHECK(r.err.find("https://example.com/a.jpg") != std::string::npos);
+  }
+  SECTION("a bad FACEVERIFY_BACKEND is an error even when an API option chooses the backend") {
+    test::RunOptions env;
+    env.env_overrides["FACEVERIFY_BACKEND"] = "bogus";
+    auto r = run_faceverify(with_server(server, {a, b}), env);
+    CHECK(r.exit_code == 2);
+    CHECK(r.out.empty());
+    CHECK(r.err == "faceverify: FACEVERIFY_BACKEND: 'bogus' is not one of api4ai, local; fix or unset it\n");
+    CHECK(server.requests().empty());
+  }
+}
