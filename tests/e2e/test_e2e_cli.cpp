@@ -342,9 +342,11 @@ TEST_CASE("cli: keys from the environment or a key file are redacted from faceve
     const std::string pairs = (photo.dir / "pairs.csv").string();
     test::write_file(pairs, a + "," + b + "\n" + env_key + "," + b + "\n" + file_key + "," + a + "\n");
     const std::string junit = (photo.dir / "report.xml").string();
-    auto r = run_faceverify(with_server(server, {"pairs", "--api", "api4ai", "--api-key-file", key_file, "--no-cache",
-                                                 "--retries", "0", "--junit", junit, pairs}),
-                            env);
+    auto pairs_args =
+        with_server(server, {"--api", "api4ai", "--api-key-file", key_file, "--retries", "0", "--junit", junit, pairs});
+    pairs_args.insert(pairs_args.begin(), "pairs");
+    auto r = run_faceverify(pairs_args, env);
+    INFO(r.err);
     CHECK(r.exit_code == 2);
     CHECK(r.out.find("[redacted]") != std::string::npos);
     CHECK(r.out.find("\"decision\":\"same\"") != std::string::npos);

@@ -343,10 +343,12 @@ TEST_CASE("settings: --cacert must be a readable file", "[settings]") {
   ServiceOptions good;
   good.cacert = (env.dir / "ca.pem").string();
   CHECK(resolve_settings(good, nullptr, env.diag));
-  ServiceOptions local;  // the local backend never reads it
+  ServiceOptions local;  // an API option: --backend local contradicts it
   local.backend = BackendKind::local;
   local.cacert = (env.dir / "missing.pem").string();
-  CHECK(resolve_settings(local, nullptr, env.diag));
+  auto contradiction = resolve_settings(local, nullptr, env.diag);
+  REQUIRE_FALSE(contradiction);
+  CHECK(contradiction.error().kind == ErrorKind::usage);
 }
 
 TEST_CASE("settings: a config file's unknown key is warned about and a percentage threshold explained", "[settings]") {
