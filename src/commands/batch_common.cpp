@@ -12,8 +12,8 @@
 #include "commands/commands.hpp"
 #include "faceverify/file_io.hpp"
 #include "faceverify/interrupt.hpp"
-#include "faceverify/text.hpp"
 #include "faceverify/secrets.hpp"
+#include "faceverify/text.hpp"
 
 namespace faceverify::commands {
 
