@@ -3,6 +3,8 @@
 // sources each can read, and the cache identity of its analyses.
 #include "faceverify/backend.hpp"
 
+#include "faceverify/sha256.hpp"
+
 #include "faceverify/version.hpp"
 
 namespace faceverify {
@@ -58,6 +60,13 @@ std::string cache_identity(const Provenance& p) {
     id += "api " + p.api + "\nendpoint " + p.endpoint + "?embeddings=true\n";
   }
   return id;
+}
+
+std::string model_set_id(const Provenance& p) {
+  if (p.models.empty()) return {};
+  std::string lines;
+  for (const auto& [role, sha] : p.models) lines += sha + "\n";
+  return sha256_hex(lines);
 }
 
 }  // namespace faceverify

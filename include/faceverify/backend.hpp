@@ -80,6 +80,12 @@ Expected<void> check_source(BackendKind kind, const ImageSource& source, const s
 /// analysis to stand for a new one (backend, endpoint and query, models).
 std::string cache_identity(const Provenance& p);
 
+/// The identity of the local backend's model set in `p` (its three models'
+/// sha256, one per line, hashed): what faceverify serve sends in
+/// X-Faceverify-Models, and what a client compares with its own models. Empty
+/// for a provenance without models.
+std::string model_set_id(const Provenance& p);
+
 namespace detail {
 // The implementations, one file each (the factory's only callers).
 Expected<std::unique_ptr<Backend>> open_api4ai_backend(const BackendSettings& settings, const BackendRun& run,

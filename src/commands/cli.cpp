@@ -234,6 +234,8 @@ constexpr CommandSpec k_commands[] = {
     {"calibrate", "calibrate LABELLED", "measure AUC, EER, TAR at FAR; choose and save a threshold",
      &make<CalibrateOptions>},
     {"cache", "cache stats|clear", "the analysis cache of the batch commands", &make<CacheOptions>},
+    {"serve", "serve [--listen HOST:PORT]", "a self-hosted Face Analyzer: the local backend over the API4AI protocol",
+     &make<ServeOptions>},
 };
 
 // Values given to --api-key, so no parser message can echo them (e.g. "The

@@ -34,7 +34,7 @@ struct Io {
 };
 
 using CommandOptions = std::variant<VerifyOptions, EmbedOptions, MatrixOptions, SearchOptions, PairsOptions,
-                                    CalibrateOptions, CacheOptions>;
+                                    CalibrateOptions, CacheOptions, ServeOptions>;
 
 struct CommandSpec {
   std::string_view name;      // the first argument that selects it; "" for the default command
@@ -54,6 +54,7 @@ void setup(CLI::App& app, SearchOptions& o);
 void setup(CLI::App& app, PairsOptions& o);
 void setup(CLI::App& app, CalibrateOptions& o);
 void setup(CLI::App& app, CacheOptions& o);
+void setup(CLI::App& app, ServeOptions& o);
 
 Expected<void> finish(VerifyOptions& o);
 Expected<void> finish(EmbedOptions& o);
@@ -62,6 +63,7 @@ Expected<void> finish(SearchOptions& o);
 Expected<void> finish(PairsOptions& o);
 Expected<void> finish(CalibrateOptions& o);
 Expected<void> finish(CacheOptions& o);
+Expected<void> finish(ServeOptions& o);
 
 int run(VerifyOptions& o, Io& io);
 int run(EmbedOptions& o, Io& io);
@@ -70,6 +72,7 @@ int run(SearchOptions& o, Io& io);
 int run(PairsOptions& o, Io& io);
 int run(CalibrateOptions& o, Io& io);
 int run(CacheOptions& o, Io& io);
+int run(ServeOptions& o, Io& io);
 
 /// A parsed command line: a command to run, or a text to print (--help,
 /// --version).

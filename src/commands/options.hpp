@@ -129,6 +129,23 @@ struct CacheOptions {
   bool json = false;  // stats
 };
 
+/// faceverify serve: the local backend behind the API4AI protocol.
+struct ServeOptions {
+  std::string listen = "127.0.0.1:8080";
+  std::optional<std::string> models;
+  std::optional<int> workers;  // default: the number of cores
+  std::optional<std::string> api_key_file;
+  int max_body_mib = 16;
+  std::optional<int> queue;  // default: 4 per worker
+  std::optional<std::string> access_log;
+  std::optional<std::string> cors_origin;
+  bool allow_url_fetch = false;
+  bool allow_private_urls = false;
+  int request_timeout = 60;  // seconds a request may take to arrive
+  int max_connections = 1000;
+  bool verbose = false;
+};
+
 /// What the backend factory needs of a command's options.
 BackendSettings backend_settings(const ServiceOptions& service, double timeout_seconds, bool verbose);
 

@@ -21,7 +21,7 @@ namespace faceverify::serve {
 /// Bounds on what one request may hold: a request over any of them is
 /// refused (ErrorKind::usage), never truncated.
 struct FormLimits {
-  std::size_t max_fields = 32;            // parts or key=value pairs
+  std::size_t max_fields = 32;               // parts or key=value pairs
   std::size_t max_part_header_bytes = 8192;  // the header block of one multipart part
   std::size_t max_name_bytes = 1024;         // a field name or filename
 };

@@ -26,9 +26,9 @@ namespace faceverify::serve {
 bool is_public_address(const sockaddr* addr, socklen_t length) noexcept;
 
 struct UrlFetchSettings {
-  bool allow_private = false;                 // --allow-private-urls
+  bool allow_private = false;                   // --allow-private-urls
   std::size_t max_bytes = 16u * 1024u * 1024u;  // the body limit of uploads
-  std::chrono::milliseconds timeout{20000};   // whole transfer, redirects included
+  std::chrono::milliseconds timeout{20000};     // whole transfer, redirects included
   int max_redirects = 5;
 };
 
