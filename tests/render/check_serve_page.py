@@ -6,7 +6,9 @@
 
 Loads BASE_URL, puts PHOTO1 and PHOTO2 into the page's two file inputs, waits
 (up to 60 s) until #verdict has text, prints the similarity and the verdict,
-and writes a screenshot of the whole page to PNG_OUT.
+and writes a screenshot of the whole page to PNG_OUT (also on failure). The
+browser has no DNS but for the server's host and a dead proxy, and the page
+fails if it asks for anything that is not on its own server.
 Exit: 0 done (and the verdict contains the expected text, when given);
       1 with one line on stderr saying what failed.
 Chromium: $CHROMIUM, else chromium, chromium-browser, google-chrome on PATH.
@@ -24,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 
 VERDICT_TIMEOUT_S = 60.0
 COMMAND_TIMEOUT_S = 30.0
@@ -45,7 +48,7 @@ def find_browser():
 class Browser:
     """One Chromium process and the DevTools pipe to it."""
 
-    def __init__(self, executable, profile):
+    def __init__(self, executable, profile, server_host):
         # Our ends: we write commands to to_browser, read replies from from_browser.
         child_in, self.to_browser = os.pipe()
         self.from_browser, child_out = os.pipe()
@@ -59,6 +62,9 @@ class Browser:
         args = [executable, "--headless=new", "--remote-debugging-pipe", "--disable-gpu", "--hide-scrollbars",
                 "--no-first-run", "--no-default-browser-check", "--disable-extensions", "--disable-dev-shm-usage",
                 "--disable-background-networking", "--user-data-dir=" + profile, "--window-size=1200,1000",
+                # No DNS but for the server's own host, and a dead proxy (loopback
+                # bypasses it): the page must work from its own server alone.
+                "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE " + server_host, "--proxy-server=127.0.0.1:9",
                 "about:blank"]
         if os.geteuid() == 0:
             args.insert(1, "--no-sandbox")  # Chromium refuses to run as root with its sandbox (CI containers)
@@ -71,7 +77,7 @@ class Browser:
         os.close(child_out)
         self.next_id = 0
         self.buffer = b""
-        self.events = []
+        self.requested = []  # every URL the page asked for (Network.requestWillBeSent)
 
     def send(self, method, params=None, session=None, timeout=COMMAND_TIMEOUT_S):
         self.next_id += 1
@@ -86,8 +92,8 @@ class Browser:
                 if "error" in reply:
                     raise Failure(method + " failed: " + reply["error"].get("message", "unknown error"))
                 return reply.get("result", {})
-            if "method" in reply:
-                self.events.append(reply)
+            if reply.get("method") == "Network.requestWillBeSent":
+                self.requested.append(reply["params"]["request"]["url"])
 
     def read_message(self, deadline, waiting_for):
         while b"\0" not in self.buffer:
@@ -139,10 +145,14 @@ def run(base_url, photos, png_out, expected):
     profile = tempfile.mkdtemp(prefix="faceverify-chromium-")
     browser = None
     try:
-        browser = Browser(executable, profile)
+        host = urllib.parse.urlsplit(base_url).hostname
+        if not host:
+            raise Failure("not an http URL: " + base_url)
+        browser = Browser(executable, profile, host)
         target = browser.send("Target.createTarget", {"url": "about:blank"})["targetId"]
         session = browser.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
         browser.send("Page.enable", session=session)
+        browser.send("Network.enable", session=session)
         browser.send("Emulation.setDeviceMetricsOverride",
                      {"width": 1200, "height": 900, "deviceScaleFactor": 1, "mobile": False}, session)
         nav = browser.send("Page.navigate", {"url": base_url}, session)
@@ -187,6 +197,11 @@ def run(base_url, photos, png_out, expected):
             out.write(base64.b64decode(shot["data"]))
         if problem:
             raise Failure(problem + " (screenshot: " + png_out + ")")
+
+        origin = "%s://%s" % urllib.parse.urlsplit(base_url)[:2]
+        for url in browser.requested:
+            if not (url.startswith(origin + "/") or url.startswith("blob:") or url.startswith("data:")):
+                raise Failure("the page asked for something not on its server: " + url)
 
         print(state["similarity"].strip() + " " + state["verdict"].strip())
         if expected and expected not in state["verdict"]:
