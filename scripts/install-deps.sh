@@ -14,7 +14,9 @@ packages=(
   libcurl4-openssl-dev libssl-dev                    # HTTP client; libcrypto for SHA-256
   nlohmann-json3-dev                                 # JSON
   libcli11-dev                                       # command line
+  libmicrohttpd-dev                                  # faceverify serve: the HTTP server (built for hostile clients)
   catch2 libcpp-httplib-dev openssl                  # tests: fake API4AI server (also over HTTPS)
+  python3-requests curl                              # tests: faceverify serve against clients no one here wrote
   time                                               # bench/: peak memory (GNU time -f %M)
 )
 if [ -z "${FACEVERIFY_WITHOUT_LOCAL:-}" ]; then
