@@ -55,6 +55,11 @@ std::optional<std::string> multipart_boundary(std::string_view content_type);
 /// next delimiter is not part of the value). Preamble and epilogue are
 /// ignored. A missing closing delimiter, a part without a name, or a header
 /// block over the limit is an error.
+/// Line breaks must be CRLF (bare LF is refused: tolerating it would split
+/// binary content at "\n--boundary"). A `--boundary` not followed by "--" or
+/// by optional spaces and CRLF is content, not a delimiter. filename* (UTF-8
+/// only) wins over filename; a filename is not percent-decoded (urllib3 and
+/// browsers send '"' as %22, which the service keeps as is).
 Expected<std::vector<FormField>> parse_multipart(std::string_view body, std::string_view boundary,
                                                  const FormLimits& limits = {});
 
@@ -77,6 +82,11 @@ inline constexpr std::string_view k_landmark_names[5] = {"left-eye", "right-eye"
 /// namedpoints/face-landmarks, vector/face-embeddings (only when
 /// `embeddings`)]}]}]}]} — faces in `analysis.faces` order, numbers in
 /// shortest round-trip form.
+/// Every face gets all its entities, so positions never shift (clients read
+/// `entities[2].vector`): a face without a confidence is written with 1.0
+/// (the local detector always gives one), one without landmarks with empty
+/// namedpoints; landmarks keep `face.landmarks`' names and order. width and
+/// height are omitted when unknown; a name that is not UTF-8 gets U+FFFD.
 std::string results_json(const Analysis& analysis, bool embeddings);
 
 /// HTTP 200 with status failure (`message` e.g. "Can not load image."):
@@ -96,7 +106,8 @@ std::string validation_json(const std::vector<ValidationError>& errors);
 /// 401/404/405/429 and other gateway-style errors: {"message":…}.
 std::string message_json(std::string_view message);
 
-/// GET …/v1/version: the JSON string "v1.2.0" for `version` "1.2.0".
+/// GET …/v1/version: the JSON string "v1.2.0" for `version` "1.2.0" (a
+/// version already starting with 'v' is not prefixed again).
 std::string version_json(std::string_view version);
 
 /// HTTP 413: the front end's HTML page ("Your client issued a request that
