@@ -114,8 +114,7 @@ void setup(CLI::App& app, ServeOptions& o) {
   app.add_option("--max-body-mib", o.max_body_mib, "Largest request body in MiB; larger ones get 413 (default 16)")
       ->check(number_in("a whole number from 1 to 1024", 1.0, 1024.0, true, true))
       ->type_name("N");
-  app.add_option("--access-log", o.access_log, "Append the access lines to FILE instead of stderr")
-      ->type_name("FILE");
+  app.add_option("--access-log", o.access_log, "Append the access lines to FILE instead of stderr")->type_name("FILE");
   app.add_option("--cors-origin", o.cors_origin,
                  "Let pages from ORIGIN (e.g. https://app.example.com, or *) call the API from a browser")
       ->type_name("ORIGIN");

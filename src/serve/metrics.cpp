@@ -5,8 +5,7 @@
 
 namespace faceverify::serve {
 
-void Metrics::record(std::string_view route, int status, double seconds, std::uint64_t bytes_in,
-                     std::uint64_t faces) {
+void Metrics::record(std::string_view route, int status, double seconds, std::uint64_t bytes_in, std::uint64_t faces) {
   std::lock_guard lock(m_mutex);
   ++m_requests[{std::string(route), status}];
   for (std::size_t i = 0; i < k_buckets.size(); ++i) {

@@ -17,7 +17,7 @@ namespace faceverify::serve {
 class Metrics {
  public:
   /// Upper bounds of the latency histogram's buckets, in seconds.
-  static constexpr std::array<double, 12> k_buckets = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+  static constexpr std::array<double, 12> k_buckets = {0.005, 0.01, 0.025, 0.05, 0.1,  0.25,
                                                        0.5,   1.0,  2.5,   5.0,  10.0, 30.0};
 
   /// One finished request: `route` is a fixed label ("results", "version",

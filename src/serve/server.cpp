@@ -113,7 +113,7 @@ struct Request {
 
   // Set by a worker; read by the polling thread once resumed.
   std::optional<Reply> reply;  // guarded by MhdServer::m_mutex
-  bool overloaded = false;      // the server's buffer budget ran out: 503
+  bool overloaded = false;     // the server's buffer budget ran out: 503
   int status_sent = 0;
   std::size_t faces = 0;
 };
@@ -168,18 +168,17 @@ class MhdServer final : public Server {
     m_listen_fd = *fd;
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME;
     if (m_ipv6) flags |= MHD_USE_IPv6;
-    m_daemon = MHD_start_daemon(
-        flags, 0, nullptr, nullptr, &MhdServer::on_request_cb, this,  //
-        MHD_OPTION_LISTEN_SOCKET, m_listen_fd,                         //
-        MHD_OPTION_CONNECTION_LIMIT, static_cast<unsigned>(m_settings.max_connections),
-        MHD_OPTION_CONNECTION_TIMEOUT, static_cast<unsigned>(m_settings.idle_timeout.count()),
-        // Bounds the request line and headers (and their count) per connection.
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, static_cast<size_t>(64 * 1024),  //
-        MHD_OPTION_URI_LOG_CALLBACK, &MhdServer::on_uri_cb, this,            //
-        MHD_OPTION_NOTIFY_COMPLETED, &MhdServer::on_completed_cb, this,      //
-        MHD_OPTION_NOTIFY_CONNECTION, &MhdServer::on_connection_cb, this,    //
-        MHD_OPTION_LISTEN_BACKLOG_SIZE, 511u,                                //
-        MHD_OPTION_END);
+    m_daemon = MHD_start_daemon(flags, 0, nullptr, nullptr, &MhdServer::on_request_cb, this,  //
+                                MHD_OPTION_LISTEN_SOCKET, m_listen_fd,                        //
+                                MHD_OPTION_CONNECTION_LIMIT, static_cast<unsigned>(m_settings.max_connections),
+                                MHD_OPTION_CONNECTION_TIMEOUT, static_cast<unsigned>(m_settings.idle_timeout.count()),
+                                // Bounds the request line and headers (and their count) per connection.
+                                MHD_OPTION_CONNECTION_MEMORY_LIMIT, static_cast<size_t>(64 * 1024),  //
+                                MHD_OPTION_URI_LOG_CALLBACK, &MhdServer::on_uri_cb, this,            //
+                                MHD_OPTION_NOTIFY_COMPLETED, &MhdServer::on_completed_cb, this,      //
+                                MHD_OPTION_NOTIFY_CONNECTION, &MhdServer::on_connection_cb, this,    //
+                                MHD_OPTION_LISTEN_BACKLOG_SIZE, 511u,                                //
+                                MHD_OPTION_END);
     if (!m_daemon) {
       ::close(m_listen_fd);
       m_listen_fd = -1;
@@ -244,8 +243,8 @@ class MhdServer final : public Server {
     addrinfo* found = nullptr;
     const std::string port = std::to_string(m_settings.port);
     const std::string where = "--listen " + display_name(m_settings.host) + ":" + port + ": ";
-    const int rc = ::getaddrinfo(m_settings.host.empty() ? nullptr : m_settings.host.c_str(), port.c_str(), &hints,
-                                 &found);
+    const int rc =
+        ::getaddrinfo(m_settings.host.empty() ? nullptr : m_settings.host.c_str(), port.c_str(), &hints, &found);
     if (rc != 0) return fail(ErrorKind::usage, where + "cannot resolve the address (" + gai_strerror(rc) + ")");
     std::string last_error = "no usable address";
     int fd = -1;
@@ -264,9 +263,9 @@ class MhdServer final : public Server {
       }
       last_error = errno == EADDRINUSE ? "address already in use (another server on that port? choose another "
                                          "port, or :0 for any free one)"
-                   : errno == EACCES ? "permission denied (ports below 1024 need privileges; choose a port "
-                                       "above 1024)"
-                                     : std::strerror(errno);
+                   : errno == EACCES   ? "permission denied (ports below 1024 need privileges; choose a port "
+                                         "above 1024)"
+                                       : std::strerror(errno);
       ::close(fd);
       fd = -1;
     }
@@ -285,10 +284,8 @@ class MhdServer final : public Server {
     return static_cast<MhdServer*>(cls)->on_uri(uri, c);
   }
   static MHD_Result on_request_cb(void* cls, MHD_Connection* c, const char* /*url*/, const char* method,
-                                  const char* /*version*/, const char* upload_data, size_t* upload_size,
-                                  void** state) {
-    return static_cast<MhdServer*>(cls)->on_request(c, method, upload_data, upload_size,
-                                                    static_cast<Request*>(*state));
+                                  const char* /*version*/, const char* upload_data, size_t* upload_size, void** state) {
+    return static_cast<MhdServer*>(cls)->on_request(c, method, upload_data, upload_size, static_cast<Request*>(*state));
   }
   static void on_completed_cb(void* cls, MHD_Connection* c, void** state, MHD_RequestTerminationCode toe) {
     static_cast<MhdServer*>(cls)->on_completed(c, static_cast<Request*>(*state), toe);
@@ -368,7 +365,7 @@ class MhdServer final : public Server {
       resumed.swap(r->reply);
     }
     if (resumed) return send(c, *r, std::move(*resumed));  // a worker's answer
-    if (r->too_large) return MHD_NO;  // answered already; the body is drained: close cleanly
+    if (r->too_large) return MHD_NO;                       // answered already; the body is drained: close cleanly
     if (r->overloaded) return send(c, *r, unavailable_reply("The server is busy (too many uploads in progress)"));
     return on_complete_body(c, *r);
   }
@@ -391,8 +388,8 @@ class MhdServer final : public Server {
     const bool open_route = r.route == Route::page || r.route == Route::healthz || r.route == Route::readyz;
     if (m_settings.keys.required() && !open_route && !key_ok(c, r)) {
       Reply reply = json_reply(401, message_json(presented_key(c, r) ? "Invalid API key."
-                                                                      : "Missing API key: send it in the X-API-KEY "
-                                                                        "header."));
+                                                                     : "Missing API key: send it in the X-API-KEY "
+                                                                       "header."));
       reply.headers.emplace_back("WWW-Authenticate", "X-API-KEY");
       return reply;
     }
@@ -573,10 +570,11 @@ class MhdServer final : public Server {
     if (const FormField* f = find_field(*query, "embeddings")) {
       const auto b = parse_bool(f->value);
       if (!b) {
-        return send(c, r,
-                    json_reply(422, validation_json({{{"query", "embeddings"},
-                                                      "value could not be parsed to a boolean",
-                                                      "type_error.bool"}})));
+        return send(
+            c, r,
+            json_reply(422,
+                       validation_json(
+                           {{{"query", "embeddings"}, "value could not be parsed to a boolean", "type_error.bool"}})));
       }
       embeddings = *b;
     }
@@ -584,10 +582,11 @@ class MhdServer final : public Server {
     if (const FormField* f = find_field(*query, "detection")) {
       detection = parse_bool(f->value);
       if (!detection) {
-        return send(c, r,
-                    json_reply(422, validation_json({{{"query", "detection"},
-                                                      "value could not be parsed to a boolean",
-                                                      "type_error.bool"}})));
+        return send(
+            c, r,
+            json_reply(422,
+                       validation_json(
+                           {{{"query", "detection"}, "value could not be parsed to a boolean", "type_error.bool"}})));
       }
     }
     // The form.
@@ -718,8 +717,8 @@ class MhdServer final : public Server {
   }
 
   MHD_Result send(MHD_Connection* c, Request& r, Reply reply) {
-    MHD_Response* response = MHD_create_response_from_buffer(reply.body.size(), reply.body.data(),
-                                                             MHD_RESPMEM_MUST_COPY);
+    MHD_Response* response =
+        MHD_create_response_from_buffer(reply.body.size(), reply.body.data(), MHD_RESPMEM_MUST_COPY);
     if (!response) return MHD_NO;
     if (!reply.content_type.empty()) MHD_add_response_header(response, "Content-Type", reply.content_type.c_str());
     for (const auto& [name, value] : common_headers()) {

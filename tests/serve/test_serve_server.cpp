@@ -196,7 +196,9 @@ class RawClient {
   bool m_stop_at_headers = false;
 };
 
-nlohmann::json body_json(const HttpResponse& r) { return nlohmann::json::parse(r.body); }
+nlohmann::json body_json(const HttpResponse& r) {
+  return nlohmann::json::parse(r.body);
+}
 
 }  // namespace
 
@@ -284,8 +286,9 @@ TEST_CASE("serve: the service's error answers", "[serve]") {
   SECTION("a body over the limit without Expect: the 413 arrives while the client is still sending") {
     RawClient c(f.server->port());
     REQUIRE(c.connected());
-    REQUIRE(c.send_all("POST /v1/results HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=b\r\n"
-                       "Content-Length: 10000000\r\n\r\n"));
+    REQUIRE(
+        c.send_all("POST /v1/results HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=b\r\n"
+                   "Content-Length: 10000000\r\n\r\n"));
     REQUIRE(c.send_all(std::string(200 * 1024, 'x')));  // well under the drain bound
     c.stop_at_headers();
     const std::string head = c.read_for(5s);
@@ -294,8 +297,9 @@ TEST_CASE("serve: the service's error answers", "[serve]") {
   SECTION("a chunked body is bounded like a sized one") {
     RawClient c(f.server->port());
     REQUIRE(c.connected());
-    REQUIRE(c.send_all("POST /v1/results HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=b\r\n"
-                       "Transfer-Encoding: chunked\r\n\r\n"));
+    REQUIRE(
+        c.send_all("POST /v1/results HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=b\r\n"
+                   "Transfer-Encoding: chunked\r\n\r\n"));
     const std::string chunk = std::string("4000\r\n") + std::string(0x4000, 'x') + "\r\n";
     for (int i = 0; i < 8; ++i) c.send_all(chunk);  // 128 KiB > 64 KiB
     c.send_all("0\r\n\r\n");
@@ -325,7 +329,9 @@ TEST_CASE("serve: keys", "[serve]") {
     CHECK(line.find("old-key") == std::string::npos);
     CHECK(line.find("new-key") == std::string::npos);
   }
-  SECTION("an empty key file is refused") { CHECK(!serve::ApiKeys::from_text("# nothing\n\n", "x: ")); }
+  SECTION("an empty key file is refused") {
+    CHECK(!serve::ApiKeys::from_text("# nothing\n\n", "x: "));
+  }
 }
 
 TEST_CASE("serve: version, health, readiness, metrics and the access log", "[serve]") {
@@ -378,8 +384,9 @@ TEST_CASE("serve: CORS only when asked for", "[serve]") {
     CHECK(head.rfind("HTTP/1.1 204", 0) == 0);  // no key needed for a preflight
     CHECK(head.find("Access-Control-Allow-Origin: https://app.example") != std::string::npos);
     CHECK(head.find("X-API-KEY") != std::string::npos);
-    CHECK(f.post_image("/v1/results", png_of_size(4, 4), {{"X-API-KEY", "k-1"}})
-              .header("access-control-allow-origin") == "https://app.example");
+    CHECK(
+        f.post_image("/v1/results", png_of_size(4, 4), {{"X-API-KEY", "k-1"}}).header("access-control-allow-origin") ==
+        "https://app.example");
   }
 }
 
@@ -445,8 +452,9 @@ TEST_CASE("serve: slow and vanishing clients cost nothing", "[serve]") {
   SECTION("a client that disconnects mid-upload is logged, and the server goes on") {
     {
       RawClient c(f.server->port());
-      c.send_all("POST /v1/results HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=b\r\n"
-                 "Content-Length: 50000\r\n\r\n--b\r\nContent-Disposition: form-data; name=\"image\"\r\n\r\n");
+      c.send_all(
+          "POST /v1/results HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=b\r\n"
+          "Content-Length: 50000\r\n\r\n--b\r\nContent-Disposition: form-data; name=\"image\"\r\n\r\n");
       std::this_thread::sleep_for(100ms);
     }
     // Noticed at once, or at the latest when its request time runs out.
