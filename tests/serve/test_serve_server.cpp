@@ -506,3 +506,57 @@ TEST_CASE("serve: --listen parsing and loopback detection", "[serve]") {
   CHECK(!serve::is_loopback_host("0.0.0.0"));
   CHECK(!serve::is_loopback_host("192.168.1.2"));
 }
+
+TEST_CASE("serve: headers, connections and answers are bounded", "[serve]") {
+  serve::ServerSettings s;
+  s.max_connections = 4;
+  Fixture f(s);
+  SECTION("a request whose headers exceed the bound is refused, and the server goes on") {
+    RawClient c(f.server->port());
+    std::string request = "GET /healthz HTTP/1.1\r\nHost: x\r\n";
+    for (int i = 0; i < 2000; ++i) request += "X-Filler-" + std::to_string(i) + ": " + std::string(40, 'x') + "\r\n";
+    c.send_all(request + "\r\n");
+    const std::string reply = c.read_for(3s);
+    CHECK((reply.rfind("HTTP/1.1 431", 0) == 0 || reply.rfind("HTTP/1.1 413", 0) == 0 || reply.empty()));
+    CHECK(reply.rfind("HTTP/1.1 200", 0) != 0);
+    CHECK(f.get("/healthz").status == 200);
+  }
+  SECTION("connections over --max-connections are closed at once") {
+    std::vector<std::unique_ptr<RawClient>> held;
+    for (int i = 0; i < 4; ++i) {
+      held.push_back(std::make_unique<RawClient>(f.server->port()));
+      held.back()->send_all("GET /healthz HTTP/1.1\r\nHost: x\r\n");  // unfinished: held open
+    }
+    std::this_thread::sleep_for(200ms);
+    RawClient extra(f.server->port());
+    extra.send_all("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+    const std::string reply = extra.read_for(2s);
+    CHECK(reply.rfind("HTTP/1.1 200", 0) != 0);
+    held.clear();
+    std::this_thread::sleep_for(200ms);
+    CHECK(f.get("/healthz").status == 200);
+  }
+  SECTION("a client that leaves while its image is analysed costs nothing and is logged") {
+    f.analyzer.hold(true);
+    {
+      const std::string bytes = png_of_size(4, 4);
+      const std::string body = "--b\r\nContent-Disposition: form-data; name=\"image\"; filename=\"a.png\"\r\n\r\n" +
+                               bytes + "\r\n--b--\r\n";
+      RawClient c(f.server->port());
+      c.send_all("POST /v1/results HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=b\r\n"
+                 "Content-Length: " +
+                 std::to_string(body.size()) + "\r\n\r\n" + body);
+      f.analyzer.wait_started(1);
+    }
+    f.analyzer.hold(false);
+    const auto logged = [&] {
+      for (const auto& line : f.log_lines()) {
+        if (line.find("POST /v1/results") != std::string::npos) return true;
+      }
+      return false;
+    };
+    for (int i = 0; i < 200 && !logged(); ++i) std::this_thread::sleep_for(20ms);
+    CHECK(logged());
+    CHECK(f.post_image("/v1/results", png_of_size(4, 4)).status == 200);
+  }
+}
