@@ -43,6 +43,7 @@ struct Transfer {
   ErrorKind body_too_large_kind = ErrorKind::api_response;
   const std::function<bool(const sockaddr*, socklen_t)>* allow_address = nullptr;
   std::string refused_address;  // the first address allow_address refused, as text
+  bool opened_socket = false;   // some address passed allow_address: a failure is then the network's
 };
 
 std::string address_text(const sockaddr* addr) {
@@ -68,6 +69,7 @@ curl_socket_t open_checked_socket(void* user, curlsocktype, curl_sockaddr* addre
     if (t->refused_address.empty()) t->refused_address = address_text(&address->addr);
     return CURL_SOCKET_BAD;
   }
+  t->opened_socket = true;
   return socket(address->family, address->socktype | SOCK_CLOEXEC, address->protocol);
 }
 
@@ -119,7 +121,8 @@ Error transport_error(CURLcode code, const Transfer& t, const HttpRequest& req, 
                       const std::optional<std::string>& ca_file) {
   const std::string host = host_of(req.url);
   Error e{ErrorKind::network, {}, {}, false, {}};
-  if (!t.refused_address.empty() && (code == CURLE_COULDNT_CONNECT || code == CURLE_COULDNT_RESOLVE_HOST)) {
+  if (!t.refused_address.empty() && !t.opened_socket &&
+      (code == CURLE_COULDNT_CONNECT || code == CURLE_COULDNT_RESOLVE_HOST)) {
     e.kind = ErrorKind::usage;
     e.message = "refused to connect to " + host + ": its address " + t.refused_address + " is not allowed";
     return e;

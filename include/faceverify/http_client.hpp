@@ -63,10 +63,10 @@ struct CurlOptions {
   const std::atomic<bool>* cancel = nullptr;  // when it becomes true, transfers in flight abort ("interrupted")
   bool use_proxy = true;                      // false: ignore proxy variables, connect directly
   /// Set: every address a connection would be opened to is first passed to
-  /// it, and one it returns false for is not connected to. When no address
-  /// is left, send() fails with ErrorKind::usage (a kind it returns for
-  /// nothing else), naming the refused address. Combine
-  /// with use_proxy = false, or the address checked is the proxy's.
+  /// it, and one it returns false for is not connected to. When it refused
+  /// every address tried, send() fails with ErrorKind::usage (a kind it
+  /// returns for nothing else), naming a refused address. Combine with
+  /// use_proxy = false, or the address checked is the proxy's.
   std::function<bool(const sockaddr*, socklen_t)> allow_address;
   ErrorKind body_too_large_kind = ErrorKind::api_response;  // the kind of "larger than max_body_bytes"
 };

@@ -28,16 +28,16 @@ using Bytes16 = std::array<std::uint8_t, 16>;
 
 bool ipv4_is_public(std::uint32_t a) noexcept {  // host byte order
   const auto in = [a](std::uint32_t net, int bits) { return (a >> (32 - bits)) == (net >> (32 - bits)); };
-  return !(in(0x00000000u, 8) ||     // 0/8 "this network"
-           in(0x0A000000u, 8) ||     // 10/8
-           in(0x64400000u, 10) ||    // 100.64/10 carrier-grade NAT
-           in(0x7F000000u, 8) ||     // 127/8 loopback
-           in(0xA9FE0000u, 16) ||    // 169.254/16 link-local (cloud metadata)
-           in(0xAC100000u, 12) ||    // 172.16/12
-           in(0xC0000000u, 24) ||    // 192.0.0/24 protocol assignments
-           in(0xC0A80000u, 16) ||    // 192.168/16
-           in(0xC6120000u, 15) ||    // 198.18/15 benchmarking
-           a >= 0xE0000000u);        // 224/4 multicast, 240/4 reserved, broadcast
+  return !(in(0x00000000u, 8) ||   // 0/8 "this network"
+           in(0x0A000000u, 8) ||   // 10/8
+           in(0x64400000u, 10) ||  // 100.64/10 carrier-grade NAT
+           in(0x7F000000u, 8) ||   // 127/8 loopback
+           in(0xA9FE0000u, 16) ||  // 169.254/16 link-local (cloud metadata)
+           in(0xAC100000u, 12) ||  // 172.16/12
+           in(0xC0000000u, 24) ||  // 192.0.0/24 protocol assignments
+           in(0xC0A80000u, 16) ||  // 192.168/16
+           in(0xC6120000u, 15) ||  // 198.18/15 benchmarking
+           a >= 0xE0000000u);      // 224/4 multicast, 240/4 reserved, broadcast
 }
 
 std::uint32_t ipv4_at(const Bytes16& b, std::size_t at) noexcept {

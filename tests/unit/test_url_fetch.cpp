@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 // The `url` fetcher of faceverify serve: the address classification as pure
 // logic, and the fetcher against in-process HTTP servers on loopback ports.
-#include <catch2/catch.hpp>
 #include <httplib.h>
+#include <catch2/catch.hpp>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -77,9 +77,7 @@ class LocalServer {
   LocalServer& operator=(const LocalServer&) = delete;
 
   static std::string image() { return std::string("\xFF\xD8\xFF\xE0\0\x10JFIF\0 test bytes \xFF\xD9", 26); }
-  std::string url(const std::string& path) const {
-    return "http://" + m_host + ":" + std::to_string(m_port) + path;
-  }
+  std::string url(const std::string& path) const { return "http://" + m_host + ":" + std::to_string(m_port) + path; }
   int port() const { return m_port; }
   int requests() const { return m_requests.load(); }
 
@@ -99,35 +97,58 @@ bool only_127_0_0_1(const sockaddr* addr, socklen_t length) {
   return ntohl(in.sin_addr.s_addr) == 0x7F000001u;
 }
 
-bool mentions(const Error& e, const std::string& text) { return e.message.find(text) != std::string::npos; }
+bool mentions(const Error& e, const std::string& text) {
+  return e.message.find(text) != std::string::npos;
+}
 
 }  // namespace
 
 TEST_CASE("url_fetch::is_public_address", "[url_fetch]") {
   SECTION("non-public IPv4 ranges") {
-    for (const char* a : {"0.0.0.0", "0.255.255.255", "10.0.0.1", "10.255.255.255", "100.64.0.1", "100.127.255.254",
-                          "127.0.0.1", "127.1.2.3", "169.254.169.254", "172.16.0.1", "172.31.255.255", "192.0.0.8",
-                          "192.168.1.1", "198.18.0.1", "198.19.255.255", "224.0.0.1", "239.255.255.250",
-                          "240.0.0.1", "255.255.255.255"}) {
+    for (const char* a :
+         {"0.0.0.0", "0.255.255.255", "10.0.0.1", "10.255.255.255", "100.64.0.1", "100.127.255.254", "127.0.0.1",
+          "127.1.2.3", "169.254.169.254", "172.16.0.1", "172.31.255.255", "192.0.0.8", "192.168.1.1", "198.18.0.1",
+          "198.19.255.255", "224.0.0.1", "239.255.255.250", "240.0.0.1", "255.255.255.255"}) {
       INFO(a);
       CHECK_FALSE(public_text(a));
     }
   }
   SECTION("public IPv4, including the neighbours of each range") {
-    for (const char* a : {"8.8.8.8", "1.1.1.1", "9.255.255.255", "11.0.0.0", "100.63.255.255", "100.128.0.0",
-                          "126.255.255.255", "128.0.0.0", "169.253.255.255", "169.255.0.0", "172.15.255.255",
-                          "172.32.0.0", "192.0.1.0", "192.167.255.255", "192.169.0.0", "198.17.255.255",
-                          "198.20.0.0", "223.255.255.255"}) {
+    for (const char* a :
+         {"8.8.8.8", "1.1.1.1", "9.255.255.255", "11.0.0.0", "100.63.255.255", "100.128.0.0", "126.255.255.255",
+          "128.0.0.0", "169.253.255.255", "169.255.0.0", "172.15.255.255", "172.32.0.0", "192.0.1.0", "192.167.255.255",
+          "192.169.0.0", "198.17.255.255", "198.20.0.0", "223.255.255.255"}) {
       INFO(a);
       CHECK(public_text(a));
     }
   }
   SECTION("non-public IPv6, and IPv6 forms of non-public IPv4") {
-    for (const char* a : {"::", "::1", "fc00::1", "fd12:3456::1", "fe80::1", "febf::1", "fec0::1", "ff02::1",
-                          "ff0e::1", "::ffff:127.0.0.1", "::ffff:10.0.0.1", "::ffff:169.254.169.254",
-                          "::ffff:0.0.0.0", "::127.0.0.1", "::8.8.8.8", "64:ff9b::7f00:1", "64:ff9b::10.0.0.1",
-                          "64:ff9b::192.168.0.1", "64:ff9b:1::8.8.8.8", "2002:7f00:1::1", "2002:c0a8:101::1", "::1:0:0:1",
-                          "100::1", "1fff::1", "4000::1", "fbff::1"}) {
+    for (const char* a : {"::",
+                          "::1",
+                          "fc00::1",
+                          "fd12:3456::1",
+                          "fe80::1",
+                          "febf::1",
+                          "fec0::1",
+                          "ff02::1",
+                          "ff0e::1",
+                          "::ffff:127.0.0.1",
+                          "::ffff:10.0.0.1",
+                          "::ffff:169.254.169.254",
+                          "::ffff:0.0.0.0",
+                          "::127.0.0.1",
+                          "::8.8.8.8",
+                          "64:ff9b::7f00:1",
+                          "64:ff9b::10.0.0.1",
+                          "64:ff9b::192.168.0.1",
+                          "64:ff9b:1::8.8.8.8",
+                          "2002:7f00:1::1",
+                          "2002:c0a8:101::1",
+                          "::1:0:0:1",
+                          "100::1",
+                          "1fff::1",
+                          "4000::1",
+                          "fbff::1"}) {
       INFO(a);
       CHECK_FALSE(public_text(a));
     }
@@ -247,9 +268,9 @@ TEST_CASE("url_fetch::fetch", "[url_fetch]") {
     UrlFetchSettings settings;
     settings.allow_private = true;
     auto fetcher = make_url_fetcher(settings);
-    for (const char* url : {"file:///etc/passwd", "FILE:///etc/passwd", "ftp://127.0.0.1/x.jpg",
-                            "gopher://127.0.0.1:70/x", "dict://127.0.0.1:11211/stat", "/etc/passwd", "http:///x.jpg",
-                            "ftp://user:s3cret@127.0.0.1/x.jpg"}) {
+    for (const char* url :
+         {"file:///etc/passwd", "FILE:///etc/passwd", "ftp://127.0.0.1/x.jpg", "gopher://127.0.0.1:70/x",
+          "dict://127.0.0.1:11211/stat", "/etc/passwd", "http:///x.jpg", "ftp://user:s3cret@127.0.0.1/x.jpg"}) {
       INFO(url);
       auto r = fetcher->fetch(url);
       REQUIRE_FALSE(r);
