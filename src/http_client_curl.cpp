@@ -4,8 +4,13 @@
 // never share a handle.
 #include <curl/curl.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include <algorithm>
 #include <cctype>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <vector>
@@ -35,7 +40,38 @@ struct Transfer {
   std::vector<Header> headers;
   std::size_t max_body = 0;
   bool body_too_large = false;
+  ErrorKind body_too_large_kind = ErrorKind::api_response;
+  const std::function<bool(const sockaddr*, socklen_t)>* allow_address = nullptr;
+  std::string refused_address;  // the first address allow_address refused, as text
+  bool opened_socket = false;   // some address passed allow_address: a failure is then the network's
 };
+
+std::string address_text(const sockaddr* addr) {
+  char text[INET6_ADDRSTRLEN] = {0};
+  if (addr->sa_family == AF_INET) {
+    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(addr)->sin_addr, text, sizeof text);
+    return text;
+  }
+  if (addr->sa_family == AF_INET6) {
+    inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(addr)->sin6_addr, text, sizeof text);
+    return text;
+  }
+  return "an address of family " + std::to_string(addr->sa_family);
+}
+
+// Opens the socket curl asks for, unless allow_address refuses the address:
+// the check runs on every address curl is about to connect to (each
+// resolved address, each redirect hop, each new connection), so a name
+// that resolves differently the second time cannot slip past it.
+curl_socket_t open_checked_socket(void* user, curlsocktype, curl_sockaddr* address) {
+  auto* t = static_cast<Transfer*>(user);
+  if (!(*t->allow_address)(&address->addr, static_cast<socklen_t>(address->addrlen))) {
+    if (t->refused_address.empty()) t->refused_address = address_text(&address->addr);
+    return CURL_SOCKET_BAD;
+  }
+  t->opened_socket = true;
+  return socket(address->family, address->socktype | SOCK_CLOEXEC, address->protocol);
+}
 
 std::size_t on_body(char* data, std::size_t size, std::size_t count, void* user) {
   auto* t = static_cast<Transfer*>(user);
@@ -85,6 +121,12 @@ Error transport_error(CURLcode code, const Transfer& t, const HttpRequest& req, 
                       const std::optional<std::string>& ca_file) {
   const std::string host = host_of(req.url);
   Error e{ErrorKind::network, {}, {}, false, {}};
+  if (!t.refused_address.empty() && !t.opened_socket &&
+      (code == CURLE_COULDNT_CONNECT || code == CURLE_COULDNT_RESOLVE_HOST)) {
+    e.kind = ErrorKind::usage;
+    e.message = "refused to connect to " + host + ": its address " + t.refused_address + " is not allowed";
+    return e;
+  }
   switch (code) {
     case CURLE_COULDNT_RESOLVE_HOST:
       e.message = "cannot resolve host " + host + " (no network, or a wrong --api-url?)";
@@ -134,9 +176,11 @@ Error transport_error(CURLcode code, const Transfer& t, const HttpRequest& req, 
     case CURLE_WRITE_ERROR:
     case CURLE_FILESIZE_EXCEEDED:
       if (t.body_too_large || code == CURLE_FILESIZE_EXCEEDED) {
-        e.kind = ErrorKind::api_response;
-        e.message = "the answer from " + host + " is larger than " + std::to_string(t.max_body / (1024 * 1024)) +
-                    " MiB; refusing it";
+        e.kind = t.body_too_large_kind;
+        e.message = "the answer from " + host + " is larger than " +
+                    (t.max_body % (1024 * 1024) == 0 ? std::to_string(t.max_body / (1024 * 1024)) + " MiB"
+                                                     : std::to_string(t.max_body) + " bytes") +
+                    "; refusing it";
       } else {
         e.message = "cannot store the answer from " + host;
       }
@@ -177,6 +221,7 @@ class CurlHttpClient final : public HttpClient {
     CURL* h = curl.get();
     Transfer t;
     t.max_body = m_options.max_body_bytes;
+    t.body_too_large_kind = m_options.body_too_large_kind;
     char detail[CURL_ERROR_SIZE] = {0};
 
     curl_easy_setopt(h, CURLOPT_URL, req.url.c_str());
@@ -201,6 +246,12 @@ class CurlHttpClient final : public HttpClient {
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &t);
     curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(h, CURLOPT_HEADERDATA, &t);
+    if (!m_options.use_proxy) curl_easy_setopt(h, CURLOPT_PROXY, "");  // "" overrides the proxy variables
+    if (m_options.allow_address) {
+      t.allow_address = &m_options.allow_address;
+      curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, open_checked_socket);
+      curl_easy_setopt(h, CURLOPT_OPENSOCKETDATA, &t);
+    }
     if (!m_options.user_agent.empty()) curl_easy_setopt(h, CURLOPT_USERAGENT, m_options.user_agent.c_str());
     if (m_options.cancel) {
       curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
@@ -247,6 +298,9 @@ class CurlHttpClient final : public HttpClient {
     response.headers = std::move(t.headers);
     response.body = std::move(t.body);
     response.elapsed = elapsed;
+    if (char* location = nullptr; curl_easy_getinfo(h, CURLINFO_REDIRECT_URL, &location) == CURLE_OK && location) {
+      response.redirect_url = location;
+    }
     return response;
   }
 

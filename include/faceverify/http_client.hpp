@@ -6,12 +6,15 @@
 #include <atomic>
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include <sys/socket.h>
 
 #include "faceverify/error.hpp"
 
@@ -39,6 +42,7 @@ struct HttpResponse {
   std::vector<Header> headers;  // names lowercased
   std::string body;
   std::chrono::milliseconds elapsed{0};
+  std::string redirect_url;  // a 3xx's Location made absolute (empty otherwise); never followed here
 
   /// First header with this (lowercase) name.
   std::optional<std::string> header(std::string_view lowercase_name) const;
@@ -57,6 +61,14 @@ struct CurlOptions {
   std::size_t max_body_bytes = 8u * 1024u * 1024u;  // responses beyond this are refused
   std::string user_agent;
   const std::atomic<bool>* cancel = nullptr;  // when it becomes true, transfers in flight abort ("interrupted")
+  bool use_proxy = true;                      // false: ignore proxy variables, connect directly
+  /// Set: every address a connection would be opened to is first passed to
+  /// it, and one it returns false for is not connected to. When it refused
+  /// every address tried, send() fails with ErrorKind::usage (a kind it
+  /// returns for nothing else), naming a refused address. Combine with
+  /// use_proxy = false, or the address checked is the proxy's.
+  std::function<bool(const sockaddr*, socklen_t)> allow_address;
+  ErrorKind body_too_large_kind = ErrorKind::api_response;  // the kind of "larger than max_body_bytes"
 };
 
 /// The libcurl client: TLS verified, http/https only (redirects too), body

@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -20,9 +21,11 @@ namespace faceverify::serve {
 
 /// Whether `addr` is a public unicast address: false for IPv4 0/8, 10/8,
 /// 100.64/10, 127/8, 169.254/16, 172.16/12, 192.0.0/24, 192.168/16,
-/// 198.18/15, 224/4 and above; IPv6 ::, ::1, fc00::/7, fe80::/10, ff00::/8,
-/// and IPv4-mapped/-compatible/NAT64 forms of the IPv4 ranges; false for any
-/// other family.
+/// 198.18/15, 224/4 and above; for IPv6 true only within global unicast
+/// 2000::/3 (so never ::, ::1, fc00::/7, fe80::/10, ff00::/8, ::/96) or for
+/// the IPv4-mapped (::ffff:0:0/96), NAT64 (64:ff9b::/96) and 6to4 (2002::/16)
+/// forms of a public IPv4 address; false for any other family or a short
+/// length.
 bool is_public_address(const sockaddr* addr, socklen_t length) noexcept;
 
 struct UrlFetchSettings {
@@ -30,6 +33,9 @@ struct UrlFetchSettings {
   std::size_t max_bytes = 16u * 1024u * 1024u;  // the body limit of uploads
   std::chrono::milliseconds timeout{20000};     // whole transfer, redirects included
   int max_redirects = 5;
+  /// Tests only: set, it decides which addresses may be connected to
+  /// instead of is_public_address (allow_private still allows all).
+  std::function<bool(const sockaddr*, socklen_t)> is_allowed;
 };
 
 class UrlFetcher {
