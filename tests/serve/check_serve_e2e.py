@@ -6,7 +6,7 @@ API4AI's own samples are), plus the faceverify CLI itself through --api-url,
 which must reach the same verdicts as --backend local.
 
 Usage: check_serve_e2e.py FACEVERIFY_BINARY SHARED_DIR CASE
-CASE: protocol | cli | lifecycle. Exit 0 pass, 1 fail (one line why), 77 skip
+CASE: protocol | cli | lifecycle | urls. Exit 0 pass, 1 fail (one line why), 77 skip
 (no models, unless FACEVERIFY_REQUIRE_MODELS is set)."""
 
 import hashlib
@@ -272,7 +272,52 @@ def case_lifecycle():
         check("first-key" not in line and "second-key" not in line, "no key in the log: " + line)
 
 
-{"protocol": case_protocol, "cli": case_cli, "lifecycle": case_lifecycle}[CASE]()
+def case_urls():
+    import http.server
+    import threading
+    photo = labels()[0][0]
+    served = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            served.append(self.path)
+            data = open(photo, "rb").read()
+            self.send_response(200)
+            self.send_header("Content-Type", "image/jpeg")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args):
+            pass
+
+    origin = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=origin.serve_forever, daemon=True).start()
+    image_url = "http://127.0.0.1:%d/photo.jpg" % origin.server_address[1]
+    # Fetching on, private targets off: a loopback URL is refused, never requested.
+    s = Server("--allow-url-fetch", "--workers", "1")
+    r = requests.post(s.url + "/v1/results", data={"url": image_url})
+    result = r.json()["results"][0]
+    check(r.status_code == 200 and result["status"]["code"] == "failure" and
+          "--allow-private-urls" in result["status"]["message"], "a loopback URL is refused: %s" % r.text[:200])
+    check(served == [], "the refused URL was never requested")
+    s.stop()
+    # Both on: the image is fetched and analysed like an upload.
+    s = Server("--allow-url-fetch", "--allow-private-urls", "--workers", "1")
+    r = requests.post(s.url + "/v1/results?embeddings=true", data={"url": image_url})
+    result = r.json()["results"][0]
+    check(result["status"]["code"] == "ok" and len(result["entities"][0]["objects"]) >= 1,
+          "a fetched URL is analysed: %s" % r.text[:200])
+    check(result["md5"] == hashlib.md5(open(photo, "rb").read()).hexdigest(), "md5 of the fetched bytes")
+    rc, out, err = faceverify("--api-url", s.url, "--json", image_url, photo)
+    check(rc == 0, "the CLI passes a URL through to the server: %d %s" % (rc, err))
+    s.stop()
+    rc, out, err = faceverify("serve", "--allow-private-urls")
+    check(rc == 2 and "--allow-url-fetch" in err, "--allow-private-urls alone is a usage error: %r" % err)
+    origin.shutdown()
+
+
+{"protocol": case_protocol, "urls": case_urls, "cli": case_cli, "lifecycle": case_lifecycle}[CASE]()
 if failures:
     print("%d check(s) failed; first: %s" % (len(failures), failures[0]))
     sys.exit(1)

@@ -540,12 +540,13 @@ TEST_CASE("serve: headers, connections and answers are bounded", "[serve]") {
     f.analyzer.hold(true);
     {
       const std::string bytes = png_of_size(4, 4);
-      const std::string body = "--b\r\nContent-Disposition: form-data; name=\"image\"; filename=\"a.png\"\r\n\r\n" +
-                               bytes + "\r\n--b--\r\n";
+      const std::string body =
+          "--b\r\nContent-Disposition: form-data; name=\"image\"; filename=\"a.png\"\r\n\r\n" + bytes + "\r\n--b--\r\n";
       RawClient c(f.server->port());
-      c.send_all("POST /v1/results HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=b\r\n"
-                 "Content-Length: " +
-                 std::to_string(body.size()) + "\r\n\r\n" + body);
+      c.send_all(
+          "POST /v1/results HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=b\r\n"
+          "Content-Length: " +
+          std::to_string(body.size()) + "\r\n\r\n" + body);
       f.analyzer.wait_started(1);
     }
     f.analyzer.hold(false);
