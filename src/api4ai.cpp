@@ -18,7 +18,8 @@
 namespace faceverify::api4ai {
 namespace {
 
-using nlohmann::json;
+// Ordered: landmarks keep the reply's order (face.hpp promises the service's).
+using json = nlohmann::ordered_json;
 
 constexpr int k_max_json_depth = 64;  // deeper replies are refused, not parsed
 constexpr std::string_view k_rapidapi_host = "face-detection14.p.rapidapi.com";

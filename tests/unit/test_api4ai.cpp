@@ -41,6 +41,21 @@ std::string parse_error(const json& j) {
 
 }  // namespace
 
+TEST_CASE("api4ai::parse_response keeps the landmarks in the reply's order", "[api4ai]") {
+  // The fixture in its own (the service's) order, with a vector added.
+  auto reply = nlohmann::ordered_json::parse(
+      test::read_file(std::string(FACEVERIFY_SOURCE_DIR) + "/tests/data/api4ai/face.response.json"));
+  reply["results"][0]["entities"][0]["objects"][0]["entities"].push_back(
+      {{"kind", "vector"}, {"name", "face-embeddings"}, {"vector", std::vector<double>(512, 0.01)}});
+  auto r = parse_response(reply.dump());
+  REQUIRE(r);
+  REQUIRE(r->faces.size() == 1);
+  std::vector<std::string> names;
+  for (const auto& [name, p] : r->faces[0].landmarks) names.push_back(name);
+  CHECK(names ==
+        std::vector<std::string>{"left-eye", "right-eye", "nose-tip", "mouth-left-corner", "mouth-right-corner"});
+}
+
 TEST_CASE("api4ai::parse_response golden fixture", "[api4ai]") {
   auto r = parse_response(golden_with_vector().dump());
   REQUIRE(r);
