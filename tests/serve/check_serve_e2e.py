@@ -104,6 +104,19 @@ def as_dict(pairs):
     return {k: v for k, v in pairs}
 
 
+def flat_png(width, height, grey=128):
+    """A valid PNG of one grey level: a photo with no face in it."""
+    import struct
+    import zlib
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    rows = b"".join(b"\x00" + bytes([grey]) * width for _ in range(height))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)) +
+            chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+
+
 def case_protocol():
     s = Server("--workers", "2")
     photo = labels()[0][0]
@@ -162,6 +175,11 @@ def case_protocol():
                                                                          "Can not load image."},
           "not an image: 200 failure 'Can not load image.'")
     check(r.json()["results"][0]["name"] == "image", "requests names a raw upload after its field")
+    r = requests.post(url, files={"image": ("wall.png", flat_png(200, 150))})
+    result = r.json()["results"][0]
+    check(r.status_code == 200 and result["status"]["code"] == "ok" and
+          result["entities"][0]["objects"] == [] and (result["width"], result["height"]) == (200, 150),
+          "no face: 200, ok, zero objects: %s" % r.text[:200])
     r = requests.post(url, data={"url": "https://static.api4.ai/samples/face-analyzer-2.jpg"})
     msg = r.json()["results"][0]["status"]["message"]
     check(r.status_code == 200 and "--allow-url-fetch" in msg, "url input off by default: " + msg)
@@ -247,6 +265,14 @@ def case_lifecycle():
     check(rc == 2 and len(err.splitlines()) == 1 and "in use" in err, "port in use: exit 2, one line: %r" % err)
     rc, _ = s.stop()
     check(rc == 0 and s.lines[-1] == "faceverify: stopped", "stopped: %s" % s.lines[-3:])
+    log = os.path.join(tempfile.mkdtemp(), "access.log")
+    s = Server("--workers", "1", "--access-log", log)
+    requests.get(s.url + "/healthz?api_key=not-logged-123")
+    s.stop()
+    lines = open(log).read().splitlines()
+    check(len(lines) == 1 and " GET /healthz 200 " in lines[0] and "not-logged" not in lines[0],
+          "--access-log: one line per request, no query: %s" % lines)
+    check(not any("GET /healthz" in l for l in s.lines), "with --access-log, no access lines on stderr")
     exposed = Server("--listen", "0.0.0.0:0")
     check(any("without --api-key-file" in l for l in exposed.lines), "a warning when exposed without keys")
     exposed.stop()
