@@ -3,6 +3,8 @@
 // sources each can read, and the cache identity of its analyses.
 #include "faceverify/backend.hpp"
 
+#include "faceverify/local_backend.hpp"
+#include "faceverify/sha256.hpp"
 #include "faceverify/version.hpp"
 
 namespace faceverify {
@@ -47,6 +49,38 @@ Expected<void> check_source(BackendKind kind, const ImageSource& source, const s
                                       "download the image and pass the file, or use --backend api4ai");
   }
   return {};
+}
+
+std::string model_set_id(const Provenance& p) {
+  if (p.models.empty()) return {};
+  std::string lines;
+  for (const auto& [role, sha] : p.models) lines += sha + "\n";
+  return sha256_hex(lines);
+}
+
+Provenance pinned_local_provenance() {
+  Provenance p;
+  p.backend = BackendKind::local;
+  for (const auto& spec : local::model_specs()) p.models.emplace_back(std::string(spec.role), std::string(spec.sha256));
+  return p;
+}
+
+Provenance produced_by(const Provenance& backend, const Analysis& analysis) {
+  if (analysis.model_set.empty() || backend.backend != BackendKind::api4ai) return backend;
+  Provenance p = pinned_local_provenance();
+  // A server with other models: its embeddings are comparable only with each
+  // other, which the one pseudo-model says (comparable() compares models).
+  if (analysis.model_set != model_set_id(p)) p.models = {{"model-set", analysis.model_set}};
+  p.server = backend.endpoint;
+  return p;
+}
+
+bool may_be_faceverify_server(const Provenance& backend) {
+  if (backend.backend != BackendKind::api4ai) return false;
+  for (const auto mode : {api4ai::Mode::demo, api4ai::Mode::api4ai, api4ai::Mode::rapidapi}) {
+    if (backend.endpoint == api4ai::default_results_url(mode)) return false;
+  }
+  return true;
 }
 
 std::string cache_identity(const Provenance& p) {
