@@ -75,14 +75,6 @@ Provenance produced_by(const Provenance& backend, const Analysis& analysis) {
   return p;
 }
 
-bool may_be_faceverify_server(const Provenance& backend) {
-  if (backend.backend != BackendKind::api4ai) return false;
-  for (const auto mode : {api4ai::Mode::demo, api4ai::Mode::api4ai, api4ai::Mode::rapidapi}) {
-    if (backend.endpoint == api4ai::default_results_url(mode)) return false;
-  }
-  return true;
-}
-
 std::string cache_identity(const Provenance& p) {
   std::string id = "faceverify-analysis 1\nbackend " + std::string(backend_name(p.backend)) + "\n";
   if (p.backend == BackendKind::local) {

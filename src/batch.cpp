@@ -175,11 +175,8 @@ std::unexpected<Error> incomparable_with_images(const Subject& record, const Pro
 }  // namespace
 
 Expected<void> InputSet::check_comparable(const Provenance& backend) const {
-  // A faceverify server's model set is known only from its replies:
-  // produced_provenance() checks those records once the images are analysed.
   const bool analyses_images =
-      std::any_of(subjects.begin(), subjects.end(), [](const Subject& s) { return !s.from_file; }) &&
-      !may_be_faceverify_server(backend);
+      std::any_of(subjects.begin(), subjects.end(), [](const Subject& s) { return !s.from_file; });
   const Subject* first_record = nullptr;
   for (const Subject& s : subjects) {
     if (!s.from_file) continue;

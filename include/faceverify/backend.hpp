@@ -90,11 +90,6 @@ Provenance pinned_local_provenance();
 /// set is ours, else the one model ("model-set", its id), which no local embedding is comparable with.
 Provenance produced_by(const Provenance& backend, const Analysis& analysis);
 
-/// Whether analyses by `backend` may turn out to be another backend's (produced_by): an api4ai backend
-/// pointed at a URL of the user's (--api-url), which may be a faceverify server. Mixing checks made before
-/// any request cannot refuse those; they are checked again once analysed.
-bool may_be_faceverify_server(const Provenance& backend);
-
 /// The cache identity of analyses by `p`: what must match for a cached
 /// analysis to stand for a new one (backend, endpoint and query, models).
 std::string cache_identity(const Provenance& p);

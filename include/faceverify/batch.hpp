@@ -83,9 +83,6 @@ struct InputSet {
 
   /// Usage error when embedding-file records and the images to analyse (by
   /// `backend`) come from models whose embeddings cannot be compared.
-  /// Records are checked against `backend` only when it cannot be a
-  /// faceverify server (may_be_faceverify_server): produced_provenance()
-  /// checks those once analysed.
   Expected<void> check_comparable(const Provenance& backend) const;
 
   /// After analysis: the provenance the run's embeddings share (each
