@@ -451,6 +451,22 @@ Expected<std::string> fetch_service_version(const Endpoint& endpoint, HttpClient
   return std::string(text);
 }
 
+Expected<std::string> faceverify_model_set(const HttpResponse& response) {
+  const auto value = response.header("x-faceverify-models");
+  if (!value) return std::string();
+  std::string id(trim(*value));
+  std::transform(id.begin(), id.end(), id.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  const bool hex = id.size() == 64 && std::all_of(id.begin(), id.end(), [](unsigned char c) {
+                     return std::isdigit(c) || (c >= 'a' && c <= 'f');
+                   });
+  if (!hex) {
+    return malformed(
+        "the X-Faceverify-Models header is not a SHA-256 (64 hex digits); is the server a faceverify "
+        "serve of this release?");
+  }
+  return id;
+}
+
 Analyzer::Analyzer(Endpoint endpoint, HttpClient& client, RetryPolicy policy,
                    std::chrono::steady_clock::time_point deadline, Clock& clock, AttemptObserver observer,
                    BatchSettings batch)
@@ -506,7 +522,14 @@ Expected<Analysis> Analyzer::attempt(const Image& image, Millis remaining) {
   const std::string_view key = m_endpoint.api_key ? std::string_view(*m_endpoint.api_key) : std::string_view();
   response->body = redact_secret_exact(std::move(response->body), key);
   for (auto& header : response->headers) header.second = redact(std::move(header.second), key);
-  if (response->status == 200) return parse_response(response->body, key);
+  if (response->status == 200) {
+    auto analysis = parse_response(response->body, key);
+    if (!analysis) return analysis;
+    auto model_set = faceverify_model_set(*response);
+    if (!model_set) return std::unexpected(model_set.error());
+    analysis->model_set = std::move(*model_set);
+    return analysis;
+  }
   Error e = error_from_response(*response, std::chrono::system_clock::now(), key);
   if (const std::string hint = hint_for(m_endpoint, response->status, e.message); !hint.empty()) {
     e.message += " (" + hint + ")";

@@ -3,8 +3,8 @@
 // sources each can read, and the cache identity of its analyses.
 #include "faceverify/backend.hpp"
 
+#include "faceverify/local_backend.hpp"
 #include "faceverify/sha256.hpp"
-
 #include "faceverify/version.hpp"
 
 namespace faceverify {
@@ -51,6 +51,30 @@ Expected<void> check_source(BackendKind kind, const ImageSource& source, const s
   return {};
 }
 
+std::string model_set_id(const Provenance& p) {
+  if (p.models.empty()) return {};
+  std::string lines;
+  for (const auto& [role, sha] : p.models) lines += sha + "\n";
+  return sha256_hex(lines);
+}
+
+Provenance pinned_local_provenance() {
+  Provenance p;
+  p.backend = BackendKind::local;
+  for (const auto& spec : local::model_specs()) p.models.emplace_back(std::string(spec.role), std::string(spec.sha256));
+  return p;
+}
+
+Provenance produced_by(const Provenance& backend, const Analysis& analysis) {
+  if (analysis.model_set.empty() || backend.backend != BackendKind::api4ai) return backend;
+  Provenance p = pinned_local_provenance();
+  // A server with other models: its embeddings are comparable only with each
+  // other, which the one pseudo-model says (comparable() compares models).
+  if (analysis.model_set != model_set_id(p)) p.models = {{"model-set", analysis.model_set}};
+  p.server = backend.endpoint;
+  return p;
+}
+
 std::string cache_identity(const Provenance& p) {
   std::string id = "faceverify-analysis 1\nbackend " + std::string(backend_name(p.backend)) + "\n";
   if (p.backend == BackendKind::local) {
@@ -60,13 +84,6 @@ std::string cache_identity(const Provenance& p) {
     id += "api " + p.api + "\nendpoint " + p.endpoint + "?embeddings=true\n";
   }
   return id;
-}
-
-std::string model_set_id(const Provenance& p) {
-  if (p.models.empty()) return {};
-  std::string lines;
-  for (const auto& [role, sha] : p.models) lines += sha + "\n";
-  return sha256_hex(lines);
 }
 
 }  // namespace faceverify

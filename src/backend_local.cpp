@@ -36,12 +36,10 @@ class CheckedAnalyzer final : public FaceAnalyzer {
 class LocalBackend final : public Backend {
  public:
   LocalBackend(const BackendSettings& settings, Diagnostics& diag)
-      : m_models_dir(settings.models), m_verbose(settings.verbose), m_diag(diag) {
-    m_provenance.backend = BackendKind::local;
-    for (const auto& spec : local::model_specs()) {
-      m_provenance.models.emplace_back(std::string(spec.role), std::string(spec.sha256));
-    }
-  }
+      : m_models_dir(settings.models),
+        m_verbose(settings.verbose),
+        m_diag(diag),
+        m_provenance(pinned_local_provenance()) {}
 
   const Provenance& provenance() const noexcept override { return m_provenance; }
 

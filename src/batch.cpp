@@ -44,6 +44,9 @@ bool load_cached(const cache::Cache& cache, const std::string& key, Subject& s) 
   EmbeddingRecord& r = records->front();
   if (r.error || r.sha256 != s.sha256) return false;
   s.analysis = std::move(r.analysis);
+  // Who made it then (a faceverify server behind the same URL, or not): the
+  // entry says, whatever the server answers today.
+  s.provenance = std::move(r.provenance);
   s.service_version = std::move(r.service_version);
   s.cached = true;
   return true;
@@ -145,29 +148,68 @@ std::vector<Error> InputSet::check_backend_reads(BackendKind kind) const {
   return errors;
 }
 
+namespace {
+
+// Two local provenances that are not comparable differ in their models.
+bool other_model_set(const Provenance& a, const Provenance& b) {
+  return a.backend == BackendKind::local && b.backend == BackendKind::local;
+}
+
+std::unexpected<Error> incomparable_records(const Subject& s, const Subject& first) {
+  return fail(ErrorKind::usage, s.label + ": its embedding comes from " + describe(s.provenance) + ", " + first.label +
+                                    "'s from " + describe(first.provenance) +
+                                    (other_model_set(s.provenance, first.provenance)
+                                         ? "; embeddings from different model sets cannot be compared"
+                                         : "; they cannot be compared"));
+}
+
+std::unexpected<Error> incomparable_with_images(const Subject& record, const Provenance& images) {
+  return fail(ErrorKind::usage, record.label + ": its embedding comes from " + describe(record.provenance) +
+                                    " and cannot be compared with " + describe(images) +
+                                    (other_model_set(record.provenance, images)
+                                         ? " ones (embeddings from different model sets; embed the images again "
+                                           "with the same models)"
+                                         : " ones (use the same --backend, or embed the images again)"));
+}
+
+}  // namespace
+
 Expected<void> InputSet::check_comparable(const Provenance& backend) const {
   const bool analyses_images =
       std::any_of(subjects.begin(), subjects.end(), [](const Subject& s) { return !s.from_file; });
   const Subject* first_record = nullptr;
   for (const Subject& s : subjects) {
     if (!s.from_file) continue;
-    if (analyses_images && !comparable(s.provenance, backend)) {
-      return fail(ErrorKind::usage, s.label + ": its embedding comes from " + describe(s.provenance) +
-                                        " and cannot be compared with " + describe(backend) +
-                                        " ones (use the same --backend, or embed the images again)");
-    }
+    if (analyses_images && !comparable(s.provenance, backend)) return incomparable_with_images(s, backend);
     if (first_record && !comparable(s.provenance, first_record->provenance)) {
-      return fail(ErrorKind::usage, s.label + ": its embedding comes from " + describe(s.provenance) + ", " +
-                                        first_record->label + "'s from " + describe(first_record->provenance) +
-                                        "; they cannot be compared");
+      return incomparable_records(s, *first_record);
     }
     if (!first_record) first_record = &s;
   }
   return {};
 }
 
+Expected<Provenance> InputSet::produced_provenance(const Provenance& fallback) const {
+  const Subject* first = nullptr;
+  for (const bool records : {false, true}) {
+    for (const Subject& s : subjects) {
+      if (s.from_file == records && s.done && s.analysis && !first) first = &s;
+    }
+  }
+  if (!first) return fallback;
+  for (const Subject& s : subjects) {
+    if (!s.done || !s.analysis || comparable(s.provenance, first->provenance)) continue;
+    return s.from_file && !first->from_file ? incomparable_with_images(s, first->provenance)
+                                            : incomparable_records(s, *first);
+  }
+  return first->provenance;
+}
+
 Expected<Comparison> compare_subjects(const Subject& a, const Subject& b, FacePolicy policy,
                                       const ScoreOptions& score) {
+  // Checked before the run where it can be (check_comparable); a faceverify
+  // server's model set only shows in its replies.
+  if (!comparable(b.provenance, a.provenance)) return incomparable_records(b, a);
   auto c = compare(*a.analysis, a.label, *b.analysis, b.label, policy, score);
   if (!c && c.error().kind == ErrorKind::api_response && (a.from_file || b.from_file)) {
     // A record's embedding that does not fit: the file is wrong, not the service.
@@ -273,6 +315,7 @@ Expected<RunEnd> analyse_all(InputSet& inputs, Backend* backend, const EngineSet
       }
       if (!result && cancel.load()) return;  // cut short by the interruption: not a result
       s.elapsed_ms = ms_since(t0);
+      if (result) s.provenance = produced_by(backend->provenance(), *result);
       s.analysis = std::move(result);
       s.service_version = service_version;
       // Failures are never cached: the next run tries again.

@@ -236,6 +236,7 @@ Expected<EmbeddingRecord> parse_record(const json& j) {
       if (auto ok = text_member(m, "sha256", true, sha); !ok) return std::unexpected(ok.error());
       r.provenance.models.emplace_back(role, std::move(sha));
     }
+    if (auto ok = text_member(j, "server", false, r.provenance.server); !ok) return std::unexpected(ok.error());
   } else {
     std::string sv;
     for (const auto& [name, out] : {std::pair{"api", &r.provenance.api}, std::pair{"endpoint", &r.provenance.endpoint},
@@ -321,9 +322,10 @@ std::string describe(const Provenance& p) {
   if (p.backend == BackendKind::local) {
     std::string digest;
     for (const auto& [role, sha] : p.models) {
-      if (role == "embedder") digest = sha.substr(0, 12);
+      if (role == "embedder" || role == "model-set") digest = role + " " + sha.substr(0, 12) + "…";
     }
-    return "the local backend" + (digest.empty() ? std::string() : " (embedder " + digest + "…)");
+    std::string text = p.server.empty() ? "the local backend" : "the faceverify server " + p.server;
+    return text + (digest.empty() ? std::string() : " (" + digest + ")");
   }
   return "api4ai" + (p.api.empty() ? std::string() : " (" + p.api + ")");
 }

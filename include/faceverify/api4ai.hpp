@@ -73,6 +73,11 @@ Expected<Analysis> parse_response(std::string_view body, std::string_view secret
 Error error_from_response(const HttpResponse& response, std::chrono::system_clock::time_point now,
                           std::string_view secret = {});
 
+/// The model set a faceverify server names in its reply (X-Faceverify-Models:
+/// 64 hex digits, returned lowercased), empty when the header is absent (any
+/// other service). A header of another shape is an api_response error.
+Expected<std::string> faceverify_model_set(const HttpResponse& response);
+
 /// redact_secret (text.hpp): no whole key and no 6 characters of one survive.
 std::string redact(std::string text, std::string_view secret);
 

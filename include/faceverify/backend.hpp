@@ -76,15 +76,23 @@ std::size_t max_image_bytes(BackendKind kind) noexcept;
 /// uses the network, so it refuses URLs (ErrorKind::usage naming `label`).
 Expected<void> check_source(BackendKind kind, const ImageSource& source, const std::string& label);
 
+/// The identity of the local backend's model set in `p` (its three models' sha256, one per line, hashed): what
+/// faceverify serve sends in X-Faceverify-Models, and what a client compares with its own models. Empty for a
+/// provenance without models.
+std::string model_set_id(const Provenance& p);
+
+/// The local backend's provenance: its pinned models (local::model_specs()), role -> sha256.
+Provenance pinned_local_provenance();
+
+/// Who produced `analysis`, made by a backend of provenance `backend`: the backend itself, unless the reply
+/// came from a faceverify server (Analysis::model_set set), which analyses with the local backend. Then the
+/// provenance is local with `server` = the backend's endpoint and the pinned models when the server's model
+/// set is ours, else the one model ("model-set", its id), which no local embedding is comparable with.
+Provenance produced_by(const Provenance& backend, const Analysis& analysis);
+
 /// The cache identity of analyses by `p`: what must match for a cached
 /// analysis to stand for a new one (backend, endpoint and query, models).
 std::string cache_identity(const Provenance& p);
-
-/// The identity of the local backend's model set in `p` (its three models'
-/// sha256, one per line, hashed): what faceverify serve sends in
-/// X-Faceverify-Models, and what a client compares with its own models. Empty
-/// for a provenance without models.
-std::string model_set_id(const Provenance& p);
 
 namespace detail {
 // The implementations, one file each (the factory's only callers).

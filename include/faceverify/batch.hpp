@@ -84,6 +84,13 @@ struct InputSet {
   /// Usage error when embedding-file records and the images to analyse (by
   /// `backend`) come from models whose embeddings cannot be compared.
   Expected<void> check_comparable(const Provenance& backend) const;
+
+  /// After analysis: the provenance the run's embeddings share (each
+  /// analysis has its own, produced_by()): the first analysed image's, else
+  /// the first record's, else `fallback`. Usage error naming two subjects
+  /// whose embeddings cannot be compared (a faceverify server's model set is
+  /// known only from its replies, a cached analysis keeps its own).
+  Expected<Provenance> produced_provenance(const Provenance& fallback) const;
 };
 
 /// Runs `analyse` on the subject's image with its bytes in memory: a file's
@@ -97,7 +104,8 @@ Expected<Analysis> analyse_subject(Subject& subject, FaceAnalyzer& analyzer, Dia
 /// compare() of two analysed subjects. Embeddings of different lengths are
 /// the service's fault (ErrorKind::api_response, exit 4) when both subjects
 /// were analysed, the input's (ErrorKind::input, exit 2) when either is an
-/// embedding-file record: the message names both and their lengths.
+/// embedding-file record: the message names both and their lengths. Subjects
+/// whose provenances are not comparable (embedding_file.hpp) are a usage error.
 Expected<Comparison> compare_subjects(const Subject& a, const Subject& b, FacePolicy policy, const ScoreOptions& score);
 
 struct EngineSettings {

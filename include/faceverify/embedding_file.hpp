@@ -48,7 +48,8 @@ std::string render_embedding_record(const EmbeddingRecord& record,
 /// embeddings may be compared: same backend and, for local, same models.
 bool comparable(const Provenance& a, const Provenance& b) noexcept;
 
-/// "api4ai (demo, https://…/results)" or "local (models 1a2b3c4d…)", for messages.
+/// "api4ai (demo)", "the local backend (embedder 1a2b3c4d5e6f…)" or "the
+/// faceverify server URL (model-set 1a2b3c4d5e6f…)", for messages.
 std::string describe(const Provenance& p);
 
 /// Parses an embedding file strictly. Blank lines are skipped; every other

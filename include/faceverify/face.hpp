@@ -41,6 +41,11 @@ struct Analysis {
   // What the user should know about this analysis (a skipped face, a reply of
   // several pages): printed once when it is made, never cached or written.
   std::vector<std::string> warnings;
+  // The model set a faceverify server named in its reply (X-Faceverify-Models,
+  // 64 lowercase hex digits); empty for any other service. produced_by()
+  // (backend.hpp) turns it into the analysis' provenance; never cached or
+  // written itself (the provenance is).
+  std::string model_set;
 };
 
 /// The one set of limits on an analysis, whatever its source (a service reply,
@@ -95,6 +100,7 @@ struct Provenance {
   std::string api;                                          // api4ai: "demo", "api4ai", "rapidapi"
   std::string endpoint;                                     // api4ai: results URL (never carries a key)
   std::vector<std::pair<std::string, std::string>> models;  // local: role -> sha256
+  std::string server;  // local, analysed by a faceverify server: its results URL (never a key)
 };
 
 /// "Describe this image's faces." Implementations must be callable from

@@ -244,6 +244,11 @@ std::expected<BatchSetup, int> analyse_inputs(const ServiceOptions& service, con
   if (!ended) return std::unexpected(report_error(diag, ended.error()));
   // Interrupted: final_status turns this into 130/143 (a closed stdout: quietly 4).
   if (*ended == RunEnd::interrupted) return std::unexpected(exit_status::service);
+  // Who made the embeddings is known now (a faceverify server says so in its
+  // replies): the score and the output follow it.
+  auto produced = inputs.produced_provenance(setup->provenance);
+  if (!produced) return std::unexpected(report_error(diag, produced.error()));
+  setup->provenance = std::move(*produced);
   return std::move(*setup);
 }
 

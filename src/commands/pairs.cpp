@@ -277,7 +277,10 @@ int run(PairsOptions& o, Io& io) {
   if (!setup) {
     return report_error(diag, setup.error());
   }
-  const ScoreContext context = score_context(o.scoring, setup->provenance);
+  ScoreContext context = score_context(o.scoring, setup->provenance);
+  // A faceverify server's replies say whose embeddings these are: the first
+  // pair scored settles the score for the backend that made them.
+  bool context_settled = !setup->backend;
 
   // Subject -> the arguments it belongs to; each argument waits for its subjects.
   std::vector<std::vector<std::size_t>> args_of(inputs.subjects.size());
@@ -340,6 +343,10 @@ int run(PairsOptions& o, Io& io) {
         const Subject& a = inputs.subject_of(ea);
         const Subject& b = inputs.subject_of(eb);
         r.seconds = static_cast<double>(std::max(a.elapsed_ms, b.elapsed_ms)) / 1000.0;
+        if (a.analysis && b.analysis && !context_settled) {
+          context = score_context(o.scoring, a.from_file ? b.provenance : a.provenance);
+          context_settled = true;
+        }
         if (!a.analysis || !b.analysis) {
           r.error = !a.analysis ? a.analysis.error() : b.analysis.error();
         } else if (auto c = compare_subjects(a, b, o.scoring.face, context.score)) {

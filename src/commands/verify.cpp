@@ -179,7 +179,7 @@ int run(VerifyOptions& o, Io& io) {
       const auto t0 = std::chrono::steady_clock::now();
       s.analysis = analyse_subject(s, **analyzer, &diag);
       s.elapsed_ms = ms_since(t0);
-      s.provenance = provenance;
+      s.provenance = s.analysis ? produced_by(provenance, *s.analysis) : provenance;
       s.done = true;
     };
     std::future<void> second;
@@ -202,6 +202,14 @@ int run(VerifyOptions& o, Io& io) {
     }
   }
   if (status.failed()) return status.value();
+  // A faceverify server's replies say whose embeddings these are: checked,
+  // and the score settled again, for the backend that really made them.
+  if (!to_analyse.empty()) {
+    auto produced = inputs.produced_provenance(provenance);
+    if (!produced) return report_error(diag, produced.error());
+    provenance = std::move(*produced);
+    settle_score(o.scoring, provenance.backend);
+  }
 
   const Subject& sa = subjects[index[0]];
   const Subject& sb = subjects[index[1]];

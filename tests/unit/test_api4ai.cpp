@@ -225,6 +225,26 @@ TEST_CASE("api4ai::parse_response rejections", "[api4ai]") {
   }
 }
 
+TEST_CASE("api4ai::faceverify_model_set", "[api4ai][serve]") {
+  auto model_set = [](std::vector<Header> headers) {
+    HttpResponse r;
+    r.status = 200;
+    r.headers = std::move(headers);
+    return faceverify_model_set(r);
+  };
+  CHECK(model_set({}) == std::string());  // any other service
+  const std::string id(64, 'a');
+  CHECK(model_set({{"x-faceverify-models", id}}) == id);
+  CHECK(model_set({{"x-faceverify-models", " " + std::string(64, 'A') + "\r"}}) == id);  // lowercased, trimmed
+  for (const std::string& bad : {std::string(63, 'a'), std::string(65, 'a'), std::string(64, 'g'), std::string()}) {
+    INFO(bad);
+    auto r = model_set({{"x-faceverify-models", bad}});
+    REQUIRE_FALSE(r);
+    CHECK(r.error().kind == ErrorKind::api_response);
+    CHECK(r.error().message.find("X-Faceverify-Models header is not a SHA-256") != std::string::npos);
+  }
+}
+
 TEST_CASE("api4ai::error_from_response", "[api4ai]") {
   const auto now = std::chrono::system_clock::now();
   auto status = [&](int code, std::string body = {}, std::vector<Header> headers = {}) {

@@ -56,7 +56,7 @@ EmbeddingRecord record(const std::string& input, std::vector<std::vector<double>
   EmbeddingRecord r;
   r.input = input;
   r.sha256 = std::string(64, input.empty() ? '0' : static_cast<char>('a' + input.size() % 6));
-  r.provenance = Provenance{BackendKind::api4ai, "demo", "https://demo.api4ai.cloud/face-analyzer/v1/results", {}};
+  r.provenance = Provenance{BackendKind::api4ai, "demo", "https://demo.api4ai.cloud/face-analyzer/v1/results", {}, {}};
   r.tool_version = "test";
   r.analysis.width = 640;
   r.analysis.height = 480;

@@ -8,6 +8,7 @@
 #include "env_var.hpp"
 #include "faceverify/backend.hpp"
 #include "faceverify/local_backend.hpp"
+#include "faceverify/sha256.hpp"
 
 using namespace faceverify;
 
@@ -120,8 +121,58 @@ TEST_CASE("backend: wrap_backend serves the caller's analyzer", "[backend]") {
   };
   auto analyzer = std::make_unique<None>();
   FaceAnalyzer* raw = analyzer.get();
-  auto b = wrap_backend(std::move(analyzer), Provenance{BackendKind::api4ai, "demo", "http://x/results", {}});
+  auto b = wrap_backend(std::move(analyzer), Provenance{BackendKind::api4ai, "demo", "http://x/results", {}, {}});
   CHECK(b->provenance().endpoint == "http://x/results");
   REQUIRE(b->analyzer());
   CHECK(*b->analyzer() == raw);
+}
+
+TEST_CASE("backend: model_set_id and the pinned models", "[backend][serve]") {
+  const Provenance pinned = pinned_local_provenance();
+  CHECK(pinned.backend == BackendKind::local);
+  REQUIRE(pinned.models.size() == local::model_specs().size());
+  std::string lines;
+  for (const auto& spec : local::model_specs()) lines += std::string(spec.sha256) + "\n";
+  CHECK(model_set_id(pinned) == sha256_hex(lines));
+  CHECK(model_set_id(pinned).size() == 64);
+  CHECK(model_set_id(Provenance{}).empty());
+  Provenance reordered = pinned;
+  std::swap(reordered.models.front(), reordered.models.back());
+  CHECK(model_set_id(reordered) != model_set_id(pinned));  // the order of model_specs() is part of it
+}
+
+TEST_CASE("backend: produced_by names who made an analysis", "[backend][serve]") {
+  Provenance api;
+  api.backend = BackendKind::api4ai;
+  api.api = "demo";
+  api.endpoint = "http://127.0.0.1:8080/face-analyzer/v1/results";
+  Analysis a;
+  SECTION("a reply without the header: the backend's") {
+    const Provenance p = produced_by(api, a);
+    CHECK(p.backend == BackendKind::api4ai);
+    CHECK(p.endpoint == api.endpoint);
+    CHECK(p.server.empty());
+  }
+  SECTION("a faceverify server with our models: the local backend's") {
+    a.model_set = model_set_id(pinned_local_provenance());
+    const Provenance p = produced_by(api, a);
+    CHECK(p.backend == BackendKind::local);
+    CHECK(p.models == pinned_local_provenance().models);
+    CHECK(p.server == api.endpoint);
+    CHECK(p.api.empty());
+    CHECK(p.endpoint.empty());
+  }
+  SECTION("a faceverify server with other models: only its model set") {
+    a.model_set = std::string(64, 'e');
+    const Provenance p = produced_by(api, a);
+    CHECK(p.backend == BackendKind::local);
+    CHECK(p.models == std::vector<std::pair<std::string, std::string>>{{"model-set", std::string(64, 'e')}});
+    CHECK(p.server == api.endpoint);
+  }
+  SECTION("the local backend is never a server") {
+    a.model_set = std::string(64, 'e');
+    const Provenance p = produced_by(pinned_local_provenance(), a);
+    CHECK(p.models == pinned_local_provenance().models);
+    CHECK(p.server.empty());
+  }
 }

@@ -77,7 +77,7 @@ class FakeAnalyzer final : public FaceAnalyzer {
   std::vector<std::string> m_labels;
 };
 
-const Provenance k_api4ai{BackendKind::api4ai, "demo", "https://demo.api4ai.cloud/face-analyzer/v1/results", {}};
+const Provenance k_api4ai{BackendKind::api4ai, "demo", "https://demo.api4ai.cloud/face-analyzer/v1/results", {}, {}};
 
 // A JPEG magic prefix (load_input sniffs it) and distinct bytes.
 std::string jpeg_bytes(const std::string& tag) {
@@ -474,7 +474,8 @@ const Provenance k_local{BackendKind::local,
                          "",
                          {{"detector", "6c0256ccd3164f844736a401faf936ec2930764a87ae39442180887d0c5c8854"},
                           {"landmarks", "f10b0ba1d2a8a099adefede1ebf3733e44fe370715e7303dbeb7f59c02142258"},
-                          {"embedder", "87aacdfe57510db2af90c0251df680e8eec88f122ee94712121d09bcaaaf3581"}}};
+                          {"embedder", "87aacdfe57510db2af90c0251df680e8eec88f122ee94712121d09bcaaaf3581"}},
+                         {}};
 
 }  // namespace
 
@@ -604,4 +605,64 @@ TEST_CASE("batch: a local embedding file is comparable with the local backend", 
   auto ok = inputs.check_comparable(k_local);
   INFO((ok ? std::string("ok") : ok.error().message));
   CHECK(ok);
+}
+
+TEST_CASE("batch: produced_provenance is the analyses' own, checked against each other", "[batch][serve]") {
+  auto subject = [](std::string label, const Provenance& p, bool from_file) {
+    Subject s;
+    s.label = std::move(label);
+    s.provenance = p;
+    s.from_file = from_file;
+    s.done = true;
+    s.analysis = Analysis{};
+    return s;
+  };
+  Provenance served = k_local;
+  served.server = "http://127.0.0.1:8080/face-analyzer/v1/results";
+  Provenance other = served;
+  other.models = {{"model-set", std::string(64, 'e')}};
+  InputSet inputs;
+  SECTION("nothing analysed: the fallback") {
+    auto p = inputs.produced_provenance(k_api4ai);
+    REQUIRE(p);
+    CHECK(p->backend == BackendKind::api4ai);
+  }
+  SECTION("an analysed image's provenance before a record's") {
+    inputs.subjects = {subject("dave.jpg", k_local, true), subject("e.jpg", served, false)};
+    auto p = inputs.produced_provenance(k_api4ai);
+    REQUIRE(p);
+    CHECK(p->server == served.server);
+  }
+  SECTION("a failed analysis does not count") {
+    inputs.subjects = {subject("e.jpg", k_api4ai, false), subject("f.jpg", served, false)};
+    inputs.subjects[0].analysis = fail(ErrorKind::network, "e.jpg: down");
+    auto p = inputs.produced_provenance(k_api4ai);
+    REQUIRE(p);
+    CHECK(p->backend == BackendKind::local);
+  }
+  SECTION("a record of other models than the images'") {
+    inputs.subjects = {subject("dave.jpg", k_local, true), subject("e.jpg", other, false)};
+    auto p = inputs.produced_provenance(k_api4ai);
+    REQUIRE_FALSE(p);
+    CHECK(p.error().kind == ErrorKind::usage);
+    CHECK(p.error().message ==
+          "dave.jpg: its embedding comes from the local backend (embedder 87aacdfe5751…) and cannot be compared "
+          "with the faceverify server http://127.0.0.1:8080/face-analyzer/v1/results (model-set eeeeeeeeeeee…) ones "
+          "(embeddings from different model sets; embed the images again with the same models)");
+  }
+  SECTION("two images of different origins (a cached analysis keeps its own)") {
+    inputs.subjects = {subject("e.jpg", served, false), subject("f.jpg", k_api4ai, false)};
+    auto p = inputs.produced_provenance(k_api4ai);
+    REQUIRE_FALSE(p);
+    CHECK(p.error().message ==
+          "f.jpg: its embedding comes from api4ai (demo), e.jpg's from the faceverify server "
+          "http://127.0.0.1:8080/face-analyzer/v1/results (embedder 87aacdfe5751…); they cannot be compared");
+  }
+  SECTION("compare_subjects refuses them too") {
+    const Subject a = subject("e.jpg", served, false), b = subject("f.jpg", other, false);
+    auto c = compare_subjects(a, b, FacePolicy::largest, ScoreOptions{});
+    REQUIRE_FALSE(c);
+    CHECK(c.error().kind == ErrorKind::usage);
+    CHECK(c.error().message.find("embeddings from different model sets cannot be compared") != std::string::npos);
+  }
 }

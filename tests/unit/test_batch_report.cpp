@@ -35,7 +35,7 @@ ScoreContext context() {
   c.score = {0.8, 1.23};
   c.threshold_source = "default";
   c.policy = FacePolicy::largest;
-  c.provenance = Provenance{BackendKind::api4ai, "demo", "https://demo.api4ai.cloud/face-analyzer/v1/results", {}};
+  c.provenance = Provenance{BackendKind::api4ai, "demo", "https://demo.api4ai.cloud/face-analyzer/v1/results", {}, {}};
   return c;
 }
 
@@ -232,7 +232,7 @@ TEST_CASE("batch_report: render_matrix", "[batch_report]") {
   SECTION("json with the local backend names its models") {
     MatrixReport local = r;
     local.context.provenance =
-        Provenance{BackendKind::local, "", "", {{"detector", "aa"}, {"landmarks", "bb"}, {"embedder", "cc"}}};
+        Provenance{BackendKind::local, "", "", {{"detector", "aa"}, {"landmarks", "bb"}, {"embedder", "cc"}}, {}};
     const json j = json::parse(render_matrix(local, OutputFormat::json));
     CHECK(j["backend"] == "local");
     CHECK(j["models"]["landmarks"]["sha256"] == "bb");

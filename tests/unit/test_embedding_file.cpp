@@ -24,7 +24,7 @@ const std::string k_sha = "7d5b1c8e0f5c1f0e5a2b6c3d4e5f60718293a4b5c6d7e8f901122
 const std::string k_endpoint = "https://demo.api4ai.cloud/face-analyzer/v1/results";
 
 Provenance api4ai_provenance(std::string endpoint = k_endpoint) {
-  return Provenance{BackendKind::api4ai, "demo", std::move(endpoint), {}};
+  return Provenance{BackendKind::api4ai, "demo", std::move(endpoint), {}, {}};
 }
 
 // The local backend's roles in the order Backend::open lists them (local::model_specs()).
@@ -35,7 +35,8 @@ Provenance local_provenance(
                     "",
                     {{"detector", "6c0256ccd3164f844736a401faf936ec2930764a87ae39442180887d0c5c8854"},
                      {"landmarks", "f10b0ba1d2a8a099adefede1ebf3733e44fe370715e7303dbeb7f59c02142258"},
-                     {"embedder", std::move(embedder_sha)}}};
+                     {"embedder", std::move(embedder_sha)}},
+                    {}};
 }
 
 // Two faces: the first complete (landmarks in alphabetical order, see the
@@ -405,17 +406,28 @@ TEST_CASE("embedding_file: an empty file is an error", "[embedding_file]") {
 
 TEST_CASE("embedding_file: comparable and describe", "[embedding_file]") {
   CHECK(comparable(api4ai_provenance(), api4ai_provenance("https://other.example/face-analyzer/v1/results")));
-  CHECK(comparable(Provenance{BackendKind::api4ai, "demo", "https://a", {}},
-                   Provenance{BackendKind::api4ai, "rapidapi", "https://b", {}}));
+  CHECK(comparable(Provenance{BackendKind::api4ai, "demo", "https://a", {}, {}},
+                   Provenance{BackendKind::api4ai, "rapidapi", "https://b", {}, {}}));
   CHECK_FALSE(comparable(api4ai_provenance(), local_provenance()));
   CHECK_FALSE(comparable(local_provenance(), api4ai_provenance()));
   CHECK(comparable(local_provenance(), local_provenance()));
   CHECK_FALSE(comparable(local_provenance(), local_provenance(std::string(64, 'f'))));
 
   CHECK(describe(api4ai_provenance()) == "api4ai (demo)");
-  CHECK(describe(Provenance{BackendKind::api4ai, "", "", {}}) == "api4ai");
+  CHECK(describe(Provenance{BackendKind::api4ai, "", "", {}, {}}) == "api4ai");
   CHECK(describe(local_provenance()) == "the local backend (embedder 87aacdfe5751…)");
-  CHECK(describe(Provenance{BackendKind::local, "", "", {}}) == "the local backend");
+  Provenance served = local_provenance();
+  served.server = "http://127.0.0.1:8080/face-analyzer/v1/results";
+  CHECK(describe(served) ==
+        "the faceverify server http://127.0.0.1:8080/face-analyzer/v1/results (embedder 87aacdfe5751…)");
+  CHECK(comparable(served, local_provenance()));  // the models decide, not who ran them
+  Provenance other = served;
+  other.models = {{"model-set", std::string(64, 'e')}};
+  CHECK(describe(other) ==
+        "the faceverify server http://127.0.0.1:8080/face-analyzer/v1/results (model-set eeeeeeeeeeee…)");
+  CHECK_FALSE(comparable(other, local_provenance()));
+  CHECK(comparable(other, other));
+  CHECK(describe(Provenance{BackendKind::local, "", "", {}, {}}) == "the local backend");
 }
 
 // Regression, fixed (was in src/embedding_file.cpp, parse_embedding_file/parse_record): records are
@@ -455,6 +467,20 @@ TEST_CASE("embedding_file: landmarks keep the service's order", "[embedding_file
   REQUIRE(marks.size() == 5);
   CHECK(marks[1].first == "right-eye");
   CHECK(marks[2].first == "nose-tip");
+}
+
+TEST_CASE("embedding_file: a faceverify server's record keeps its server", "[embedding_file][serve]") {
+  EmbeddingRecord r = local_record();
+  r.provenance.server = "http://127.0.0.1:8080/face-analyzer/v1/results";
+  const std::string text = render_embedding_record(r);
+  CHECK(text.find(R"("server":"http://127.0.0.1:8080/face-analyzer/v1/results")") != std::string::npos);
+  CHECK(render_embedding_record(local_record()).find("\"server\"") == std::string::npos);
+  auto parsed = parse_embedding_file(text, "x");
+  REQUIRE(parsed);
+  CHECK(parsed->front().provenance.server == r.provenance.server);
+  CHECK(parsed->front().provenance.models == r.provenance.models);
+  auto bad = parse_embedding_file(text.substr(0, text.find("\"server\"")) + "\"server\":7}\n", "x");
+  CHECK_FALSE(bad);
 }
 
 TEST_CASE("embedding_file: golden", "[embedding_file]") {

@@ -174,7 +174,7 @@ TEST_CASE("report::format_points: the uncertain band in absolute points", "[repo
 TEST_CASE("report::render_json local provenance", "[report]") {
   Fixture f;
   f.v.provenance =
-      Provenance{BackendKind::local, "", "", {{"detector", "aa"}, {"landmarks", "bb"}, {"embedder", "cc"}}};
+      Provenance{BackendKind::local, "", "", {{"detector", "aa"}, {"landmarks", "bb"}, {"embedder", "cc"}}, {}};
   auto j = nlohmann::json::parse(render_json(f.v));
   CHECK(j["backend"] == "local");
   CHECK(j["models"]["embedder"]["sha256"] == "cc");
