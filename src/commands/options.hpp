@@ -143,6 +143,7 @@ struct ServeOptions {
   bool allow_private_urls = false;
   int request_timeout = 60;  // seconds a request may take to arrive
   int max_connections = 1000;
+  std::optional<int> max_connections_per_ip;
   bool verbose = false;
 };
 

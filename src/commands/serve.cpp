@@ -15,6 +15,7 @@
 #include "faceverify/backend.hpp"
 #include "faceverify/file_io.hpp"
 #include "faceverify/image.hpp"
+#include "faceverify/secrets.hpp"
 #include "faceverify/similarity.hpp"
 #include "faceverify/version.hpp"
 #include "serve/server.hpp"
@@ -67,7 +68,7 @@ class AccessLog {
       m_diag.line(std::string(line));
       return;
     }
-    std::string text(line);
+    std::string text = redact_secrets(std::string(line));  // as on stderr: a key sent in a path never shows
     text.push_back('\n');
     const char* p = text.data();
     std::size_t left = text.size();
@@ -104,8 +105,8 @@ void setup(CLI::App& app, ServeOptions& o) {
       ->check(number_in("a whole number from 1 to 256", 1.0, 256.0, true, true))
       ->type_name("N");
   app.add_option("--queue", o.queue,
-                 "Images that may wait for a worker; beyond it requests get 429 with Retry-After (default 4 per "
-                 "worker)")
+                 "Images that may wait while every worker is busy; beyond it requests get 429 with Retry-After "
+                 "(default 4 per worker; 0: none wait)")
       ->check(number_in("a whole number from 0 to 100000", 0.0, 100000.0, true, true))
       ->type_name("N");
   app.add_option("--api-key-file", o.api_key_file,
@@ -129,6 +130,11 @@ void setup(CLI::App& app, ServeOptions& o) {
   app.add_option("--max-connections", o.max_connections, "Open client connections at most (default 1000)")
       ->check(number_in("a whole number from 1 to 100000", 1.0, 100000.0, true, true))
       ->type_name("N");
+  app.add_option("--max-connections-per-ip", o.max_connections_per_ip,
+                 "Open connections from one address at most, so one client cannot take them all (default a quarter "
+                 "of --max-connections; 0: no limit, e.g. behind a reverse proxy)")
+      ->check(number_in("a whole number from 0 to 100000", 0.0, 100000.0, true, true))
+      ->type_name("N");
   app.add_flag("-v,--verbose", o.verbose, "Say where the models were found");
 }
 
@@ -151,8 +157,8 @@ int run(ServeOptions& o, Io& io) {
   settings.port = listen->second;
   const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
   settings.workers = o.workers ? static_cast<std::size_t>(*o.workers) : cores;
-  settings.queue = o.queue ? static_cast<std::size_t>(*o.queue) : 4 * settings.workers;
-  if (settings.queue == 0) settings.queue = 0;  // 0: only as many as the workers take
+  if (o.queue) settings.queue = static_cast<std::size_t>(*o.queue);
+  if (o.max_connections_per_ip) settings.max_connections_per_ip = static_cast<std::size_t>(*o.max_connections_per_ip);
   settings.max_body_bytes = static_cast<std::size_t>(o.max_body_mib) * 1024u * 1024u;
   settings.request_timeout = std::chrono::seconds(o.request_timeout);
   settings.max_connections = static_cast<std::size_t>(o.max_connections);
@@ -226,7 +232,15 @@ int run(ServeOptions& o, Io& io) {
   while (sigwait(&stop_signals, &signal) != 0) {
   }
   diag.line(std::string("stopping (") + (signal == SIGINT ? "SIGINT" : "SIGTERM") +
-            "): finishing the requests in progress");
+            "): finishing the requests in progress; a second signal stops at once");
+  // A second signal ends the process at once, as after a default signal.
+  std::thread([&diag, stop_signals] {
+    int again = 0;
+    while (sigwait(&stop_signals, &again) != 0) {
+    }
+    diag.line("stopped at once: the requests in progress were dropped");
+    ::_exit(128 + again);
+  }).detach();
   (*server)->stop(std::chrono::seconds(10));
   diag.line("stopped");
   return 0;

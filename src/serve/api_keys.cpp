@@ -15,6 +15,7 @@ namespace faceverify::serve {
 
 Expected<ApiKeys> ApiKeys::from_text(std::string_view text, std::string_view where) {
   ApiKeys keys;
+  if (text.starts_with("\xEF\xBB\xBF")) text.remove_prefix(3);  // a UTF-8 byte order mark (Windows editors)
   while (!text.empty()) {
     const auto end = text.find('\n');
     const std::string_view line = trim(text.substr(0, end), " \t\r");

@@ -39,6 +39,18 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+/// Unknown query parameters are ignored, as by the service; this only bounds them.
+const FormLimits k_query_limits{.max_fields = 1000};
+
+/// The last field named `name`: Starlette's form.get() takes the last one.
+const FormField* last_field(const std::vector<FormField>& fields, std::string_view name) {
+  const FormField* found = nullptr;
+  for (const auto& f : fields) {
+    if (f.name == name) found = &f;
+  }
+  return found;
+}
+
 /// The local backend's own limit on decoded pixels (decompression bombs).
 constexpr std::uint64_t k_max_pixels = 100'000'000;
 
@@ -48,6 +60,14 @@ struct Reply {
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;
   std::size_t faces = 0;
+};
+
+/// One image for a worker (or a URL for a fetcher first).
+struct Job {
+  bool embeddings = false;
+  std::string name;
+  std::string bytes;
+  std::optional<std::string> url;
 };
 
 Reply json_reply(int status, std::string body) {
@@ -112,8 +132,9 @@ struct Request {
   bool counted_buffered = false;
 
   // Set by a worker; read by the polling thread once resumed.
-  std::optional<Reply> reply;  // guarded by MhdServer::m_mutex
-  bool overloaded = false;     // the server's buffer budget ran out: 503
+  std::optional<Reply> reply;    // guarded by MhdServer::m_mutex
+  std::optional<Reply> pending;  // decided from the headers, sent on the next call
+  bool overloaded = false;       // the server's buffer budget ran out: 503
   int status_sent = 0;
   std::size_t faces = 0;
 };
@@ -155,8 +176,9 @@ class MhdServer final : public Server {
   MhdServer(FaceAnalyzer& analyzer, ServerSettings settings)
       : m_analyzer(analyzer),
         m_settings(std::move(settings)),
-        m_queue(m_settings.workers, m_settings.queue ? m_settings.queue : 4 * m_settings.workers) {
-    m_queue_capacity = m_settings.queue ? m_settings.queue : 4 * m_settings.workers;
+        m_queue(m_settings.workers, m_settings.queue.value_or(4 * m_settings.workers)),
+        m_fetch_queue(m_settings.url_fetcher ? m_settings.fetchers : 0, 4 * m_settings.fetchers) {
+    m_queue_capacity = m_settings.queue.value_or(4 * m_settings.workers);
     m_buffer_budget = m_settings.max_body_bytes * (m_settings.workers + m_queue_capacity + 8);
   }
 
@@ -171,6 +193,9 @@ class MhdServer final : public Server {
     m_daemon = MHD_start_daemon(flags, 0, nullptr, nullptr, &MhdServer::on_request_cb, this,  //
                                 MHD_OPTION_LISTEN_SOCKET, m_listen_fd,                        //
                                 MHD_OPTION_CONNECTION_LIMIT, static_cast<unsigned>(m_settings.max_connections),
+                                MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+                                static_cast<unsigned>(m_settings.max_connections_per_ip.value_or(
+                                    std::max<std::size_t>(1, m_settings.max_connections / 4))),
                                 MHD_OPTION_CONNECTION_TIMEOUT, static_cast<unsigned>(m_settings.idle_timeout.count()),
                                 // Bounds the request line and headers (and their count) per connection.
                                 MHD_OPTION_CONNECTION_MEMORY_LIMIT, static_cast<size_t>(64 * 1024),  //
@@ -211,6 +236,7 @@ class MhdServer final : public Server {
       // Anything still queued is answered 503 without analysis; a running
       // analysis ends on its own.
       m_abandon = true;
+      m_fetch_queue.close();
       m_queue.close();
       {
         std::unique_lock lock(m_mutex);
@@ -350,8 +376,19 @@ class MhdServer final : public Server {
     if (!r->headers_seen) {
       r->headers_seen = true;
       r->method = method ? method : "";
-      if (auto early = on_headers(c, *r)) return send(c, *r, std::move(*early));
+      if (auto early = on_headers(c, *r)) {
+        // A request with a body not read yet is answered now, and the
+        // connection closed. Others are answered on the next call, as
+        // libmicrohttpd expects, so the connection stays alive.
+        if (has_body(c)) return send(c, *r, std::move(*early));
+        r->pending = std::move(*early);
+      }
       return MHD_YES;
+    }
+    if (r->pending) {
+      Reply reply = std::move(*r->pending);
+      r->pending.reset();
+      return send(c, *r, std::move(reply));
     }
     if (*size > 0) {
       on_body(c, *r, std::string_view(data, *size));
@@ -378,11 +415,41 @@ class MhdServer final : public Server {
     return reply;
   }
 
+  static bool has_body(MHD_Connection* c) {
+    if (header_value(c, MHD_HTTP_HEADER_TRANSFER_ENCODING)) return true;
+    const char* cl = header_value(c, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    return cl && std::string_view(cl) != "0";
+  }
+
+  /// Framing that proxies and servers may read differently (request
+  /// smuggling): refused, and the connection closed.
+  static std::optional<Reply> framing_problem(MHD_Connection* c) {
+    std::vector<std::string> lengths;
+    MHD_get_connection_values(
+        c, MHD_HEADER_KIND,
+        [](void* cls, MHD_ValueKind, const char* key, const char* value) -> MHD_Result {
+          if (key && value && iequals(key, MHD_HTTP_HEADER_CONTENT_LENGTH)) {
+            static_cast<std::vector<std::string>*>(cls)->emplace_back(value);
+          }
+          return MHD_YES;
+        },
+        &lengths);
+    const char* te = header_value(c, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+    if (lengths.size() > 1 || (te && !lengths.empty())) {
+      return json_reply(400, R"({"detail":"Conflicting Content-Length or Transfer-Encoding headers"})");
+    }
+    if (te && !iequals(trim(te, " \t"), "chunked")) {
+      return json_reply(501, R"({"detail":"Only the chunked transfer coding is supported"})");
+    }
+    return std::nullopt;
+  }
+
   bool drain_over(const Request& r) const {
     return r.drained > m_settings.drain_bytes || Clock::now() - r.drain_start > m_settings.drain_time;
   }
 
   std::optional<Reply> on_headers(MHD_Connection* c, Request& r) {
+    if (auto problem = framing_problem(c)) return problem;
     const bool is_options = r.method == "OPTIONS";
     if (is_options && m_settings.cors_origin && r.route != Route::unknown) return preflight(r);
     const bool open_route = r.route == Route::page || r.route == Route::healthz || r.route == Route::readyz;
@@ -507,7 +574,7 @@ class MhdServer final : public Server {
     if (const char* k = header_value(c, "X-API-KEY")) return std::string(k);
     if (const char* k = header_value(c, "X-RapidAPI-Key")) return std::string(k);
     if (!r.query.empty()) {
-      auto fields = parse_query(r.query);
+      auto fields = parse_query(r.query, k_query_limits);
       if (fields) {
         if (const FormField* f = find_field(*fields, "api_key")) return f->value;
       }
@@ -562,7 +629,7 @@ class MhdServer final : public Server {
       std::lock_guard lock(m_conn_mutex);
       r.conn_info->busy = true;
     }
-    auto query = parse_query(r.query);
+    auto query = parse_query(r.query, k_query_limits);
     if (!query) {
       return send(c, r, json_reply(422, validation_json({{{"query"}, query.error().message, "value_error"}})));
     }
@@ -603,8 +670,8 @@ class MhdServer final : public Server {
       if (!parsed) return send(c, r, json_reply(400, R"({"detail":"There was an error parsing the body"})"));
       fields = std::move(*parsed);
     }
-    const FormField* image = find_field(fields, "image");
-    const FormField* url = find_field(fields, "url");
+    const FormField* image = last_field(fields, "image");
+    const FormField* url = last_field(fields, "url");
     if (!image && !url) {
       return send(c, r,
                   json_reply(422, validation_json({{{"body", "image"}, "field required", "value_error.missing"},
@@ -612,7 +679,8 @@ class MhdServer final : public Server {
     }
     if (detection && !*detection) {
       return send(c, r,
-                  json_reply(200, failure_json(image ? image->filename.value_or("image") : "", "",
+                  json_reply(200, failure_json(image ? image->filename.value_or("image") : display_name(url->value),
+                                               image ? md5_hex(image->value) : "",
                                                "detection=false (one embedding for the whole image) is not "
                                                "supported by faceverify serve; send the photo with detection on")));
     }
@@ -628,23 +696,60 @@ class MhdServer final : public Server {
     release_buffer(r);
     r.body.clear();
     r.body.shrink_to_fit();
-    if (m_stopping) return send(c, r, unavailable_reply("The server is shutting down"));
-    if (m_queue.depth() >= m_queue_capacity) {
-      Reply reply = json_reply(429, message_json("Too many requests: every worker is busy and the queue is full; "
-                                                 "retry after the time in Retry-After."));
-      reply.headers.emplace_back("Retry-After", "1");
-      return send(c, r, std::move(reply));
+    // A request accepted before a stop is still answered; only what is
+    // left when the grace period ends gets 503.
+    if (m_abandon) return send(c, r, unavailable_reply("The server is shutting down"));
+    if (job->url && !m_settings.url_fetcher) return send(c, r, url_disabled_reply(*job->url));
+    WorkQueue& first = job->url ? m_fetch_queue : m_queue;
+    if (first.pending() >= (job->url ? 5 * m_settings.fetchers : m_settings.workers + m_queue_capacity)) {
+      return send(c, r, busy_reply());
     }
     {
       std::lock_guard lock(m_mutex);
       ++m_suspended;
     }
     MHD_suspend_connection(c);
-    const bool queued = m_queue.try_submit([this, c, &r, job] {
-      resume(c, r, m_abandon ? unavailable_reply("The server is shutting down") : analyse(*job));
-    });
+    // Only the polling thread submits here, so the check above holds.
+    const bool queued = job->url ? m_fetch_queue.try_submit([this, c, &r, job] { fetch_then_analyse(c, r, job); })
+                                 : submit_analysis(c, r, job);
     if (!queued) resume(c, r, unavailable_reply("The server is shutting down"));
     return MHD_YES;
+  }
+
+  static Reply busy_reply() {
+    Reply reply = json_reply(429, message_json("Too many requests: every worker is busy and the queue is full; "
+                                               "retry after the time in Retry-After."));
+    reply.headers.emplace_back("Retry-After", "1");
+    return reply;
+  }
+
+  static Reply url_disabled_reply(const std::string& url) {
+    return json_reply(200, failure_json(display_name(url), "",
+                                        "URL inputs are disabled on this server: send the image bytes in the "
+                                        "`image` field, or start the server with --allow-url-fetch"));
+  }
+
+  bool submit_analysis(MHD_Connection* c, Request& r, const std::shared_ptr<Job>& job) {
+    return m_queue.try_submit([this, c, &r, job] {
+      resume(c, r, m_abandon ? unavailable_reply("The server is shutting down") : analyse(*job));
+    });
+  }
+
+  /// On a fetcher thread: downloads never hold a worker, so slow URLs cannot
+  /// stall the analyses of uploads.
+  void fetch_then_analyse(MHD_Connection* c, Request& r, const std::shared_ptr<Job>& job) {
+    if (m_abandon) return resume(c, r, unavailable_reply("The server is shutting down"));
+    const std::string shown = display_name(*job->url);
+    auto fetched = m_settings.url_fetcher->fetch(*job->url);
+    if (!fetched) {
+      const std::string message =
+          fetched.error().kind == ErrorKind::usage ? fetched.error().message : "Can not load image.";
+      return resume(c, r, json_reply(200, failure_json(shown, "", message)));
+    }
+    job->name = shown;
+    job->bytes = std::move(*fetched);
+    job->url.reset();
+    if (!submit_analysis(c, r, job)) resume(c, r, busy_reply());
   }
 
   void resume(MHD_Connection* c, Request& r, Reply reply) {
@@ -664,30 +769,7 @@ class MhdServer final : public Server {
     return reply;
   }
 
-  struct Job {
-    bool embeddings = false;
-    std::string name;
-    std::string bytes;
-    std::optional<std::string> url;
-  };
-
   Reply analyse(Job& job) {
-    if (job.url) {
-      const std::string shown = display_name(*job.url);
-      if (!m_settings.url_fetcher) {
-        return json_reply(200, failure_json(shown, "",
-                                            "URL inputs are disabled on this server: send the image bytes in the "
-                                            "`image` field, or start the server with --allow-url-fetch"));
-      }
-      auto fetched = m_settings.url_fetcher->fetch(*job.url);
-      if (!fetched) {
-        const std::string message =
-            fetched.error().kind == ErrorKind::usage ? fetched.error().message : "Can not load image.";
-        return json_reply(200, failure_json(shown, "", message));
-      }
-      job.name = shown;
-      job.bytes = std::move(*fetched);
-    }
     const std::string md5 = md5_hex(job.bytes);
     Image image;
     image.source.kind = SourceKind::file;
@@ -698,10 +780,10 @@ class MhdServer final : public Server {
     if (!image.format) return json_reply(200, failure_json(job.name, md5, "Can not load image."));
     const ImageHeader header = inspect_header(job.bytes, *image.format);
     if (header.width && header.height && std::uint64_t{*header.width} * *header.height > k_max_pixels) {
-      return json_reply(200, failure_json(job.name, md5,
-                                          "Resolution is too big: " + std::to_string(*header.width) + "x" +
-                                              std::to_string(*header.height) + ". Max allowed resolution: " +
-                                              std::to_string(k_max_pixels) + " pixels."));
+      return json_reply(200,
+                        failure_json(job.name, md5,
+                                     "Resolution is too big: " + std::to_string(*header.width) + "x" +
+                                         std::to_string(*header.height) + ". Max allowed resolution: 100 megapixels."));
     }
     image.bytes = std::move(job.bytes);
     auto analysis = m_analyzer.analyze(image);
@@ -756,7 +838,8 @@ class MhdServer final : public Server {
     if (m_settings.access_log) {
       std::string path = display_name(r->path);
       if (path.size() > 200) path = path.substr(0, 200) + "...";
-      std::string line = utc_now() + " " + r->client + " " + display_name(r->method) + " " + path + " ";
+      const std::string method = r->method.empty() ? "-" : display_name(r->method);  // left before its headers
+      std::string line = utc_now() + " " + r->client + " " + method + " " + path + " ";
       line += status ? std::to_string(status) : std::string("-");
       line += " in=" + std::to_string(r->bytes_in) + " ms=" + std::to_string(static_cast<long long>(seconds * 1000));
       line += " faces=" + std::to_string(faces);
@@ -794,6 +877,7 @@ class MhdServer final : public Server {
   ServerSettings m_settings;
   Metrics m_metrics;
   WorkQueue m_queue;
+  WorkQueue m_fetch_queue;
   std::size_t m_queue_capacity = 0;
   std::size_t m_buffer_budget = 0;
   std::atomic<std::size_t> m_buffered{0};

@@ -23,14 +23,15 @@
 namespace faceverify::serve {
 
 struct ServerSettings {
-  std::string host = "127.0.0.1";  // a numeric address or a name (resolved once)
-  int port = 8080;                 // 0: any free port (port() says which)
-  std::size_t workers = 1;         // concurrent analyses
-  std::size_t queue = 0;           // images waiting for a worker; 0 means 4 × workers
+  std::string host = "127.0.0.1";    // a numeric address or a name (resolved once)
+  int port = 8080;                   // 0: any free port (port() says which)
+  std::size_t workers = 1;           // concurrent analyses
+  std::optional<std::size_t> queue;  // images waiting for a worker (0: none); default 4 × workers
   std::size_t max_body_bytes = 16u * 1024u * 1024u;
   ApiKeys keys;                            // none: no key needed
   std::optional<std::string> cors_origin;  // set: answer preflights, add CORS headers
   UrlFetcher* url_fetcher = nullptr;       // null: `url` inputs are refused (--allow-url-fetch)
+  std::size_t fetchers = 4;                // downloads at once, beside the workers (never on them)
   std::string version;                     // faceverify's, e.g. "1.0.0"
   std::string models_id;                   // X-Faceverify-Models
   std::string backend_label = "local";     // for the ready line
@@ -38,6 +39,7 @@ struct ServerSettings {
   // Hostile clients: open connections, a connection's silence, and the time
   // a request may take to arrive (headers and body) before it is closed.
   std::size_t max_connections = 1000;
+  std::optional<std::size_t> max_connections_per_ip;  // default max_connections / 4; 0: no limit
   std::chrono::seconds idle_timeout{15};
   std::chrono::seconds request_timeout{60};
   // After a 413 the rest of the body is read and discarded, at most this

@@ -16,7 +16,7 @@ WorkQueue::~WorkQueue() {
 bool WorkQueue::try_submit(std::function<void()> job) {
   {
     std::lock_guard lock(m_mutex);
-    if (m_closed || m_jobs.size() >= m_capacity) return false;
+    if (m_closed || m_jobs.size() + m_running >= m_threads.size() + m_capacity) return false;
     m_jobs.push_back(std::move(job));
   }
   m_ready.notify_one();

@@ -22,8 +22,8 @@ class WorkQueue {
   WorkQueue(const WorkQueue&) = delete;
   WorkQueue& operator=(const WorkQueue&) = delete;
 
-  /// Queues `job`; false when `capacity` jobs already wait or the queue is
-  /// closed.
+  /// Queues `job`; false when every worker is busy and `capacity` jobs
+  /// already wait, or the queue is closed.
   bool try_submit(std::function<void()> job);
 
   /// Jobs waiting (not yet taken by a worker).

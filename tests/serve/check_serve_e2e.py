@@ -273,6 +273,20 @@ def case_lifecycle():
     check(len(lines) == 1 and " GET /healthz 200 " in lines[0] and "not-logged" not in lines[0],
           "--access-log: one line per request, no query: %s" % lines)
     check(not any("GET /healthz" in l for l in s.lines), "with --access-log, no access lines on stderr")
+    # A second signal stops at once, as after a default signal, even with a request half sent.
+    import socket
+    s = Server("--workers", "1")
+    port = int(s.url.rsplit(":", 1)[1])
+    half = socket.create_connection(("127.0.0.1", port))
+    half.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+    time.sleep(0.3)
+    s.proc.send_signal(signal.SIGTERM)
+    time.sleep(0.5)
+    start = time.time()
+    rc, _ = s.stop(signal.SIGINT)
+    check(rc == 130 and time.time() - start < 3, "a second signal: exit 130 at once, not %d after %.1f s" %
+          (rc, time.time() - start))
+    half.close()
     exposed = Server("--listen", "0.0.0.0:0")
     check(any("without --api-key-file" in l for l in exposed.lines), "a warning when exposed without keys")
     exposed.stop()
@@ -283,7 +297,8 @@ def case_lifecycle():
     rc, out, err = faceverify("serve", "--listen", "127.0.0.1:0", "--api-key-file", keyfile)
     check(rc == 2 and "chmod 600" in err, "a key file others can read is refused: %r" % err)
     os.chmod(keyfile, 0o600)
-    k = Server("--api-key-file", keyfile, "--workers", "1")
+    klog = os.path.join(tempfile.mkdtemp(), "access.log")
+    k = Server("--api-key-file", keyfile, "--workers", "1", "--access-log", klog)
     photo = labels()[0][0]
     r = requests.post(k.url + "/v1/results", files={"image": open(photo, "rb")})
     check(r.status_code == 401 and "message" in r.json(), "no key: 401 message")
@@ -293,8 +308,9 @@ def case_lifecycle():
     check(requests.get(k.url + "/").status_code == 200, "the page needs no key")
     rc, out, err = faceverify("--api-url", k.url, "--api", "api4ai", "--api-key-file", keyfile, photo, photo)
     check(rc == 0, "the CLI with a key through the server: %d %s" % (rc, err))
+    requests.get(k.url + "/first-key-abcdef")  # a key sent by mistake in the path
     k.stop()
-    for line in k.lines:
+    for line in k.lines + open(klog).read().splitlines():
         check("first-key" not in line and "second-key" not in line, "no key in the log: " + line)
 
 

@@ -510,6 +510,7 @@ TEST_CASE("serve: --listen parsing and loopback detection", "[serve]") {
 TEST_CASE("serve: headers, connections and answers are bounded", "[serve]") {
   serve::ServerSettings s;
   s.max_connections = 4;
+  s.max_connections_per_ip = 0;  // no limit per address: the total is what is tested here
   Fixture f(s);
   SECTION("a request whose headers exceed the bound is refused, and the server goes on") {
     RawClient c(f.server->port());
@@ -560,4 +561,166 @@ TEST_CASE("serve: headers, connections and answers are bounded", "[serve]") {
     CHECK(logged());
     CHECK(f.post_image("/v1/results", png_of_size(4, 4)).status == 200);
   }
+}
+
+TEST_CASE("serve: framing that proxies could read differently is refused", "[serve]") {
+  Fixture f;
+  const auto ask = [&](const std::string& request) {
+    RawClient c(f.server->port());
+    c.send_all(request);
+    c.stop_at_headers();
+    return c.read_for(3s);
+  };
+  CHECK(ask("POST /v1/results HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nabcdef")
+            .rfind("HTTP/1.1 400", 0) == 0);
+  CHECK(ask("POST /v1/results HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n")
+            .rfind("HTTP/1.1 400", 0) == 0);
+  CHECK(ask("POST /v1/results HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n")
+            .rfind("HTTP/1.1 501", 0) == 0);
+}
+
+TEST_CASE("serve: answers without a body keep the connection alive", "[serve]") {
+  Fixture f;
+  RawClient c(f.server->port());
+  c.send_all(
+      "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /v1/nope HTTP/1.1\r\nHost: x\r\n\r\n"
+      "GET /v1/version HTTP/1.1\r\nHost: x\r\n\r\n");
+  std::string replies;
+  for (int i = 0; i < 30 && replies.find("v9.8.7") == std::string::npos; ++i) replies += c.read_for(100ms);
+  CHECK(replies.find("HTTP/1.1 200") == 0);
+  CHECK(replies.find("HTTP/1.1 404") != std::string::npos);
+  CHECK(replies.find("\"v9.8.7\"") != std::string::npos);
+  CHECK(replies.find("Connection: close") == std::string::npos);
+}
+
+TEST_CASE("serve: one address cannot take every connection", "[serve]") {
+  serve::ServerSettings s;
+  s.max_connections = 100;
+  s.max_connections_per_ip = 3;
+  Fixture f(s);
+  std::vector<std::unique_ptr<RawClient>> held;
+  for (int i = 0; i < 3; ++i) {
+    held.push_back(std::make_unique<RawClient>(f.server->port()));
+    held.back()->send_all("GET /healthz HTTP/1.1\r\nHost: x\r\n");
+  }
+  std::this_thread::sleep_for(200ms);
+  RawClient fourth(f.server->port());
+  fourth.send_all("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+  CHECK(fourth.read_for(2s).rfind("HTTP/1.1 200", 0) != 0);
+  // Another address (127.0.0.2 is loopback too) still gets in.
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in from{};
+  from.sin_family = AF_INET;
+  from.sin_addr.s_addr = htonl(0x7F000002);
+  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&from), sizeof from) == 0);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(static_cast<std::uint16_t>(f.server->port()));
+  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to) == 0);
+  const std::string request = "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+  REQUIRE(::send(fd, request.data(), request.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(request.size()));
+  char buf[64] = {};
+  pollfd p{fd, POLLIN, 0};
+  REQUIRE(::poll(&p, 1, 3000) == 1);
+  CHECK(std::string(buf, static_cast<std::size_t>(std::max<ssize_t>(0, ::recv(fd, buf, sizeof buf, 0))))
+            .rfind("HTTP/1.1 200", 0) == 0);
+  ::close(fd);
+}
+
+TEST_CASE("serve: --queue 0 lets no image wait", "[serve]") {
+  serve::ServerSettings s;
+  s.workers = 1;
+  s.queue = 0;
+  Fixture f(s);
+  f.analyzer.hold(true);
+  std::thread first([&] {
+    auto c = make_curl_client({});
+    HttpRequest req;
+    req.url = f.url("/v1/results");
+    req.form.push_back({"image", png_of_size(4, 4), "a.png", std::nullopt});
+    (void)c->send(req);
+  });
+  f.analyzer.wait_started(1);
+  CHECK(f.post_image("/v1/results", png_of_size(4, 4)).status == 429);
+  f.analyzer.hold(false);
+  first.join();
+}
+
+namespace {
+class BlockingFetcher final : public serve::UrlFetcher {
+ public:
+  Expected<std::string> fetch(std::string_view) override {
+    std::unique_lock lock(m_mutex);
+    ++m_started;
+    m_changed.notify_all();
+    m_changed.wait(lock, [this] { return m_released; });
+    return png_of_size(8, 8);
+  }
+  void wait_started() {
+    std::unique_lock lock(m_mutex);
+    m_changed.wait_for(lock, 10s, [this] { return m_started > 0; });
+  }
+  void release() {
+    std::lock_guard lock(m_mutex);
+    m_released = true;
+    m_changed.notify_all();
+  }
+
+ private:
+  std::mutex m_mutex;
+  std::condition_variable m_changed;
+  int m_started = 0;
+  bool m_released = false;
+};
+}  // namespace
+
+TEST_CASE("serve: a slow URL download never holds a worker", "[serve]") {
+  BlockingFetcher fetcher;
+  serve::ServerSettings s;
+  s.workers = 1;
+  s.url_fetcher = &fetcher;
+  s.fetchers = 1;
+  Fixture f(s);
+  std::atomic<int> url_status{0};
+  std::thread slow([&] {
+    auto c = make_curl_client({});
+    HttpRequest req;
+    req.url = f.url("/v1/results");
+    req.form.push_back({"url", "http://slow.example/photo.png", std::nullopt, std::nullopt});
+    auto r = c->send(req);
+    url_status = r ? r->status : -1;
+  });
+  fetcher.wait_started();
+  CHECK(f.post_image("/v1/results", png_of_size(4, 4)).status == 200);  // the one worker is free
+  fetcher.release();
+  slow.join();
+  CHECK(url_status == 200);
+}
+
+TEST_CASE("serve: a stop finishes an upload that is still arriving", "[serve]") {
+  Fixture f;
+  const std::string bytes = png_of_size(4, 4);
+  const std::string body =
+      "--b\r\nContent-Disposition: form-data; name=\"image\"; filename=\"a.png\"\r\n\r\n" + bytes + "\r\n--b--\r\n";
+  RawClient c(f.server->port());
+  c.send_all(
+      "POST /v1/results HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=b\r\n"
+      "Content-Length: " +
+      std::to_string(body.size()) + "\r\n\r\n" + body.substr(0, 10));
+  std::this_thread::sleep_for(200ms);
+  std::thread stopper([&] { f.server->stop(5s); });
+  std::this_thread::sleep_for(300ms);
+  c.send_all(body.substr(10));
+  c.stop_at_headers();
+  CHECK(c.read_for(5s).rfind("HTTP/1.1 200", 0) == 0);
+  stopper.join();
+}
+
+TEST_CASE("serve: a key file may start with a byte order mark", "[serve]") {
+  auto keys = serve::ApiKeys::from_text("\xEF\xBB\xBFkey-one\r\nkey-two\r\n", "");
+  REQUIRE(keys);
+  CHECK(keys->accepts("key-one"));
+  CHECK(keys->accepts("key-two"));
+  CHECK(!keys->accepts("\xEF\xBB\xBFkey-one"));
 }
