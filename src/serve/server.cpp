@@ -39,8 +39,12 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-/// Unknown query parameters are ignored, as by the service; this only bounds them.
-const FormLimits k_query_limits{.max_fields = 1000};
+/// Unknown query parameters are ignored, as by the service; this only bounds
+/// them (the service has two). More are refused with 414 before
+/// libmicrohttpd parses them: its per-connection memory would run out while
+/// parsing and leave the request unanswered.
+constexpr std::size_t k_max_query_fields = 256;
+const FormLimits k_query_limits{.max_fields = k_max_query_fields};
 
 /// The last field named `name`: Starlette's form.get() takes the last one.
 const FormField* last_field(const std::vector<FormField>& fields, std::string_view name) {
@@ -355,6 +359,9 @@ class MhdServer final : public Server {
     const auto q = r->raw_uri.find('?');
     if (q != std::string::npos) r->query = r->raw_uri.substr(q + 1);
     r->route = route_of(r->path);
+    if (static_cast<std::size_t>(std::count(r->query.begin(), r->query.end(), '&')) >= k_max_query_fields) {
+      refuse_now(c, *r, json_reply(414, R"x({"detail":"Too many query parameters (at most 256)"})x"), "URI Too Long");
+    }
     const MHD_ConnectionInfo* ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     r->client = address_text(ci ? ci->client_addr : nullptr);
     const MHD_ConnectionInfo* sc = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
@@ -531,6 +538,21 @@ class MhdServer final : public Server {
     }
     r.status_sent = reply.status;
     start_drain(r);
+  }
+
+  /// Before libmicrohttpd has read the request: the answer is written on the
+  /// socket and the sending side shut, so the client reads it and the
+  /// connection ends whatever the library does next.
+  void refuse_now(MHD_Connection* c, Request& r, const Reply& reply, std::string_view reason) {
+    std::string head = "HTTP/1.1 " + std::to_string(reply.status) + " " + std::string(reason) + "\r\n";
+    for (const auto& [name, value] : common_headers()) head += name + ": " + value + "\r\n";
+    head += "Content-Type: " + reply.content_type + "\r\nContent-Length: " + std::to_string(reply.body.size()) +
+            "\r\nConnection: close\r\n\r\n" + reply.body;
+    if (const MHD_ConnectionInfo* ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD)) {
+      [[maybe_unused]] const ssize_t n = ::send(ci->connect_fd, head.data(), head.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+      ::shutdown(ci->connect_fd, SHUT_WR);
+    }
+    r.status_sent = reply.status;
   }
 
   std::vector<std::pair<std::string, std::string>> common_headers() const {

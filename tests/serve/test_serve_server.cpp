@@ -724,3 +724,14 @@ TEST_CASE("serve: a key file may start with a byte order mark", "[serve]") {
   CHECK(keys->accepts("key-two"));
   CHECK(!keys->accepts("\xEF\xBB\xBFkey-one"));
 }
+
+TEST_CASE("serve: a query with too many parameters gets 414 at once, not silence", "[serve]") {
+  Fixture f;
+  std::string query;
+  for (int i = 0; i < 1200; ++i) query += "a" + std::to_string(i) + "=b&";
+  const auto start = std::chrono::steady_clock::now();
+  const HttpResponse r = f.get("/healthz?" + query);
+  CHECK(r.status == 414);
+  CHECK(std::chrono::steady_clock::now() - start < 5s);
+  CHECK(f.get("/healthz?a=1&b=2").status == 200);
+}
