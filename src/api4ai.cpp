@@ -427,14 +427,30 @@ std::string redact(std::string text, std::string_view secret) {
   return redact_secret(std::move(text), secret);
 }
 
-Expected<std::string> fetch_service_version(const Endpoint& endpoint, HttpClient& client, Millis timeout) {
+namespace {
+
+// GET …/v1/version, with the key the results requests send.
+HttpRequest version_request(const Endpoint& endpoint, Millis timeout) {
   HttpRequest req = build_request(endpoint, Image{});
   req.form.clear();  // a GET
   std::string url = endpoint.results_url;
   if (const auto slash = url.rfind('/'); slash != std::string::npos) url.resize(slash);
   req.url = url + "/version";
   req.timeout = timeout;
-  auto response = client.send(req);
+  return req;
+}
+
+}  // namespace
+
+Expected<std::string> fetch_served_model_set(const Endpoint& endpoint, HttpClient& client, Millis timeout) {
+  auto response = client.send(version_request(endpoint, timeout));
+  if (!response) return std::unexpected(response.error());
+  if (response->status != 200) return std::string();
+  return faceverify_model_set(*response);
+}
+
+Expected<std::string> fetch_service_version(const Endpoint& endpoint, HttpClient& client, Millis timeout) {
+  auto response = client.send(version_request(endpoint, timeout));
   if (!response) return std::unexpected(response.error());
   const std::string_view key = endpoint.api_key ? std::string_view(*endpoint.api_key) : std::string_view();
   response->body = redact_secret_exact(std::move(response->body), key);

@@ -73,6 +73,12 @@ class Api4aiBackend final : public Backend {
     return *version;
   }
 
+  std::optional<std::string> served_model_set() override {
+    auto id = api4ai::fetch_served_model_set(m_endpoint, *m_client, std::min(m_timeout, Millis(15000)));
+    if (!id || id->empty()) return std::nullopt;
+    return *id;
+  }
+
  private:
   Millis m_timeout;
   bool m_verbose;

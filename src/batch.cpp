@@ -174,6 +174,22 @@ std::unexpected<Error> incomparable_with_images(const Subject& record, const Pro
 
 }  // namespace
 
+Expected<Provenance> InputSet::check_comparable_before_analysis(Backend& backend) const {
+  const Provenance& own = backend.provenance();
+  auto ok = check_comparable(own);
+  if (ok) return own;
+  // Only a refused run asks: a faceverify server is known from its replies,
+  // and this one GET is its version reply's.
+  if (own.backend != BackendKind::api4ai) return std::unexpected(ok.error());
+  const auto model_set = backend.served_model_set();
+  if (!model_set) return std::unexpected(ok.error());
+  Analysis probe;
+  probe.model_set = *model_set;
+  Provenance served = produced_by(own, probe);
+  if (auto again = check_comparable(served); !again) return std::unexpected(again.error());
+  return served;
+}
+
 Expected<void> InputSet::check_comparable(const Provenance& backend) const {
   const bool analyses_images =
       std::any_of(subjects.begin(), subjects.end(), [](const Subject& s) { return !s.from_file; });

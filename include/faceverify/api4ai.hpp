@@ -85,6 +85,11 @@ std::string redact(std::string text, std::string_view secret);
 /// JSON-quoted string). Errors are like an analysis' (network, http, ...).
 Expected<std::string> fetch_service_version(const Endpoint& endpoint, HttpClient& client, Millis timeout);
 
+/// The model set a faceverify server behind `endpoint` announces in the
+/// X-Faceverify-Models header of its version reply; "" for any other
+/// service (no header, or not 200).
+Expected<std::string> fetch_served_model_set(const Endpoint& endpoint, HttpClient& client, Millis timeout);
+
 /// How a batch shares one analyzer among workers.
 struct BatchSettings {
   std::optional<Millis> per_image_timeout;  // set: each analyze() gets its own budget instead of the deadline

@@ -57,6 +57,11 @@ class Backend {
   /// The service's version (api4ai: GET …/v1/version); nullopt when the
   /// backend has none or it is unknown (--verbose says why).
   virtual std::optional<std::string> service_version() { return std::nullopt; }
+
+  /// The model set a faceverify server behind this backend announces (one
+  /// GET …/v1/version), nullopt for any other service or backend. Asked only
+  /// when an embedding file would otherwise be refused before any request.
+  virtual std::optional<std::string> served_model_set() { return std::nullopt; }
 };
 
 /// Opens the backend `settings.kind` names. Checks everything that needs no

@@ -85,6 +85,12 @@ struct InputSet {
   /// `backend`) come from models whose embeddings cannot be compared.
   Expected<void> check_comparable(const Provenance& backend) const;
 
+  /// Before any request: check_comparable against `backend`'s provenance;
+  /// when that refuses and the backend is a faceverify server (its version
+  /// reply names its model set), against the local provenance its analyses
+  /// will have instead. Returns the provenance the inputs were checked with.
+  Expected<Provenance> check_comparable_before_analysis(Backend& backend) const;
+
   /// After analysis: the provenance the run's embeddings share (each
   /// analysis has its own, produced_by()): the first analysed image's, else
   /// the first record's, else `fallback`. Usage error naming two subjects

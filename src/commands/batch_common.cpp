@@ -212,8 +212,9 @@ Expected<BatchSetup> prepare_batch(const ServiceOptions& service, const BatchOpt
     auto backend = open_backend(backend_settings(service, o.timeout_seconds, o.verbose), run, diag);
     if (!backend) return std::unexpected(backend.error());
     setup.backend = std::move(*backend);
-    setup.provenance = setup.backend->provenance();
-    if (auto ok = inputs.check_comparable(setup.provenance); !ok) return std::unexpected(ok.error());
+    auto checked = inputs.check_comparable_before_analysis(*setup.backend);
+    if (!checked) return std::unexpected(checked.error());
+    setup.provenance = std::move(*checked);
     if (!o.no_cache) {
       auto dir = o.cache_dir ? Expected<std::filesystem::path>(*o.cache_dir) : cache::default_directory();
       if (!dir) return std::unexpected(dir.error());

@@ -251,6 +251,19 @@ def case_cli():
     if rc_s == 0 and rc_l == 0:
         js, jl = json.loads(out_s), json.loads(out_l)
         check(abs(js.get("auc", 0) - jl.get("auc", 1)) < 1e-9, "calibrate: same AUC")
+    # A local embedding file mixes with images analysed by the server (same model set).
+    a, b = same[0]
+    local_file = os.path.join(tmp, "a.jsonl")
+    rc, out, err = faceverify("embed", "--backend", "local", a)
+    check(rc == 0, "embed a: " + err)
+    open(local_file, "w").write(out)
+    rc_m, out_m, err_m = faceverify(*api, "--json", local_file, b)
+    rc_l, out_l, err_l = faceverify("--backend", "local", "--json", a, b)
+    check(rc_m == rc_l, "a local embedding file with a photo analysed by the server: exit %d, local %d (%s)" %
+          (rc_m, rc_l, err_m.strip()))
+    if rc_m in (0, 1):
+        check(abs(json.loads(out_m)["similarity"] - json.loads(out_l)["similarity"]) < 1e-6, "mixed: same similarity")
+        check(json.loads(out_m).get("backend") == "local", "mixed: the embeddings count as the local backend's")
     rc, _ = s.stop(signal.SIGINT)
     check(rc == 0, "SIGINT: exit 0, not %d" % rc)
 
