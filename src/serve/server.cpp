@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "faceverify/image.hpp"
+#include "faceverify/secrets.hpp"
 #include "faceverify/sha256.hpp"
 #include "faceverify/text.hpp"
 #include "serve/metrics.hpp"
@@ -139,6 +140,8 @@ struct Request {
   std::optional<Reply> reply;    // guarded by MhdServer::m_mutex
   std::optional<Reply> pending;  // decided from the headers, sent on the next call
   bool overloaded = false;       // the server's buffer budget ran out: 503
+  bool framing_error = false;    // conflicting Content-Length / Transfer-Encoding
+  bool logged = false;           // its access line is written (answered before libmicrohttpd read it)
   int status_sent = 0;
   std::size_t faces = 0;
 };
@@ -360,7 +363,7 @@ class MhdServer final : public Server {
     if (q != std::string::npos) r->query = r->raw_uri.substr(q + 1);
     r->route = route_of(r->path);
     if (static_cast<std::size_t>(std::count(r->query.begin(), r->query.end(), '&')) >= k_max_query_fields) {
-      refuse_now(c, *r, json_reply(414, R"x({"detail":"Too many query parameters (at most 256)"})x"), "URI Too Long");
+      refuse_now(c, *r, json_reply(414, R"x({"detail":"Too many query parameters (at most 256)"})x"));
     }
     const MHD_ConnectionInfo* ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     r->client = address_text(ci ? ci->client_addr : nullptr);
@@ -384,11 +387,18 @@ class MhdServer final : public Server {
       r->headers_seen = true;
       r->method = method ? method : "";
       if (auto early = on_headers(c, *r)) {
-        // A request with a body not read yet is answered now, and the
-        // connection closed. Others are answered on the next call, as
-        // libmicrohttpd expects, so the connection stays alive.
-        if (has_body(c)) return send(c, *r, std::move(*early));
-        r->pending = std::move(*early);
+        // Without a body: answered on the next call, as libmicrohttpd
+        // expects, so the connection stays alive. With a body not read yet:
+        // a client waiting for 100 Continue, or one whose framing cannot be
+        // trusted, is answered and the connection closed; any other is
+        // still sending, so it is answered now and the body drained first.
+        if (!has_body(c)) {
+          r->pending = std::move(*early);
+        } else if (r->framing_error || header_value(c, "Expect")) {
+          return send(c, *r, std::move(*early));
+        } else {
+          send_early(c, *r, *early);
+        }
       }
       return MHD_YES;
     }
@@ -431,18 +441,21 @@ class MhdServer final : public Server {
   /// Framing that proxies and servers may read differently (request
   /// smuggling): refused, and the connection closed.
   static std::optional<Reply> framing_problem(MHD_Connection* c) {
-    std::vector<std::string> lengths;
+    struct Counts {
+      int lengths = 0;
+      int codings = 0;
+    } counts;
     MHD_get_connection_values(
         c, MHD_HEADER_KIND,
         [](void* cls, MHD_ValueKind, const char* key, const char* value) -> MHD_Result {
-          if (key && value && iequals(key, MHD_HTTP_HEADER_CONTENT_LENGTH)) {
-            static_cast<std::vector<std::string>*>(cls)->emplace_back(value);
-          }
+          auto* n = static_cast<Counts*>(cls);
+          if (key && value && iequals(key, MHD_HTTP_HEADER_CONTENT_LENGTH)) ++n->lengths;
+          if (key && value && iequals(key, MHD_HTTP_HEADER_TRANSFER_ENCODING)) ++n->codings;
           return MHD_YES;
         },
-        &lengths);
+        &counts);
     const char* te = header_value(c, MHD_HTTP_HEADER_TRANSFER_ENCODING);
-    if (lengths.size() > 1 || (te && !lengths.empty())) {
+    if (counts.lengths > 1 || counts.codings > 1 || (counts.codings && counts.lengths)) {
       return json_reply(400, R"({"detail":"Conflicting Content-Length or Transfer-Encoding headers"})");
     }
     if (te && !iequals(trim(te, " \t"), "chunked")) {
@@ -456,7 +469,10 @@ class MhdServer final : public Server {
   }
 
   std::optional<Reply> on_headers(MHD_Connection* c, Request& r) {
-    if (auto problem = framing_problem(c)) return problem;
+    if (auto problem = framing_problem(c)) {
+      r.framing_error = true;
+      return problem;
+    }
     const bool is_options = r.method == "OPTIONS";
     if (is_options && m_settings.cors_origin && r.route != Route::unknown) return preflight(r);
     const bool open_route = r.route == Route::page || r.route == Route::healthz || r.route == Route::readyz;
@@ -527,15 +543,7 @@ class MhdServer final : public Server {
   /// and discarded (bounded: drain_bytes, drain_time) and the connection
   /// closed, so the client reads the answer after its last byte.
   void send_early(MHD_Connection* c, Request& r, const Reply& reply) {
-    std::string head = "HTTP/1.1 " + std::to_string(reply.status) + " Request Entity Too Large\r\n";
-    for (const auto& [name, value] : common_headers()) head += name + ": " + value + "\r\n";
-    head += "Content-Type: " + reply.content_type + "\r\nContent-Length: " + std::to_string(reply.body.size()) +
-            "\r\nConnection: close\r\n\r\n" + reply.body;
-    const MHD_ConnectionInfo* ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
-    if (ci) {
-      // A few hundred bytes into an empty send buffer: written whole.
-      [[maybe_unused]] const ssize_t n = ::send(ci->connect_fd, head.data(), head.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-    }
+    write_now(c, reply, false);
     r.status_sent = reply.status;
     start_drain(r);
   }
@@ -543,16 +551,40 @@ class MhdServer final : public Server {
   /// Before libmicrohttpd has read the request: the answer is written on the
   /// socket and the sending side shut, so the client reads it and the
   /// connection ends whatever the library does next.
-  void refuse_now(MHD_Connection* c, Request& r, const Reply& reply, std::string_view reason) {
-    std::string head = "HTTP/1.1 " + std::to_string(reply.status) + " " + std::string(reason) + "\r\n";
+  void refuse_now(MHD_Connection* c, Request& r, const Reply& reply) {
+    write_now(c, reply, true);
+    r.status_sent = reply.status;
+    // Logged now: libmicrohttpd may never report this request again.
+    log_request(r, MHD_REQUEST_TERMINATED_COMPLETED_OK);
+    r.logged = true;
+  }
+
+  /// The whole answer written on the socket (a few hundred bytes into an
+  /// empty send buffer: written whole); `shut_write`: then the sending side
+  /// closed.
+  void write_now(MHD_Connection* c, const Reply& reply, bool shut_write) const {
+    std::string head = "HTTP/1.1 " + std::to_string(reply.status) + " " + reason_phrase(reply.status) + "\r\n";
     for (const auto& [name, value] : common_headers()) head += name + ": " + value + "\r\n";
+    for (const auto& [name, value] : reply.headers) head += name + ": " + value + "\r\n";
     head += "Content-Type: " + reply.content_type + "\r\nContent-Length: " + std::to_string(reply.body.size()) +
             "\r\nConnection: close\r\n\r\n" + reply.body;
     if (const MHD_ConnectionInfo* ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD)) {
       [[maybe_unused]] const ssize_t n = ::send(ci->connect_fd, head.data(), head.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-      ::shutdown(ci->connect_fd, SHUT_WR);
+      if (shut_write) ::shutdown(ci->connect_fd, SHUT_WR);
     }
-    r.status_sent = reply.status;
+  }
+
+  static std::string reason_phrase(int status) {
+    switch (status) {
+      case 400: return "Bad Request";
+      case 401: return "Unauthorized";
+      case 404: return "Not Found";
+      case 405: return "Method Not Allowed";
+      case 413: return "Request Entity Too Large";
+      case 414: return "URI Too Long";
+      case 501: return "Not Implemented";
+      default: return status < 300 ? "OK" : "Error";
+    }
   }
 
   std::vector<std::pair<std::string, std::string>> common_headers() const {
@@ -852,20 +884,33 @@ class MhdServer final : public Server {
 
   /// Logs, counts and frees a request, whether it completed or not.
   void finish(Request* r, MHD_RequestTerminationCode toe) {
+    release_buffer(*r);
+    if (!r->logged) log_request(*r, toe);
+    delete r;
+    std::lock_guard lock(m_mutex);
+    --m_active_requests;
+    m_idle.notify_all();
+  }
+
+  /// The request's metrics and access line.
+  void log_request(const Request& req, MHD_RequestTerminationCode toe) {
+    const Request* r = &req;
     const double seconds = std::chrono::duration<double>(Clock::now() - r->start).count();
     const std::size_t faces = r->faces;
-    release_buffer(*r);
     const int status = r->status_sent;
     if (status != 0) m_metrics.record(route_label(r->route), status, seconds, r->bytes_in, faces);
     if (m_settings.access_log) {
+      // A key sent by mistake in the path is redacted by the log's writer;
+      // one written with percent escapes is caught here.
       std::string path = display_name(r->path);
+      if (const std::string decoded = percent_decoded(path); redact_secrets(decoded) != decoded) path = "[redacted]";
       if (path.size() > 200) path = path.substr(0, 200) + "...";
       const std::string method = r->method.empty() ? "-" : display_name(r->method);  // left before its headers
       std::string line = utc_now() + " " + r->client + " " + method + " " + path + " ";
       line += status ? std::to_string(status) : std::string("-");
       line += " in=" + std::to_string(r->bytes_in) + " ms=" + std::to_string(static_cast<long long>(seconds * 1000));
       line += " faces=" + std::to_string(faces);
-      if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK) {
+      if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK && !(status != 0 && r->too_large)) {
         line += toe == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED ? " (timed out)"
                 : toe == MHD_REQUEST_TERMINATED_CLIENT_ABORT || toe == MHD_REQUEST_TERMINATED_READ_ERROR
                     ? " (client went away)"
@@ -873,10 +918,25 @@ class MhdServer final : public Server {
       }
       m_settings.access_log(line);
     }
-    delete r;
-    std::lock_guard lock(m_mutex);
-    --m_active_requests;
-    m_idle.notify_all();
+  }
+
+  static std::string percent_decoded(std::string_view text) {
+    const auto hex = [](char ch) {
+      if (ch >= '0' && ch <= '9') return ch - '0';
+      if (ch >= 'a' && ch <= 'f') return ch - 'a' + 10;
+      if (ch >= 'A' && ch <= 'F') return ch - 'A' + 10;
+      return -1;
+    };
+    std::string out;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+      if (text[i] == '%' && i + 2 < text.size() && hex(text[i + 1]) >= 0 && hex(text[i + 2]) >= 0) {
+        out.push_back(static_cast<char>(hex(text[i + 1]) * 16 + hex(text[i + 2])));
+        i += 2;
+      } else {
+        out.push_back(text[i]);
+      }
+    }
+    return out;
   }
 
   // ---- request-time bound ----

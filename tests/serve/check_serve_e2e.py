@@ -315,6 +315,17 @@ def case_lifecycle():
     photo = labels()[0][0]
     r = requests.post(k.url + "/v1/results", files={"image": open(photo, "rb")})
     check(r.status_code == 401 and "message" in r.json(), "no key: 401 message")
+    # The standard library's client sends its whole body before it reads: the 401 must still reach it.
+    import http.client
+    import urllib.parse
+    u = urllib.parse.urlsplit(k.url)
+    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
+    try:
+        conn.request("POST", "/v1/results", body=b"x" * (5 << 20), headers={"Content-Type": "application/octet-stream"})
+        check(conn.getresponse().status == 401, "http.client gets the 401 after its 5 MB body")
+    except OSError as e:
+        check(False, "http.client got %s instead of the 401" % e)
+    conn.close()
     r = requests.post(k.url + "/v1/results", files={"image": open(photo, "rb")},
                       headers={"X-API-KEY": "second-key-123456"})
     check(r.status_code == 200, "second key accepted")

@@ -735,3 +735,32 @@ TEST_CASE("serve: a query with too many parameters gets 414 at once, not silence
   CHECK(std::chrono::steady_clock::now() - start < 5s);
   CHECK(f.get("/healthz?a=1&b=2").status == 200);
 }
+
+TEST_CASE("serve: an early refusal of a request with a body lets the client finish sending", "[serve]") {
+  serve::ServerSettings s;
+  s.keys = *serve::ApiKeys::from_text("k-1\n", "");
+  Fixture f(s);
+  for (const char* path : {"/v1/results", "/nope"}) {
+    RawClient c(f.server->port());
+    const std::string body(3 * 1024 * 1024, 'x');  // more than the socket buffers hold
+    REQUIRE(c.send_all(std::string("POST ") + path +
+                       " HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=b\r\nContent-Length: " +
+                       std::to_string(body.size()) + "\r\n\r\n"));
+    CHECK(c.send_all(body));  // the server reads it (and discards it): no reset
+    c.stop_at_headers();
+    const std::string reply = c.read_for(5s);
+    CHECK(reply.rfind("HTTP/1.1 401", 0) == 0);
+    CHECK(reply.find("WWW-Authenticate: X-API-KEY") != std::string::npos);
+  }
+  CHECK(f.get("/healthz").status == 200);
+}
+
+TEST_CASE("serve: Transfer-Encoding sent twice is refused", "[serve]") {
+  Fixture f;
+  RawClient c(f.server->port());
+  c.send_all(
+      "POST /v1/results HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "0\r\n\r\n");
+  c.stop_at_headers();
+  CHECK(c.read_for(3s).rfind("HTTP/1.1 400", 0) == 0);
+}
