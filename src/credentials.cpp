@@ -13,8 +13,7 @@
 
 namespace faceverify {
 
-Expected<std::string> read_key_file(const std::string& path) {
-  const std::string where = "--api-key-file " + path + ": ";
+Expected<std::string> read_secret_file(const std::string& path, const std::string& where, std::size_t limit) {
   auto fd = open_for_reading(path);
   if (!fd) return fail(ErrorKind::usage, where + std::strerror(fd.error().err));
   struct stat st {};
@@ -24,9 +23,20 @@ Expected<std::string> read_key_file(const std::string& path) {
   if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
     return fail(ErrorKind::usage, where + "readable by other users; run: chmod 600 " + path);
   }
-  // The key is on the first line: 64 KiB is plenty, and bounds a huge file.
-  auto data = read_up_to(fd->get(), 65536);
+  auto data = read_up_to(fd->get(), limit + 1);
   if (!data) return fail(ErrorKind::usage, where + std::strerror(data.error().err));
+  if (data->size() > limit) {
+    return fail(ErrorKind::usage,
+                where + "larger than " + std::to_string(limit / 1024) + " KiB; is it the right file?");
+  }
+  return std::move(*data);
+}
+
+Expected<std::string> read_key_file(const std::string& path) {
+  const std::string where = "--api-key-file " + path + ": ";
+  // The key is on the first line: 64 KiB is plenty, and bounds a huge file.
+  auto data = read_secret_file(path, where, 65536);
+  if (!data) return std::unexpected(data.error());
   const std::string key(trim(std::string_view(*data).substr(0, data->find_first_of("\r\n")), " \t"));
   register_secret(key);  // redacted from everything written from now on
   if (key.empty()) return fail(ErrorKind::usage, where + "no key in the file (expected the key on its first line)");

@@ -1,11 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "serve/api_keys.hpp"
 
-#include <sys/stat.h>
-
-#include <cstring>
-
-#include "faceverify/file_io.hpp"
+#include "faceverify/credentials.hpp"
 #include "faceverify/image.hpp"
 #include "faceverify/secrets.hpp"
 #include "faceverify/sha256.hpp"
@@ -33,19 +29,8 @@ Expected<ApiKeys> ApiKeys::from_text(std::string_view text, std::string_view whe
 
 Expected<ApiKeys> ApiKeys::read_file(const std::string& path) {
   const std::string where = "--api-key-file " + display_name(path) + ": ";
-  auto fd = open_for_reading(path);
-  if (!fd) return fail(ErrorKind::usage, where + std::strerror(fd.error().err));
-  struct stat st {};
-  if (::fstat(fd->get(), &st) != 0 || !S_ISREG(st.st_mode)) {
-    return fail(ErrorKind::usage, where + "not a regular file");
-  }
-  if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
-    return fail(ErrorKind::usage, where + "readable by other users; run: chmod 600 " + display_name(path));
-  }
-  constexpr std::size_t k_limit = 65536;
-  auto data = read_up_to(fd->get(), k_limit + 1);
-  if (!data) return fail(ErrorKind::usage, where + std::strerror(data.error().err));
-  if (data->size() > k_limit) return fail(ErrorKind::usage, where + "larger than 64 KiB; is it the right file?");
+  auto data = read_secret_file(path, where, 65536);
+  if (!data) return std::unexpected(data.error());
   return from_text(*data, where);
 }
 

@@ -140,6 +140,16 @@ struct Fixture {
     std::lock_guard lock(log_mutex);
     return log;
   }
+  /// Whether an access line containing `needle` appears within 4 s.
+  bool wait_for_log(std::string_view needle) {
+    for (int i = 0; i < 200; ++i) {
+      for (const auto& line : log_lines()) {
+        if (line.find(needle) != std::string::npos) return true;
+      }
+      std::this_thread::sleep_for(20ms);
+    }
+    return false;
+  }
 };
 
 /// A raw TCP connection to the server.
@@ -458,14 +468,7 @@ TEST_CASE("serve: slow and vanishing clients cost nothing", "[serve]") {
       std::this_thread::sleep_for(100ms);
     }
     // Noticed at once, or at the latest when its request time runs out.
-    const auto logged = [&] {
-      for (const auto& line : f.log_lines()) {
-        if (line.find("POST /v1/results - ") != std::string::npos) return true;
-      }
-      return false;
-    };
-    for (int i = 0; i < 200 && !logged(); ++i) std::this_thread::sleep_for(20ms);
-    CHECK(logged());
+    CHECK(f.wait_for_log("POST /v1/results - "));
     CHECK(f.post_image("/v1/results", png_of_size(4, 4)).status == 200);
   }
 }
@@ -551,14 +554,7 @@ TEST_CASE("serve: headers, connections and answers are bounded", "[serve]") {
       f.analyzer.wait_started(1);
     }
     f.analyzer.hold(false);
-    const auto logged = [&] {
-      for (const auto& line : f.log_lines()) {
-        if (line.find("POST /v1/results") != std::string::npos) return true;
-      }
-      return false;
-    };
-    for (int i = 0; i < 200 && !logged(); ++i) std::this_thread::sleep_for(20ms);
-    CHECK(logged());
+    CHECK(f.wait_for_log("POST /v1/results"));
     CHECK(f.post_image("/v1/results", png_of_size(4, 4)).status == 200);
   }
 }
