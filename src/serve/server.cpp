@@ -231,9 +231,14 @@ class MhdServer final : public Server {
     if (m_stopped.exchange(true)) return;
     m_stopping = true;
     if (m_daemon) {
-      const MHD_socket fd = MHD_quiesce_daemon(m_daemon);  // no new connections from here on
-      if (fd != MHD_INVALID_SOCKET) ::close(fd);
-      m_listen_fd = -1;
+      // No new connections from here on. The socket is shut, not closed:
+      // libmicrohttpd's thread may still be taking it out of its epoll set,
+      // so it is closed only once that thread has ended (below).
+      const MHD_socket fd = MHD_quiesce_daemon(m_daemon);
+      if (fd != MHD_INVALID_SOCKET) {
+        ::shutdown(fd, SHUT_RDWR);
+        m_listen_fd = fd;
+      }
       // The requests already accepted finish, within the grace period.
       const auto deadline = Clock::now() + grace;
       {
