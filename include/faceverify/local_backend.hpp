@@ -30,6 +30,10 @@ const std::array<ModelSpec, 3>& model_specs() noexcept;
 /// $FACEVERIFY_MODELS, $XDG_DATA_HOME/faceverify/models (else
 /// ~/.local/share/faceverify/models), <prefix>/share/faceverify/models next
 /// to the installed binary, and <build>/models for a development build.
+/// "reinstall with faceverify-install-models (...)": the end of every message
+/// about a model file that is there but unusable.
+extern const char* const k_models_reinstall_hint;
+
 std::vector<std::string> model_search_path(const std::optional<std::string>& explicit_dir);
 
 /// The three model files, read once: what is checksummed is what is loaded.

@@ -94,7 +94,7 @@ void add_service_options(CLI::App& app, ServiceOptions& o) {
       ->type_name("NAME");
   app.add_option("--models", o.models,
                  "Directory of the local backend's models (env FACEVERIFY_MODELS; default: where "
-                 "scripts/install-models.sh puts them)")
+                 "faceverify-install-models puts them, yours or /var/lib/faceverify/models)")
       ->type_name("DIR");
   app.add_option("--api", o.api,
                  "Which service: demo (default; free, rate limited, no key), api4ai (API4AI_KEY), "

@@ -39,7 +39,7 @@ It prints one line on stderr when ready, one access line per request (stderr or
 --access-log FILE: no keys, no query strings, no image bytes), and on SIGINT or SIGTERM
 stops accepting, finishes the requests already accepted (at most 10 s) and exits 0.
 Exit status 2: a bad option, a port in use, missing models (run
-scripts/install-models.sh).
+faceverify-install-models).
 
 Examples:
   faceverify serve

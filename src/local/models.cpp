@@ -15,7 +15,12 @@ namespace {
 
 namespace fs = std::filesystem;
 
-constexpr const char* k_install_hint = "install them with scripts/install-models.sh, or point --models DIR at them";
+// Where faceverify-install-models puts them when run as root (the package
+// faceverify-local owns it); scripts/install-models.sh says the same.
+constexpr const char* k_system_models_dir = "/var/lib/faceverify/models";
+constexpr const char* k_install_hint =
+    "install them with faceverify-install-models (scripts/install-models.sh in a source tree), or point --models "
+    "DIR at them";
 
 std::optional<std::string> env(const char* name) {
   const char* v = std::getenv(name);
@@ -40,6 +45,8 @@ bool has_any(const fs::path& dir) {
 
 }  // namespace
 
+const char* const k_models_reinstall_hint = "reinstall with faceverify-install-models (scripts/install-models.sh)";
+
 const std::array<ModelSpec, 3>& model_specs() noexcept {
   static const std::array<ModelSpec, 3> k_specs = {
       ModelSpec{"detector", "fr_detect.onnx", "6c0256ccd3164f844736a401faf936ec2930764a87ae39442180887d0c5c8854"},
@@ -57,6 +64,7 @@ std::vector<std::string> model_search_path(const std::optional<std::string>& exp
   } else if (auto home = env("HOME")) {
     dirs.push_back(*home + "/.local/share/faceverify/models");
   }
+  dirs.emplace_back(k_system_models_dir);
   if (auto exe = executable_dir()) {
     dirs.push_back((*exe / ".." / "share" / "faceverify" / "models").lexically_normal().string());
     dirs.push_back((*exe / ".." / "models").lexically_normal().string());
@@ -76,13 +84,13 @@ Expected<ModelSet> find_models(const std::optional<std::string>& explicit_dir) {
       std::ifstream in(file, std::ios::binary);
       if (!in) {
         return fail(ErrorKind::usage, file.string() + ": missing or unreadable (the " + std::string(spec.role) +
-                                          " model); reinstall with scripts/install-models.sh");
+                                          " model); " + k_models_reinstall_hint);
       }
       set.bytes[i].assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
       const std::string_view view(reinterpret_cast<const char*>(set.bytes[i].data()), set.bytes[i].size());
       if (sha256_hex(view) != spec.sha256) {
         return fail(ErrorKind::usage, file.string() + ": checksum mismatch (not the pinned " + std::string(spec.role) +
-                                          " model); reinstall with scripts/install-models.sh");
+                                          " model); " + k_models_reinstall_hint);
       }
     }
     return set;

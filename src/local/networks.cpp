@@ -16,7 +16,7 @@ Expected<Networks> load_networks(const ModelSet& models) {
     }
     if (targets[i]->empty()) {
       return fail(ErrorKind::usage, models.dir + "/" + std::string(specs[i].file) +
-                                        ": OpenCV cannot load this model; reinstall with scripts/install-models.sh");
+                                        ": OpenCV cannot load this model; " + k_models_reinstall_hint);
     }
   }
   return nets;

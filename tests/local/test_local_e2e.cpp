@@ -198,7 +198,7 @@ TEST_CASE("local e2e: errors", "[local][e2e]") {
     CHECK(r->exit_code == 2);
     CHECK(r->out.empty());
     CHECK(r->err.find("models are not installed") != std::string::npos);
-    CHECK(r->err.find("scripts/install-models.sh") != std::string::npos);
+    CHECK(r->err.find("install them with faceverify-install-models") != std::string::npos);
     CHECK(std::count(r->err.begin(), r->err.end(), '\n') == 1);
   }
   SECTION("FACEVERIFY_BACKEND=local selects the backend") {

@@ -358,8 +358,10 @@ TEST_CASE("local::find_models", "[local]") {
     auto m = local::find_models(d);
     REQUIRE_FALSE(m);
     CHECK(m.error().kind == ErrorKind::usage);
-    CHECK(m.error().message == "the local backend's models are not installed (looked in " + d +
-                                   "); install them with scripts/install-models.sh, or point --models DIR at them");
+    CHECK(m.error().message ==
+          "the local backend's models are not installed (looked in " + d +
+              "); install them with faceverify-install-models (scripts/install-models.sh in a source tree), or point "
+              "--models DIR at them");
   }
   SECTION("a directory missing one model names it") {
     test::write_file(d + "/fr_detect.onnx", "x");
@@ -371,14 +373,14 @@ TEST_CASE("local::find_models", "[local]") {
     auto n = local::find_models(d);
     REQUIRE_FALSE(n);
     CHECK(n.error().message == d + "/fr_detect.onnx: missing or unreadable (the detector model); reinstall with "
-                                   "scripts/install-models.sh");
+                                   "faceverify-install-models (scripts/install-models.sh)");
   }
   SECTION("a file with the wrong checksum is refused") {
     for (const auto& spec : local::model_specs()) test::write_file(d + "/" + std::string(spec.file), "not a model");
     auto m = local::find_models(d);
     REQUIRE_FALSE(m);
     CHECK(m.error().message == d + "/fr_detect.onnx: checksum mismatch (not the pinned detector model); reinstall "
-                                   "with scripts/install-models.sh");
+                                   "with faceverify-install-models (scripts/install-models.sh)");
   }
   SECTION("search order: --models, then FACEVERIFY_MODELS, then XDG_DATA_HOME") {
     // Restore the caller's settings afterwards: later tests find models through them.
@@ -398,7 +400,11 @@ TEST_CASE("local::find_models", "[local]") {
     CHECK(local::model_search_path(std::nullopt) == std::vector<std::string>{"/from-env"});
     ::unsetenv("FACEVERIFY_MODELS");
     ::setenv("XDG_DATA_HOME", "/xdg", 1);
-    CHECK(local::model_search_path(std::nullopt).front() == "/xdg/faceverify/models");
+    const auto dirs = local::model_search_path(std::nullopt);
+    REQUIRE(dirs.size() >= 2);
+    CHECK(dirs[0] == "/xdg/faceverify/models");
+    // faceverify-install-models's system-wide directory (run as root) comes next.
+    CHECK(dirs[1] == "/var/lib/faceverify/models");
     ::unsetenv("XDG_DATA_HOME");
   }
 }
