@@ -145,6 +145,7 @@ struct ServeOptions {
   int max_connections = 1000;
   std::optional<int> max_connections_per_ip;
   bool verbose = false;
+  bool healthcheck = false;  // probe the server at `listen` instead of serving
 };
 
 /// What the backend factory needs of a command's options.

@@ -14,6 +14,7 @@
 #include "commands/commands.hpp"
 #include "faceverify/backend.hpp"
 #include "faceverify/file_io.hpp"
+#include "faceverify/http_client.hpp"
 #include "faceverify/image.hpp"
 #include "faceverify/secrets.hpp"
 #include "faceverify/similarity.hpp"
@@ -40,6 +41,10 @@ It prints one line on stderr when ready, one access line per request (stderr or
 stops accepting, finishes the requests already accepted (at most 10 s) and exits 0.
 Exit status 2: a bad option, a port in use, missing models (run
 faceverify-install-models).
+
+--healthcheck asks a running server instead (GET /healthz at --listen; 0.0.0.0 and ::
+are asked on loopback) and exits 0 when it answers 200, else 1: a container's HEALTHCHECK
+without curl.
 
 Examples:
   faceverify serve
@@ -89,6 +94,34 @@ class AccessLog {
 
 void ignore(int) {}
 
+// --healthcheck: 0 when the server at `listen` answers /healthz with 200, 1
+// otherwise (what a container's HEALTHCHECK expects), one line saying why.
+int probe_health(const std::pair<std::string, int>& listen, Diagnostics& diag) {
+  std::string host = listen.first;
+  if (host == "0.0.0.0" || host.empty()) host = "127.0.0.1";
+  if (host == "::") host = "::1";
+  const std::string url = "http://" + (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" +
+                          std::to_string(listen.second) + "/healthz";
+  CurlOptions options;
+  options.use_proxy = false;  // the server is ours, never behind the environment's proxy
+  options.max_body_bytes = 64u * 1024u;
+  options.user_agent = std::string("faceverify/") + k_version + " healthcheck";
+  HttpRequest request;
+  request.url = url;
+  request.timeout = std::chrono::milliseconds(5000);
+  request.connect_timeout = std::chrono::milliseconds(3000);
+  const auto response = make_curl_client(std::move(options))->send(request);
+  if (!response) {
+    diag.line("serve --healthcheck: " + url + ": " + response.error().message);
+    return 1;
+  }
+  if (response->status != 200) {
+    diag.line("serve --healthcheck: " + url + " answered HTTP " + std::to_string(response->status));
+    return 1;
+  }
+  return 0;
+}
+
 }  // namespace
 
 void setup(CLI::App& app, ServeOptions& o) {
@@ -136,11 +169,17 @@ void setup(CLI::App& app, ServeOptions& o) {
       ->check(number_in("a whole number from 0 to 100000", 0.0, 100000.0, true, true))
       ->type_name("N");
   app.add_flag("-v,--verbose", o.verbose, "Say where the models were found");
+  app.add_flag("--healthcheck", o.healthcheck,
+               "Do not serve: exit 0 if the server at --listen answers GET /healthz with 200, else 1 (for a "
+               "container's HEALTHCHECK)");
 }
 
 Expected<void> finish(ServeOptions& o) {
   auto listen = serve::parse_listen(o.listen);
   if (!listen) return std::unexpected(listen.error());
+  if (o.healthcheck && listen->second == 0) {
+    return fail(ErrorKind::usage, "--healthcheck needs the server's port in --listen (not :0)");
+  }
   if (o.allow_private_urls && !o.allow_url_fetch) {
     return fail(ErrorKind::usage, "--allow-private-urls needs --allow-url-fetch (URL inputs are off without it)");
   }
@@ -151,6 +190,7 @@ int run(ServeOptions& o, Io& io) {
   Diagnostics& diag = io.diag;
   const auto listen = serve::parse_listen(o.listen);
   if (!listen) return report_error(diag, listen.error());
+  if (o.healthcheck) return probe_health(*listen, diag);
 
   serve::ServerSettings settings;
   settings.host = listen->first;

@@ -276,6 +276,19 @@ def case_lifecycle():
     port = s.url.rsplit(":", 1)[1]
     rc, out, err = faceverify("serve", "--listen", "127.0.0.1:" + port)
     check(rc == 2 and len(err.splitlines()) == 1 and "in use" in err, "port in use: exit 2, one line: %r" % err)
+    # --healthcheck: a container's HEALTHCHECK without curl.
+    rc, out, err = faceverify("serve", "--healthcheck", "--listen", "127.0.0.1:" + port)
+    check((rc, out, err) == (0, "", ""), "--healthcheck of a running server: exit 0, silent: %d %r" % (rc, err))
+    rc, out, err = faceverify("serve", "--healthcheck", "--listen", "0.0.0.0:" + port)
+    check(rc == 0, "--healthcheck of 0.0.0.0 asks loopback: %d %r" % (rc, err))
+    rc, _ = s.stop()
+    rc, out, err = faceverify("serve", "--healthcheck", "--listen", "127.0.0.1:" + port)
+    check(rc == 1 and out == "" and len(err.splitlines()) == 1 and
+          err.startswith("faceverify: serve --healthcheck: http://127.0.0.1:%s/healthz: " % port),
+          "--healthcheck of a stopped server: exit 1, one line naming the URL: %d %r" % (rc, err))
+    rc, out, err = faceverify("serve", "--healthcheck", "--listen", "127.0.0.1:0")
+    check(rc == 2 and ":0" in err, "--healthcheck needs a port: %d %r" % (rc, err))
+    s = Server("--workers", "1")
     rc, _ = s.stop()
     check(rc == 0 and s.lines[-1] == "faceverify: stopped", "stopped: %s" % s.lines[-3:])
     log = os.path.join(tempfile.mkdtemp(), "access.log")
