@@ -18,6 +18,7 @@ packages=(
   catch2 libcpp-httplib-dev openssl                  # tests: fake API4AI server (also over HTTPS)
   python3-requests curl                              # tests: faceverify serve against clients no one here wrote
   time                                               # bench/: peak memory (GNU time -f %M)
+  scdoc man-db                                       # man pages: scdoc (47 KB installed; pandoc is 168 MB); man renders them in the tests
 )
 if [ -z "${FACEVERIFY_WITHOUT_LOCAL:-}" ]; then
   # The offline backend (--backend local): OpenCV's dnn and imgproc, the codec
