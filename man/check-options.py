@@ -43,8 +43,12 @@ def help_options(text):
         if not stripped.startswith("-"):
             continue
         head = re.split(r"\s{2,}", stripped, maxsplit=1)[0]
-        names_part, _, placeholder = head.partition(" ")
-        placeholder = placeholder.strip()
+        # "-h, --help" and "-t,--threshold S": names joined by ',' or '|'
+        # (spaces allowed after them), then the placeholder.
+        m = re.match(r"(--?[A-Za-z0-9][A-Za-z0-9-]*(?:\s*[,|]\s*--?[A-Za-z0-9][A-Za-z0-9-]*)*)\s*(.*)$", head)
+        if not m:
+            continue
+        names_part, placeholder = m.group(1), m.group(2).strip()
         for name in re.split(r"[,|]\s*", names_part):
             if OPTION.fullmatch(name):
                 options[name] = placeholder
