@@ -18,6 +18,7 @@ packages=(
   catch2 libcpp-httplib-dev openssl                  # tests: fake API4AI server (also over HTTPS)
   python3-requests curl                              # tests: faceverify serve against clients no one here wrote
   time                                               # bench/: peak memory (GNU time -f %M)
+  bash-completion zsh fish                           # tests: the completions, run in each real shell
 )
 if [ -z "${FACEVERIFY_WITHOUT_LOCAL:-}" ]; then
   # The offline backend (--backend local): OpenCV's dnn and imgproc, the codec
