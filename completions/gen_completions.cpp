@@ -399,7 +399,7 @@ std::string fish_script(const std::vector<fv::CompletionCommand>& model) {
       switch (fv::value_kind(o)) {
         case fv::ValueKind::none: break;
         case fv::ValueKind::file: line += " -r -F"; break;
-        case fv::ValueKind::directory: line += " -x -a '(__fish_complete_directories (commandline -ct))'"; break;
+        case fv::ValueKind::directory: line += " -x -a '(__fish_complete_directories)'"; break;
         case fv::ValueKind::free: line += " -x"; break;
         case fv::ValueKind::choice: line += " -x -a " + fish_quote(join(o.choices, " ")); break;
       }

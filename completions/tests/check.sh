@@ -130,11 +130,12 @@ expect exactly 'faceverify cache stats --cache-dir ' photos
 expect excludes 'faceverify serve ' face1.jpg photos
 expect excludes 'faceverify cache stats ' face1.jpg photos
 
-# Values written with '=' (bash splits them off itself).
-if [[ $shell == bash ]]; then
-  expect exactly 'faceverify --backend=l' local
-  expect exactly 'faceverify matrix --format=c' csv
-fi
+# Values written with '=': fish offers the whole word, bash and zsh the value.
+prefix=
+[[ $shell == fish ]] && prefix=--backend=
+expect exactly 'faceverify --backend=l' ${prefix}local
+[[ $shell == fish ]] && prefix=--format=
+expect exactly 'faceverify matrix --format=c' ${prefix}csv
 
 if ((failures > 0)); then
   echo "check.sh: $failures case(s) failed in $shell" >&2
