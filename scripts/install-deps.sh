@@ -19,6 +19,7 @@ packages=(
   python3-requests curl                              # tests: faceverify serve against clients no one here wrote
   time                                               # bench/: peak memory (GNU time -f %M)
   scdoc man-db                                       # man pages: scdoc (47 KB installed; pandoc is 168 MB); man renders them in the tests
+  bash-completion zsh fish                           # tests: the completions, run in each real shell
 )
 if [ -z "${FACEVERIFY_WITHOUT_LOCAL:-}" ]; then
   # The offline backend (--backend local): OpenCV's dnn and imgproc, the codec
@@ -31,7 +32,8 @@ if [ -z "${FACEVERIFY_WITHOUT_LOCAL:-}" ]; then
 fi
 
 if [ "${1:-}" = "--ci" ]; then
-  packages+=(valgrind clang-16 libclang-rt-16-dev chromium clang-format)
+  packages+=(valgrind clang-16 libclang-rt-16-dev chromium clang-format
+             lintian mmdebstrap)  # the packages, checked by lintian and on a pristine root
 fi
 
 as_root=()

@@ -45,6 +45,27 @@ const char* const k_input_note =
     "(all its images; reading it needs no network). Each distinct image is analysed once per run\n"
     "and cached (by SHA-256 of its bytes and the endpoint), so a rerun costs no request.";
 
+std::vector<std::string> option_choices(CLI::Option& opt) {
+  for (int i = 0;; ++i) {
+    const CLI::Validator* v = nullptr;
+    try {
+      v = opt.get_validator(i);
+    } catch (const CLI::OptionNotFound&) {
+      return {};  // past the last validator
+    }
+    std::string_view name = v->get_name();
+    if (!name.starts_with(k_one_of_prefix)) continue;
+    name.remove_prefix(k_one_of_prefix.size());
+    std::vector<std::string> choices;
+    while (!name.empty()) {
+      const std::size_t space = std::min(name.find(' '), name.size());
+      choices.emplace_back(name.substr(0, space));
+      name.remove_prefix(std::min(space + 1, name.size()));
+    }
+    return choices;
+  }
+}
+
 CLI::Validator number_in(std::string what, double low, double high, bool inclusive_low, bool whole) {
   return CLI::Validator(
       [=](std::string& value) -> std::string {

@@ -6,16 +6,26 @@
 #include <CLI/CLI.hpp>
 #include <map>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "commands/options.hpp"
 
 namespace faceverify::commands {
 
+/// The name one_of gives its validator: this prefix, then the choices
+/// separated by spaces. The help never shows a validator's name; the shell
+/// completions read it (option_choices), so they offer exactly what parses.
+inline constexpr std::string_view k_one_of_prefix = "one_of:";
+
 /// A value from `choices`, stored as its enum; the message lists the names.
 template <typename T>
 CLI::Validator one_of(const std::map<std::string, T>& choices) {
-  std::string names;
-  for (const auto& [name, value] : choices) names += (names.empty() ? "" : ", ") + name;
+  std::string names, listed;
+  for (const auto& [name, value] : choices) {
+    names += (names.empty() ? "" : ", ") + name;
+    listed += (listed.empty() ? "" : " ") + name;
+  }
   return CLI::Validator(
       [&choices, names](std::string& value) -> std::string {
         const auto it = choices.find(value);
@@ -23,8 +33,12 @@ CLI::Validator one_of(const std::map<std::string, T>& choices) {
         value = std::to_string(static_cast<int>(it->second));  // CLI11 converts enums from their number
         return {};
       },
-      "");
+      "", std::string(k_one_of_prefix) + listed);
 }
+
+/// The values `opt` accepts when one_of checks it (in the map's order), else
+/// empty.
+std::vector<std::string> option_choices(CLI::Option& opt);
 
 /// A number in [low, high] (or (low, high] when !inclusive_low), whole when
 /// `whole`; the message says what is expected.
