@@ -85,16 +85,22 @@ mount -t proc proc "$root/proc"
 mounted+=("$root/proc")
 # mmdebstrap made the device nodes (mode 666; this machine's own /dev/null is
 # 600); an exported image has none.
-for node in null:1:3 zero:1:5 random:1:8 urandom:1:9; do
+for node in null:1:3 zero:1:5 random:1:8 urandom:1:9 tty:5:0; do
   IFS=: read -r name major minor <<<"$node"
   [ -c "$root/dev/$name" ] || { rm -f "$root/dev/$name"; mknod -m 666 "$root/dev/$name" c "$major" "$minor"; }
 done
+# Pseudo-terminals, for the zsh completion test (zpty): a devpts of its own.
+mkdir -p "$root/dev/pts"
+mount -t devpts -o newinstance,ptmxmode=0666,mode=620 devpts "$root/dev/pts"
+mounted+=("$root/dev/pts")
+rm -f "$root/dev/ptmx"
+ln -s pts/ptmx "$root/dev/ptmx"
 cp /etc/resolv.conf "$root/etc/resolv.conf" 2>/dev/null || true
 mkdir -p "$root/tmp/fv"
 cp "${debs[@]}" "$tarball" "$root/tmp/fv/"
 cp samples/astronaut.jpg samples/astronaut-crop.jpg "$root/tmp/fv/"
 cp tests/packaging/in-root.sh "$root/tmp/fv/"
-[ ! -f tests/packaging/check-completions.sh ] || cp tests/packaging/check-completions.sh "$root/tmp/fv/"
+cp -r completions/tests "$root/tmp/fv/completions-tests"
 in_root() { chroot "$root" /usr/bin/env -i HOME=/root PATH=/usr/sbin:/usr/bin:/sbin:/bin TERM=dumb LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive "$@"; }
 apt_in_root() { in_root apt-get -o APT::Sandbox::User=root -o Dpkg::Use-Pty=0 -qq "$@"; }
 

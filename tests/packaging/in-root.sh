@@ -38,9 +38,25 @@ if command -v man >/dev/null; then
   ok "man renders $(echo "$pages" | wc -w) pages without warnings ($(echo $pages))"
 fi
 
-if [ -f /tmp/fv/check-completions.sh ] && command -v zsh >/dev/null && command -v fish >/dev/null; then
-  bash /tmp/fv/check-completions.sh --installed faceverify || fail "the completions (above)"
-  ok "completions in bash, zsh and fish"
+if [ -d /tmp/fv/completions-tests ] && command -v zsh >/dev/null && command -v fish >/dev/null; then
+  # Each shell finds the installed script by itself ...
+  found=$(bash --norc -c 'source /usr/share/bash-completion/bash_completion; _completion_loader faceverify; complete -p faceverify')
+  echo "$found" | grep -q -- "-F " || fail "bash-completion does not load faceverify's completion: $found"
+  found=$(zsh -f -c 'autoload -U compinit; compinit -u -D; print -r -- $_comps[faceverify]')
+  [ "$found" = _faceverify ] || fail "zsh's compinit does not find _faceverify: '$found'"
+  found=$(cd /tmp && fish -c 'complete -C "faceverify --backend "')  # the default config: vendor_completions.d
+  [ "$(echo "$found" | cut -f1 | sort | tr '\n' ' ')" = "api4ai local " ] ||
+    fail "fish does not autoload faceverify's completion: '$found'"
+  # ... and the installed scripts pass the same cases as the build's.
+  mkdir -p /tmp/fv/installed-completions
+  ln -sf /usr/share/bash-completion/completions/faceverify /tmp/fv/installed-completions/faceverify.bash
+  ln -sf /usr/share/zsh/vendor-completions/_faceverify /tmp/fv/installed-completions/_faceverify
+  ln -sf /usr/share/fish/vendor_completions.d/faceverify.fish /tmp/fv/installed-completions/faceverify.fish
+  for sh in bash zsh fish; do
+    bash /tmp/fv/completions-tests/check.sh "$sh" /usr/bin/faceverify /tmp/fv/installed-completions >/tmp/fv/comp.out 2>&1 ||
+      { cat /tmp/fv/comp.out >&2; fail "the installed $sh completion (above)"; }
+  done
+  ok "completions: bash-completion, zsh's compinit and fish load them; the cases of completions/tests pass in each"
 fi
 
 if [ "$mode" = install ]; then
