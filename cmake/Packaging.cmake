@@ -76,13 +76,14 @@ install(DIRECTORY ${PROJECT_SOURCE_DIR}/docs/ DESTINATION ${CMAKE_INSTALL_DATADI
 if(TARGET faceverify_local)
   install(PROGRAMS ${PROJECT_SOURCE_DIR}/scripts/install-models.sh
           DESTINATION ${CMAKE_INSTALL_BINDIR} RENAME faceverify-install-models COMPONENT local)
-  # Debian's units live in /lib/systemd/system (bookworm's lintian refuses /usr/lib there).
-  install(FILES ${PROJECT_SOURCE_DIR}/deploy/faceverify-serve.service DESTINATION /lib/systemd/system COMPONENT local)
+  install(FILES ${PROJECT_SOURCE_DIR}/deploy/faceverify-serve.service DESTINATION ${CMAKE_INSTALL_PREFIX}/lib/systemd/system
+          COMPONENT local)
   install(FILES ${_pkg_src}/sysusers.conf DESTINATION ${CMAKE_INSTALL_PREFIX}/lib/sysusers.d RENAME faceverify.conf
           COMPONENT local)
   # The directory faceverify-install-models fills as root; the package owns
   # it, and its postrm removes what is in it on purge.
-  install(DIRECTORY DESTINATION /var/lib/faceverify/models COMPONENT local)
+  # (/var/lib/faceverify/models with the release preset's prefix /usr.)
+  install(DIRECTORY DESTINATION ${CMAKE_INSTALL_FULL_LOCALSTATEDIR}/lib/faceverify/models COMPONENT local)
 endif()
 
 # --- CPack --------------------------------------------------------------------

@@ -64,7 +64,7 @@ fi
 
 # The model tarball, fetched here: installing npm into the root costs ~600 packages.
 tarball=${FACEVERIFY_MODELS_TARBALL:-}
-if [ -z "$tarball" ]; then
+if [ -z "$tarball" ] && [ -z "$rootfs" ]; then
   step "fetching the model package with npm pack (on this machine)"
   (cd "$work" && npm pack --silent faceplugin-face-recognition-js@0.0.1 >/dev/null)
   tarball=$(ls "$work"/*.tgz)
@@ -97,7 +97,7 @@ rm -f "$root/dev/ptmx"
 ln -s pts/ptmx "$root/dev/ptmx"
 cp /etc/resolv.conf "$root/etc/resolv.conf" 2>/dev/null || true
 mkdir -p "$root/tmp/fv"
-cp "${debs[@]}" "$tarball" "$root/tmp/fv/"
+cp "${debs[@]}" ${tarball:+"$tarball"} "$root/tmp/fv/"
 cp samples/astronaut.jpg samples/astronaut-crop.jpg "$root/tmp/fv/"
 cp tests/packaging/in-root.sh "$root/tmp/fv/"
 cp -r completions/tests "$root/tmp/fv/completions-tests"

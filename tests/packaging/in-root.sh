@@ -60,7 +60,7 @@ if [ -d /tmp/fv/completions-tests ] && command -v zsh >/dev/null && command -v f
 fi
 
 if [ "$mode" = install ]; then
-  unit=/lib/systemd/system/faceverify-serve.service
+  unit=/usr/lib/systemd/system/faceverify-serve.service
   [ -f "$unit" ] || fail "$unit is missing"
   ! ls /etc/systemd/system/*.wants/faceverify-serve.service >/dev/null 2>&1 || fail "the unit is enabled; it should not be"
   getent passwd faceverify >/dev/null || fail "no faceverify system user"
