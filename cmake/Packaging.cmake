@@ -118,6 +118,9 @@ set(CPACK_DEBIAN_COMPRESSION_TYPE xz)
 
 set(CPACK_DEBIAN_CLI_PACKAGE_NAME faceverify)
 set(CPACK_DEBIAN_CLI_PACKAGE_SECTION utils)
+# https to API4AI needs the CA bundle (libcurl only recommends it too).
+set(CPACK_DEBIAN_CLI_PACKAGE_RECOMMENDS ca-certificates)
+set(CPACK_DEBIAN_CLI_PACKAGE_SUGGESTS faceverify-local)
 set(CPACK_COMPONENT_CLI_DESCRIPTION
     "tell whether two photos show the same person
 faceverify compares the faces in two photos (files, http(s) URLs or standard
@@ -132,7 +135,8 @@ Install faceverify-local to analyse faces on this machine, without network.")
 
 set(CPACK_DEBIAN_LOCAL_PACKAGE_NAME faceverify-local)
 set(CPACK_DEBIAN_LOCAL_PACKAGE_SECTION utils)
-set(CPACK_DEBIAN_LOCAL_PACKAGE_DEPENDS "faceverify (= ${FACEVERIFY_DEB_VERSION})")
+# passwd: postinst's useradd where systemd-sysusers is absent (a chroot, a container).
+set(CPACK_DEBIAN_LOCAL_PACKAGE_DEPENDS "faceverify (= ${FACEVERIFY_DEB_VERSION}), passwd")
 set(CPACK_DEBIAN_LOCAL_PACKAGE_SUGGESTS npm)
 set(CPACK_DEBIAN_LOCAL_PACKAGE_CONTROL_EXTRA
     ${_pkg_src}/faceverify-local/postinst ${_pkg_src}/faceverify-local/prerm ${_pkg_src}/faceverify-local/postrm)

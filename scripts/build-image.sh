@@ -58,8 +58,10 @@ else
 fi
 
 echo "-- podman build $tag (Containerfile: build stage -> .deb files -> runtime stage)"
+epoch=$(git log -1 --format=%ct 2>/dev/null || date +%s)
 podman build --isolation chroot --format docker --layers=false \
-  --build-arg BUILD_BASE="$base" --build-arg RUNTIME_BASE="$slim" -t "$tag" -f Containerfile .
+  --build-arg BUILD_BASE="$base" --build-arg RUNTIME_BASE="$slim" --build-arg SOURCE_DATE_EPOCH="$epoch" \
+  -t "$tag" -f Containerfile .
 
 echo "-- the image's configuration"
 config=$(podman image inspect --format '{{json .Config}}' "$tag")

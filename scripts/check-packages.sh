@@ -104,34 +104,46 @@ cp -r completions/tests "$root/tmp/fv/completions-tests"
 in_root() { chroot "$root" /usr/bin/env -i HOME=/root PATH=/usr/sbin:/usr/bin:/sbin:/bin TERM=dumb LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive "$@"; }
 apt_in_root() { in_root apt-get -o APT::Sandbox::User=root -o Dpkg::Use-Pty=0 -qq "$@"; }
 
-if [ -z "$rootfs" ]; then
-  step "apt-get update in the root, then the tools the checks use (man-db, the three shells)"
-  apt_in_root update
-  apt_in_root install -y --no-install-recommends \
-    man-db bash-completion zsh fish >/dev/null
-  in_root dpkg-query -W -f '${Package}\n' | sort >"$work/packages-before"
-  step "apt-get install ./faceverify_*.deb ./faceverify-local_*.deb (dependencies from the archive)"
-  apt_in_root install -y --no-install-recommends \
-    "/tmp/fv/$(basename "${debs[0]}")" "/tmp/fv/$(basename "${debs[1]}")" >/dev/null
-  in_root dpkg -L faceverify faceverify-local | grep -v -e '^/\.\?$' -e '^$' | sort -u >"$work/listed"
-  in_root dpkg-query -W -f '${Package}\n' | sort >"$work/packages-installed"
-  echo "   $(comm -13 "$work/packages-before" "$work/packages-installed" | wc -l) packages installed," \
-    "$(wc -l <"$work/listed") paths listed by dpkg -L"
-fi
-
 # The fake API4AI server, here on the loopback the root shares.
 "$fake" --port 0 >"$work/fake.out" 2>"$work/fake.err" &
 pids+=($!)
 for _ in $(seq 100); do grep -q '^PORT ' "$work/fake.out" && break; sleep 0.1; done
 fake_port=$(sed -n 's/^PORT //p' "$work/fake.out")
 [ -n "$fake_port" ] || fail "the fake API4AI server did not start: $(cat "$work/fake.err")"
-
 # A free port for faceverify serve in the root.
 serve_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+checks() { in_root /bin/bash /tmp/fv/in-root.sh "$version" "$fake_port" "$serve_port" "$1" || fail "a check inside the root failed (above)"; }
 
-step "the checks inside the root"
-in_root /bin/bash /tmp/fv/in-root.sh "$version" "$fake_port" "$serve_port" "$([ -z "$rootfs" ] && echo install || echo preinstalled)" ||
-  fail "a check inside the root failed (above)"
+cli_deb=/tmp/fv/$(basename "${debs[0]}")
+local_deb=/tmp/fv/$(basename "${debs[1]}")
+if [ -z "$rootfs" ]; then
+  step "apt-get update in the root, then the tools the checks use (man-db, the three shells)"
+  apt_in_root update
+  apt_in_root install -y --no-install-recommends man-db bash-completion zsh fish >/dev/null
+  in_root dpkg-query -W -f '${Package}\n' | sort >"$work/packages-before"
+  step "apt-get install ./faceverify_*.deb alone (the API paths; dependencies from the archive)"
+  apt_in_root install -y --no-install-recommends "$cli_deb" >/dev/null
+  ! in_root dpkg-query -W -f '${Package}\n' | grep -q '^libopencv' || fail "faceverify alone pulled in OpenCV"
+  checks cli-only
+  step "apt-get install ./faceverify-local_*.deb too"
+  apt_in_root install -y --no-install-recommends "$cli_deb" "$local_deb" >/dev/null
+  in_root dpkg -L faceverify faceverify-local | grep -v -e '^/\.\?$' -e '^$' | sort -u >"$work/listed"
+  in_root dpkg-query -W -f '${Package}\n' | sort >"$work/packages-installed"
+  echo "   $(comm -13 "$work/packages-before" "$work/packages-installed" | wc -l) packages installed," \
+    "$(wc -l <"$work/listed") paths listed by dpkg -L"
+  checks install
+  step "apt-get remove faceverify-local keeps the models; a reinstall finds them"
+  apt_in_root remove -y faceverify-local >/dev/null
+  [ -f "$root/var/lib/faceverify/models/fr_feature.onnx" ] || fail "remove (not purge) deleted the models"
+  apt_in_root install -y --no-install-recommends "$local_deb" >/dev/null
+  in_root faceverify --backend local /tmp/fv/astronaut.jpg /tmp/fv/astronaut-crop.jpg >/dev/null ||
+    fail "after remove and reinstall, --backend local failed"
+  echo "   the models stayed; after the reinstall the samples verify again"
+else
+  step "the checks inside the image's root"
+  checks preinstalled
+fi
+
 if [ -z "$rootfs" ]; then
   step "apt-get purge + autoremove: nothing left behind"
   apt_in_root purge -y faceverify faceverify-local >/dev/null

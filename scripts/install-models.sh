@@ -52,8 +52,8 @@ while [ $# -gt 0 ]; do
     -h|--help) usage; exit 0 ;;
     --system) [ -z "$where" ] || usage_error "give --system or --user, not both"; where=system ;;
     --user) [ -z "$where" ] || usage_error "give --system or --user, not both"; where=user ;;
-    --from-tarball) [ $# -ge 2 ] || usage_error "--from-tarball needs a FILE"; tarball=$2; shift ;;
-    --from-tarball=*) tarball=${1#*=} ;;
+    --from-tarball) [ $# -ge 2 ] && [ -n "$2" ] || usage_error "--from-tarball needs a FILE"; tarball=$2; shift ;;
+    --from-tarball=*) tarball=${1#*=}; [ -n "$tarball" ] || usage_error "--from-tarball needs a FILE" ;;
     --) shift; break ;;
     -*) usage_error "unknown option $1" ;;
     *) [ -z "$dest" ] || usage_error "one DEST only (got '$dest' and '$1')"; dest=$1 ;;
@@ -73,7 +73,9 @@ if [ -z "$dest" ]; then
     dest=$user_dir
   fi
 fi
-if [ -n "$tarball" ] && [ ! -f "$tarball" ]; then
+if [ -n "$tarball" ] && [ -d "$tarball" ]; then
+  die "$tarball: a directory, not the tarball (give the $package_file file)"
+elif [ -n "$tarball" ] && [ ! -f "$tarball" ]; then
   die "$tarball: no such file (fetch it with: npm pack $package)"
 fi
 
@@ -84,6 +86,14 @@ for name in "${!models[@]}"; do sha_ok "$dest/$name" "${models[$name]}" || all_p
 if [ "$all_present" = 1 ]; then
   echo "$prog: models already installed in $dest"
   exit 0
+fi
+
+# Can we write there at all? Said before any download or checksum.
+if ! mkdir -p "$dest" 2>/dev/null || [ ! -w "$dest" ]; then
+  if [ "$dest" = "$system_dir" ]; then
+    die "$dest: cannot write there; the system-wide directory needs root (sudo $prog), or install for yourself with --user"
+  fi
+  die "$dest: cannot create or write to it; choose another DEST"
 fi
 
 work=$(mktemp -d)
@@ -98,7 +108,6 @@ sha_ok "$tarball" "$package_sha256" ||
   die "$tarball: not the pinned $package (sha256 differs); refusing it"
 tar -xzf "$tarball" -C "$work" $(printf 'package/model/%s ' "${!models[@]}") ||
   die "$tarball: the models are missing from it"
-mkdir -p "$dest" || die "$dest: cannot create it (try --user, or run as root for --system)"
 for name in "${!models[@]}"; do
   sha_ok "$work/package/model/$name" "${models[$name]}" || die "$name: unexpected sha256; refusing it"
   # Atomically: a reader never sees half a model.

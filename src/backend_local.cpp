@@ -45,6 +45,7 @@ class LocalBackend final : public Backend {
 
   Expected<FaceAnalyzer*> analyzer() override {
     if (m_analyzer) return m_analyzer.get();
+    if (auto ok = local::available(); !ok) return std::unexpected(ok.error());
     auto models = local::find_models(m_models_dir);
     if (!models) return std::unexpected(models.error());
     if (m_verbose) m_diag.line("local backend: models in " + models->dir);

@@ -50,6 +50,11 @@ Expected<ModelSet> find_models(const std::optional<std::string>& explicit_dir);
 /// Whether this build includes the local backend (CMake FACEVERIFY_WITH_LOCAL).
 bool compiled_in() noexcept;
 
+/// Whether the pipeline can run: linked in, or its module found and loaded
+/// (the package faceverify-local). Checked before the models, so a machine
+/// without the module is told to install it, not the models.
+Expected<void> available();
+
 /// A FaceAnalyzer over `models`, reused for every image; safe to call from
 /// several threads (one network set per concurrent call, built from the same
 /// bytes, never re-read from disk).

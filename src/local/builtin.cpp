@@ -10,6 +10,10 @@ bool compiled_in() noexcept {
   return true;
 }
 
+Expected<void> available() {
+  return {};
+}
+
 Expected<std::unique_ptr<FaceAnalyzer>> make_analyzer(ModelSet models) {
   return make_pipeline_analyzer(std::move(models));
 }

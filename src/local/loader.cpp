@@ -3,7 +3,9 @@
 // Looked for, in order: $FACEVERIFY_LOCAL_MODULE, next to the executable (a
 // build tree), <libdir>/faceverify beside the executable's bin/ (an installed
 // tree, wherever it was moved), the configured install directory, and the
-// build tree it was built in (for test programs elsewhere in that tree).
+// build tree it was built in (for test programs elsewhere in that tree). A
+// packaged build (FACEVERIFY_LOCAL_MODULE_BUILD_TREE=OFF, the release preset)
+// skips the two build-tree places.
 #include <dlfcn.h>
 #include <unistd.h>
 
@@ -30,13 +32,17 @@ std::vector<std::string> module_candidates() {
   if (n > 0) {
     const std::filesystem::path dir =
         std::filesystem::path(std::string(exe, static_cast<std::size_t>(n))).parent_path();
-    out.push_back((dir / FACEVERIFY_LOCAL_MODULE_NAME).string());
+#ifdef FACEVERIFY_LOCAL_MODULE_BUILD_PATH
+    out.push_back((dir / FACEVERIFY_LOCAL_MODULE_NAME).string());  // a build tree
+#endif
     // An installed tree moved elsewhere: <prefix>/bin/faceverify, <prefix>/<libdir>/faceverify/.
     out.push_back(
         (dir.parent_path() / FACEVERIFY_LOCAL_MODULE_LIBDIR / "faceverify" / FACEVERIFY_LOCAL_MODULE_NAME).string());
   }
   out.emplace_back(FACEVERIFY_LOCAL_MODULE_INSTALL_DIR "/" FACEVERIFY_LOCAL_MODULE_NAME);
+#ifdef FACEVERIFY_LOCAL_MODULE_BUILD_PATH
   out.emplace_back(FACEVERIFY_LOCAL_MODULE_BUILD_PATH);
+#endif
   std::vector<std::string> unique;
   for (auto& p : out) {
     if (std::find(unique.begin(), unique.end(), p) == unique.end()) unique.push_back(std::move(p));
@@ -62,20 +68,22 @@ Expected<Entry> entry_point() {
         const char* why = ::dlerror();
         result = fail(ErrorKind::usage, "cannot load the local backend's module " + path + ": " +
                                             (why ? std::string(why) : std::string("unknown error")) +
-                                            " (are OpenCV's libraries installed? scripts/install-deps.sh)");
+                                            " (reinstall the faceverify-local package, which brings OpenCV's "
+                                            "libraries; in a source tree: scripts/install-deps.sh)");
         return;
       }
       void* symbol = ::dlsym(handle, "faceverify_local_entry_v1");
       if (!symbol) {
-        result = fail(ErrorKind::usage, path + " is not faceverify's local backend module; reinstall faceverify");
+        result = fail(ErrorKind::usage,
+                      path + " is not faceverify's local backend module; reinstall the faceverify-local package");
         return;
       }
       result = reinterpret_cast<Entry>(symbol);
       return;
     }
     result =
-        fail(ErrorKind::usage, "the local backend's module (" FACEVERIFY_LOCAL_MODULE_NAME ") is missing; looked in " +
-                                   tried + "; reinstall faceverify");
+        fail(ErrorKind::usage, "the local backend is not installed (no " FACEVERIFY_LOCAL_MODULE_NAME " in " + tried +
+                                   "); install the faceverify-local package (apt install faceverify-local)");
   });
   return result;
 }
@@ -84,6 +92,11 @@ Expected<Entry> entry_point() {
 
 bool compiled_in() noexcept {
   return true;
+}
+
+Expected<void> available() {
+  if (auto entry = entry_point(); !entry) return std::unexpected(entry.error());
+  return {};
 }
 
 Expected<std::unique_ptr<FaceAnalyzer>> make_analyzer(ModelSet models) {

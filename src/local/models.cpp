@@ -67,7 +67,9 @@ std::vector<std::string> model_search_path(const std::optional<std::string>& exp
   dirs.emplace_back(k_system_models_dir);
   if (auto exe = executable_dir()) {
     dirs.push_back((*exe / ".." / "share" / "faceverify" / "models").lexically_normal().string());
-    dirs.push_back((*exe / ".." / "models").lexically_normal().string());
+#ifdef FACEVERIFY_MODELS_IN_BUILD_TREE
+    dirs.push_back((*exe / ".." / "models").lexically_normal().string());  // build/models beside build/src/
+#endif
   }
   return dirs;
 }

@@ -8,6 +8,10 @@ bool compiled_in() noexcept {
   return false;
 }
 
+Expected<void> available() {
+  return std::unexpected(make_analyzer({}).error());
+}
+
 Expected<std::unique_ptr<FaceAnalyzer>> make_analyzer(ModelSet) {
   return fail(
       ErrorKind::usage,

@@ -5,7 +5,9 @@
 # files it needs are in /tmp/fv. Prints one line per check; exits 1 at the
 # first that fails.
 #
-# usage: in-root.sh VERSION FAKE_API_PORT SERVE_PORT install|preinstalled
+# usage: in-root.sh VERSION FAKE_API_PORT SERVE_PORT cli-only|install|preinstalled
+#   cli-only: only the faceverify package is installed (the API paths);
+#   install: both, just installed, no models yet; preinstalled: the image.
 set -euo pipefail
 version=$1 fake_port=$2 serve_port=$3 mode=$4
 cd /tmp/fv
@@ -26,6 +28,23 @@ capture() {
 capture faceverify --version
 [ "$rc" = 0 ] && [ "$out" = "faceverify $version" ] || fail "faceverify --version: $rc '$out' '$err'"
 ok "faceverify --version says faceverify $version"
+
+# As another user than root: $1 the user, the rest the command.
+as_user() { local u=$1; shift; setpriv --reuid="$u" --regid="$u" --init-groups -- env HOME="/home/$u" "$@"; }
+
+if [ "$mode" = cli-only ]; then
+  capture faceverify --backend local "$a" "$b"
+  [ "$rc" = 2 ] && [ -z "$out" ] && [ "$(echo "$err" | wc -l)" = 1 ] && echo "$err" | grep -q "install the faceverify-local package" ||
+    fail "--backend local without faceverify-local: exit 2, one line naming the package; got $rc '$err'"
+  ok "--backend local without faceverify-local: exit 2, '$err'"
+  capture faceverify serve --listen "127.0.0.1:$serve_port"
+  [ "$rc" = 2 ] && echo "$err" | grep -q "faceverify-local" || fail "serve without faceverify-local: $rc '$err'"
+  ok "serve without faceverify-local: exit 2, naming the package"
+  capture faceverify --api-url "http://127.0.0.1:$fake_port" --json "$a" "$a"
+  [ "$rc" = 0 ] && echo "$out" | grep -q "\"decision\":\"same\"" || fail "the API path with faceverify alone: exit $rc, '$out' '$err'"
+  ok "the API path with faceverify alone: exit 0, same person"
+  exit 0
+fi
 
 if command -v man >/dev/null; then
   pages=$(dpkg -L faceverify faceverify-local | sed -n 's|^/usr/share/man/man1/\(.*\)\.1\.gz$|\1|p' | sort)
@@ -70,7 +89,11 @@ if [ "$mode" = install ]; then
   [ "$rc" = 2 ] && [ -z "$out" ] && echo "$err" | grep -q "faceverify-install-models" ||
     fail "without models: exit 2 naming faceverify-install-models, got $rc '$err'"
   ok "before the models: exit 2, '$err'"
+  getent passwd alice >/dev/null || useradd --create-home alice
   tgz=$(ls /tmp/fv/*.tgz)
+  capture as_user alice faceverify-install-models --system --from-tarball "$tgz"
+  [ "$rc" = 1 ] && echo "$err" | grep -q "needs root" || fail "--system as a user: exit 1 saying it needs root; got $rc '$err'"
+  ok "faceverify-install-models --system as user alice: exit 1, '$err'"
   capture faceverify-install-models --from-tarball "$tgz"
   [ "$rc" = 0 ] || fail "faceverify-install-models --from-tarball: $rc $out $err"
   first=$out
@@ -85,6 +108,11 @@ fi
 capture faceverify --backend local "$a" "$b"
 [ "$rc" = 0 ] && echo "$out" | grep -q "^Similarity is" || fail "--backend local on the samples: exit $rc, '$out' '$err'"
 ok "--backend local on the samples: exit 0, $(echo "$out" | head -1)"
+if [ "$mode" = install ]; then
+  capture as_user alice faceverify --backend local "$a" "$b"
+  [ "$rc" = 0 ] || fail "--backend local as user alice (the system models): exit $rc, '$err'"
+  ok "--backend local as user alice finds the system-wide models: exit 0"
+fi
 
 capture faceverify --api-url "http://127.0.0.1:$fake_port" --json "$a" "$a"
 [ "$rc" = 0 ] && echo "$out" | grep -q "\"decision\":\"same\"" || fail "the API path against the fake server: exit $rc, '$out' '$err'"
