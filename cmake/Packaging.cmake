@@ -76,14 +76,17 @@ install(DIRECTORY ${PROJECT_SOURCE_DIR}/docs/ DESTINATION ${CMAKE_INSTALL_DATADI
 if(TARGET faceverify_local)
   install(PROGRAMS ${PROJECT_SOURCE_DIR}/scripts/install-models.sh
           DESTINATION ${CMAKE_INSTALL_BINDIR} RENAME faceverify-install-models COMPONENT local)
-  install(FILES ${PROJECT_SOURCE_DIR}/deploy/faceverify-serve.service DESTINATION ${CMAKE_INSTALL_PREFIX}/lib/systemd/system
-          COMPONENT local)
-  install(FILES ${_pkg_src}/sysusers.conf DESTINATION ${CMAKE_INSTALL_PREFIX}/lib/sysusers.d RENAME faceverify.conf
-          COMPONENT local)
-  # The directory faceverify-install-models fills as root; the package owns
-  # it, and its postrm removes what is in it on purge.
-  # (/var/lib/faceverify/models with the release preset's prefix /usr.)
-  install(DIRECTORY DESTINATION ${CMAKE_INSTALL_FULL_LOCALSTATEDIR}/lib/faceverify/models COMPONENT local)
+  # Relative to the prefix, so `cmake --install --prefix ~/.local` stays in
+  # it; with the release preset's /usr: /usr/lib/systemd/system (bookworm's
+  # lintian accepts it) and /usr/lib/sysusers.d.
+  install(FILES ${PROJECT_SOURCE_DIR}/deploy/faceverify-serve.service DESTINATION lib/systemd/system COMPONENT local)
+  install(FILES ${_pkg_src}/sysusers.conf DESTINATION lib/sysusers.d RENAME faceverify.conf COMPONENT local)
+  # The directory faceverify-install-models fills as root, which faceverify
+  # searches: the package owns it, and its postrm empties it on purge. Only
+  # for a system install (prefix /usr): elsewhere it would be outside the prefix.
+  if(CMAKE_INSTALL_PREFIX STREQUAL "/usr")
+    install(DIRECTORY DESTINATION /var/lib/faceverify/models COMPONENT local)
+  endif()
 endif()
 
 # --- CPack --------------------------------------------------------------------
