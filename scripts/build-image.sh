@@ -91,6 +91,7 @@ podman image ls --format '   {{.Repository}}:{{.Tag}} {{.Size}}' "$tag"
 if [ -n "$export_dir" ]; then
   echo "-- exporting the root filesystem to $export_dir"
   mkdir -p "$export_dir"
+  chmod 0755 "$export_dir"  # the image's / (mktemp -d makes 700: no other user could traverse it)
   ctr=$(podman create --no-healthcheck "$tag")  # no timer to remove: our machines run no systemd
   podman export "$ctr" | tar -x -C "$export_dir"
   podman rm -f "$ctr" >/dev/null
