@@ -13,7 +13,7 @@
 #   default tag: localhost/faceverify:<version>. Runs as root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-version=$(sed -n 's/^project(faceverify VERSION \([0-9.]*\).*/\1/p' CMakeLists.txt)
+version=$(scripts/version.sh)
 tag=localhost/faceverify:$version
 export_dir=""
 while [ $# -gt 0 ]; do

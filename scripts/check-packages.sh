@@ -37,7 +37,7 @@ debs=("$pkgdir"/faceverify_*.deb "$pkgdir"/faceverify-local_*.deb)
 for d in "${debs[@]}"; do [ -f "$d" ] || { echo "check-packages: $d: missing (build the packages first)" >&2; exit 2; }; done
 fake="$builddir/tests/fake_api4ai"
 [ -x "$fake" ] || { echo "check-packages: $fake: missing (build the default preset first)" >&2; exit 2; }
-version=$(sed -n 's/^project(faceverify VERSION \([0-9.]*\).*/\1/p' CMakeLists.txt)
+version=$(scripts/version.sh)
 
 step() { echo "-- $*"; }
 fail() { echo "check-packages: FAIL: $*" >&2; exit 1; }
