@@ -62,6 +62,7 @@ Provenance pinned_local_provenance() {
   Provenance p;
   p.backend = BackendKind::local;
   for (const auto& spec : local::model_specs()) p.models.emplace_back(std::string(spec.role), std::string(spec.sha256));
+  p.pipeline = local::k_pipeline_version;
   return p;
 }
 
@@ -72,6 +73,7 @@ Provenance produced_by(const Provenance& backend, const Analysis& analysis) {
   // other, which the one pseudo-model says (comparable() compares models).
   if (analysis.model_set != model_set_id(p)) p.models = {{"model-set", analysis.model_set}};
   p.server = backend.endpoint;
+  p.pipeline = 0;  // the server's own, which its replies do not name
   return p;
 }
 
@@ -79,7 +81,8 @@ std::string cache_identity(const Provenance& p) {
   std::string id = "faceverify-analysis 1\nbackend " + std::string(backend_name(p.backend)) + "\n";
   if (p.backend == BackendKind::local) {
     for (const auto& [role, sha] : p.models) id += "model " + role + " " + sha + "\n";
-    id += std::string("pipeline ") + k_version + "\n";  // pre-processing may change between releases
+    // Pre-processing may change between releases, and within one (the pipeline version).
+    id += "pipeline " + std::to_string(p.pipeline) + " " + k_version + "\n";
   } else {
     id += "api " + p.api + "\nendpoint " + p.endpoint + "?embeddings=true\n";
   }

@@ -236,6 +236,12 @@ Expected<EmbeddingRecord> parse_record(const json& j) {
       if (auto ok = text_member(m, "sha256", true, sha); !ok) return std::unexpected(ok.error());
       r.provenance.models.emplace_back(role, std::move(sha));
     }
+    if (const json& pipeline = member(j, "pipeline"); !pipeline.is_null()) {
+      if (!pipeline.is_number_integer() || pipeline.get<long long>() < 1 || pipeline.get<long long>() > 1000000) {
+        return bad("\"pipeline\" must be a whole number of at least 1 (local backend)");
+      }
+      r.provenance.pipeline = static_cast<int>(pipeline.get<long long>());
+    }
     if (auto ok = text_member(j, "server", false, r.provenance.server); !ok) return std::unexpected(ok.error());
   } else {
     std::string sv;

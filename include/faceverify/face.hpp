@@ -101,6 +101,10 @@ struct Provenance {
   std::string endpoint;                                     // api4ai: results URL (never carries a key)
   std::vector<std::pair<std::string, std::string>> models;  // local: role -> sha256
   std::string server;  // local, analysed by a faceverify server: its results URL (never a key)
+  // local: the version of the pre-processing around the models (decode, detect, align;
+  // local::k_pipeline_version). 0: not recorded (files written before faceverify 1.2, pipeline 1).
+  // Embeddings of two pipelines still compare (within a documented tolerance), with a note.
+  int pipeline = 0;
 };
 
 /// "Describe this image's faces." Implementations must be callable from

@@ -23,6 +23,13 @@ struct ModelSpec {
   std::string_view sha256;
 };
 
+/// The version of the pipeline around the models (how an image is decoded,
+/// detected and aligned before the embedder sees it), recorded in local
+/// provenance ("pipeline" in JSON) and in cache keys: a new version never
+/// reuses an older version's cached analyses. Bump it when pre-processing
+/// changes the embeddings.
+inline constexpr int k_pipeline_version = 1;
+
 /// The three pinned models (from npm faceplugin-face-recognition-js@0.0.1).
 const std::array<ModelSpec, 3>& model_specs() noexcept;
 

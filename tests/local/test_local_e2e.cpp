@@ -53,10 +53,9 @@ std::optional<test::ProcessResult> run_local_command(const std::string& command,
 // The one place this file builds a Provenance: the local backend's, with its
 // pinned models in their order, the embedder's hash replaced by `embedder_sha256`.
 faceverify::Provenance local_provenance(const std::string& embedder_sha256) {
-  faceverify::Provenance p;
-  p.backend = faceverify::BackendKind::local;
-  for (const auto& spec : faceverify::local::model_specs()) {
-    p.models.emplace_back(std::string(spec.role), spec.role == "embedder" ? embedder_sha256 : std::string(spec.sha256));
+  faceverify::Provenance p = faceverify::pinned_local_provenance();  // the pipeline version too
+  for (auto& [role, sha] : p.models) {
+    if (role == "embedder") sha = embedder_sha256;
   }
   return p;
 }

@@ -203,6 +203,28 @@ TEST_CASE("embedding_file: local record round trip and optional members", "[embe
   }
 }
 
+TEST_CASE("embedding_file: the local pipeline version is kept, and optional", "[embedding_file]") {
+  EmbeddingRecord original = local_record();
+  CHECK_FALSE(json::parse(render_embedding_record(original)).contains("pipeline"));  // not recorded: pipeline 1
+  auto old = parse_embedding_file(render_embedding_record(original), "old.jsonl");
+  REQUIRE(old);
+  CHECK(old->front().provenance.pipeline == 0);
+  original.provenance.pipeline = 2;
+  const std::string line = render_embedding_record(original);
+  CHECK(json::parse(line)["pipeline"] == 2);
+  auto parsed = parse_embedding_file(line, "x.jsonl");
+  REQUIRE(parsed);
+  CHECK(parsed->front().provenance.pipeline == 2);
+  CHECK(render_embedding_record(parsed->front()) == line);
+  for (const std::string bad : {"0", "-1", "\"2\"", "2.5", "1e9"}) {
+    json j = json::parse(line);
+    j["pipeline"] = json::parse(bad);
+    auto r = parse_embedding_file(j.dump(), "x.jsonl");
+    REQUIRE_FALSE(r);
+    CHECK(r.error().message == "x.jsonl: line 1: \"pipeline\" must be a whole number of at least 1 (local backend)");
+  }
+}
+
 TEST_CASE("embedding_file: error records round trip", "[embedding_file]") {
   const std::string line = render_embedding_record(error_record());
   const json j = json::parse(line);
