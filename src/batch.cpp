@@ -91,6 +91,7 @@ Expected<std::vector<std::size_t>> InputSet::add(const std::string& argument, in
     if (stdin_used) return fail(ErrorKind::usage, "standard input (-) can be given only once");
     stdin_used = true;
   }
+  if (source->kind == SourceKind::file && gallery::is_gallery_file(source->spec)) return add_gallery(argument);
   auto loaded = load_input(*source, stdin_fd, max_image_bytes);
   if (!loaded) return std::unexpected(loaded.error());
   named += loaded->embedding_text ? count_records(loaded->bytes) : 1;
@@ -118,23 +119,43 @@ Expected<std::vector<std::size_t>> InputSet::add(const std::string& argument, in
   auto records = parse_embedding_file(loaded->bytes, loaded->label);
   if (!records) return std::unexpected(records.error());
   std::vector<std::size_t> indices;
-  for (auto& r : *records) {
-    Subject s;
-    s.input = r.input;
-    s.label = r.input.empty() ? loaded->label : display_name(r.input);
-    s.sha256 = r.sha256;
-    s.from_file = true;
-    s.done = true;
-    if (r.error) {
-      s.analysis = std::unexpected(*r.error);
-    } else {
-      s.analysis = std::move(r.analysis);
-    }
-    s.provenance = std::move(r.provenance);
-    s.service_version = std::move(r.service_version);
-    subjects.push_back(std::move(s));
-    entries.push_back(Entry{subjects.back().input, subjects.back().label, subjects.size() - 1, true});
-    indices.push_back(entries.size() - 1);
+  for (auto& r : *records) indices.push_back(add_record(std::move(r), loaded->label));
+  return indices;
+}
+
+std::size_t InputSet::add_record(EmbeddingRecord r, const std::string& file_label) {
+  Subject s;
+  s.input = r.input;
+  s.label = r.input.empty() ? file_label : display_name(r.input);
+  s.sha256 = r.sha256;
+  s.from_file = true;
+  s.done = true;
+  if (r.error) {
+    s.analysis = std::unexpected(*r.error);
+  } else {
+    s.analysis = std::move(r.analysis);
+  }
+  s.provenance = std::move(r.provenance);
+  s.service_version = std::move(r.service_version);
+  subjects.push_back(std::move(s));
+  entries.push_back(Entry{subjects.back().input, subjects.back().label, subjects.size() - 1, true});
+  return entries.size() - 1;
+}
+
+Expected<std::vector<std::size_t>> InputSet::add_gallery(const std::string& argument) {
+  auto file = gallery::Gallery::open(argument, display_name(argument));
+  if (!file) return std::unexpected(file.error());
+  named += (*file)->size();
+  if (over_limit()) return std::vector<std::size_t>{};
+  if (scan_galleries) {
+    galleries.push_back(GalleryInput{argument, std::move(*file)});
+    return std::vector<std::size_t>{};
+  }
+  std::vector<std::size_t> indices;
+  for (std::size_t i = 0; i < (*file)->size(); ++i) {
+    auto r = (*file)->record(i);
+    if (!r) return std::unexpected(r.error());
+    indices.push_back(add_record(std::move(*r), (*file)->label()));
   }
   return indices;
 }
@@ -155,7 +176,13 @@ bool other_model_set(const Provenance& a, const Provenance& b) {
   return a.backend == BackendKind::local && b.backend == BackendKind::local;
 }
 
-std::unexpected<Error> incomparable_records(const Subject& s, const Subject& first) {
+// Where a record's embedding came from: an embedding-file record, or a whole gallery.
+struct Origin {
+  const std::string& label;
+  const Provenance& provenance;
+};
+
+std::unexpected<Error> incomparable_records(const Origin& s, const Origin& first) {
   return fail(ErrorKind::usage, s.label + ": its embedding comes from " + describe(s.provenance) + ", " + first.label +
                                     "'s from " + describe(first.provenance) +
                                     (other_model_set(s.provenance, first.provenance)
@@ -163,13 +190,20 @@ std::unexpected<Error> incomparable_records(const Subject& s, const Subject& fir
                                          : "; they cannot be compared"));
 }
 
-std::unexpected<Error> incomparable_with_images(const Subject& record, const Provenance& images) {
+std::unexpected<Error> incomparable_with_images(const Origin& record, const Provenance& images) {
   return fail(ErrorKind::usage, record.label + ": its embedding comes from " + describe(record.provenance) +
                                     " and cannot be compared with " + describe(images) +
                                     (other_model_set(record.provenance, images)
                                          ? " ones (embeddings from different model sets; embed the images again "
                                            "with the same models)"
                                          : " ones (use the same --backend, or embed the images again)"));
+}
+
+Origin origin(const Subject& s) {
+  return {s.label, s.provenance};
+}
+Origin origin(const GalleryInput& g) {
+  return {g.file->label(), g.file->info().provenance};
 }
 
 }  // namespace
@@ -193,14 +227,14 @@ Expected<Provenance> InputSet::check_comparable_before_analysis(Backend& backend
 Expected<void> InputSet::check_comparable(const Provenance& backend) const {
   const bool analyses_images =
       std::any_of(subjects.begin(), subjects.end(), [](const Subject& s) { return !s.from_file; });
-  const Subject* first_record = nullptr;
+  std::vector<Origin> records;
   for (const Subject& s : subjects) {
-    if (!s.from_file) continue;
-    if (analyses_images && !comparable(s.provenance, backend)) return incomparable_with_images(s, backend);
-    if (first_record && !comparable(s.provenance, first_record->provenance)) {
-      return incomparable_records(s, *first_record);
-    }
-    if (!first_record) first_record = &s;
+    if (s.from_file) records.push_back(origin(s));
+  }
+  for (const GalleryInput& g : galleries) records.push_back(origin(g));
+  for (const Origin& r : records) {
+    if (analyses_images && !comparable(r.provenance, backend)) return incomparable_with_images(r, backend);
+    if (!comparable(r.provenance, records.front().provenance)) return incomparable_records(r, records.front());
   }
   return {};
 }
@@ -212,20 +246,26 @@ Expected<Provenance> InputSet::produced_provenance(const Provenance& fallback) c
       if (s.from_file == records && s.done && s.analysis && !first) first = &s;
     }
   }
-  if (!first) return fallback;
+  if (!first && galleries.empty()) return fallback;
+  const Origin head = first ? origin(*first) : origin(galleries.front());
   for (const Subject& s : subjects) {
-    if (!s.done || !s.analysis || comparable(s.provenance, first->provenance)) continue;
-    return s.from_file && !first->from_file ? incomparable_with_images(s, first->provenance)
-                                            : incomparable_records(s, *first);
+    if (!s.done || !s.analysis || comparable(s.provenance, head.provenance)) continue;
+    return s.from_file && first && !first->from_file ? incomparable_with_images(origin(s), head.provenance)
+                                                     : incomparable_records(origin(s), head);
   }
-  return first->provenance;
+  for (const GalleryInput& g : galleries) {
+    if (comparable(g.file->info().provenance, head.provenance)) continue;
+    return first && !first->from_file ? incomparable_with_images(origin(g), head.provenance)
+                                      : incomparable_records(origin(g), head);
+  }
+  return head.provenance;
 }
 
 Expected<Comparison> compare_subjects(const Subject& a, const Subject& b, FacePolicy policy,
                                       const ScoreOptions& score) {
   // Checked before the run where it can be (check_comparable); a faceverify
   // server's model set only shows in its replies.
-  if (!comparable(b.provenance, a.provenance)) return incomparable_records(b, a);
+  if (!comparable(b.provenance, a.provenance)) return incomparable_records(origin(b), origin(a));
   auto c = compare(*a.analysis, a.label, *b.analysis, b.label, policy, score);
   if (!c && c.error().kind == ErrorKind::api_response && (a.from_file || b.from_file)) {
     // A record's embedding that does not fit: the file is wrong, not the service.

@@ -11,6 +11,7 @@
 
 #include "faceverify/config.hpp"
 #include "faceverify/file_io.hpp"
+#include "faceverify/gallery_file.hpp"
 #include "faceverify/image.hpp"
 #include "faceverify/text.hpp"
 
@@ -98,6 +99,7 @@ std::string_view kind_text(OutputKind kind) {
     case OutputKind::junit: return "a JUnit report";
     case OutputKind::html_report: return "a faceverify HTML report";
     case OutputKind::config: return "a faceverify config file";
+    case OutputKind::gallery: return "a faceverify gallery file";
   }
   return "";
 }
@@ -162,6 +164,7 @@ bool looks_like(OutputKind kind, std::string_view head) {
     case OutputKind::junit: return looks_like_junit(head);
     case OutputKind::html_report: return looks_like_report(head);
     case OutputKind::config: return looks_like_config(head);
+    case OutputKind::gallery: return gallery::looks_like_gallery(head);
   }
   return false;
 }

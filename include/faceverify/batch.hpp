@@ -20,6 +20,7 @@
 #include "faceverify/embedding_file.hpp"
 #include "faceverify/error.hpp"
 #include "faceverify/face.hpp"
+#include "faceverify/gallery_file.hpp"
 #include "faceverify/image.hpp"
 
 namespace faceverify {
@@ -50,6 +51,13 @@ struct Entry {
   bool first_for_subject = true;  // false: an earlier entry already names these bytes
 };
 
+/// A gallery file kept on disk (InputSet::scan_galleries): search scans it
+/// instead of holding its records (gallery_file.hpp).
+struct GalleryInput {
+  std::string argument;  // as given
+  std::shared_ptr<const gallery::Gallery> file;
+};
+
 /// Every input of a run. Subjects are deduplicated: the same bytes (or URL)
 /// given twice are one subject, analysed once.
 struct InputSet {
@@ -68,12 +76,20 @@ struct InputSet {
   std::optional<std::size_t> entry_limit;
   std::size_t named = 0;  // entries the arguments stand for, kept or only counted
   bool over_limit() const { return entry_limit && named > *entry_limit; }
+  /// true (search's candidates): a gallery file argument is opened and
+  /// checked but its records stay on disk, in `galleries`, for a scan; false:
+  /// its records become entries like an embedding file's.
+  bool scan_galleries = false;
+  std::vector<GalleryInput> galleries;
 
-  /// Loads one argument: an image file, a URL, "-", or an embedding file
-  /// (all its records). Returns the indices of the entries it stands for.
+  /// Loads one argument: an image file, a URL, "-", an embedding file or a
+  /// gallery file (all its records; see scan_galleries). Returns the indices of the entries it stands for.
   /// Errors (ErrorKind::input or usage) name the argument; nothing is
   /// analysed yet.
   Expected<std::vector<std::size_t>> add(const std::string& argument, int stdin_fd, std::size_t max_image_bytes);
+
+  /// One embedding-file or gallery record as an entry (and its subject).
+  std::size_t add_record(EmbeddingRecord record, const std::string& file_label);
 
   const Subject& subject_of(std::size_t entry) const { return subjects[entries[entry].subject]; }
 
@@ -97,6 +113,9 @@ struct InputSet {
   /// whose embeddings cannot be compared (a faceverify server's model set is
   /// known only from its replies, a cached analysis keeps its own).
   Expected<Provenance> produced_provenance(const Provenance& fallback) const;
+
+ private:
+  Expected<std::vector<std::size_t>> add_gallery(const std::string& argument);
 };
 
 /// Runs `analyse` on the subject's image with its bytes in memory: a file's

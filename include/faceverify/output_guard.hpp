@@ -25,6 +25,7 @@ enum class OutputKind {
   junit,        // --junit: JUnit XML (<testsuites> or <testsuite>), by faceverify or any tool
   html_report,  // --report: an HTML report faceverify wrote (its generator meta tag)
   config,       // --write-config: a faceverify config file
+  gallery,      // index build --out: a faceverify gallery file (gallery_file.hpp)
 };
 
 struct PlannedOutput {

@@ -299,11 +299,9 @@ std::string iso_timestamp() {
   return buf;
 }
 
-InputSummary summarize(const InputSet& inputs, std::size_t entry) {
-  const Entry& e = inputs.entries[entry];
-  const Subject& s = inputs.subjects[e.subject];
+InputSummary summarize(const Subject& s, const std::string& input, const std::string& label) {
   InputSummary in;
-  in.input = e.input;
+  in.input = input;
   in.sha256 = s.sha256;
   if (!s.analysis) {
     in.error = s.analysis.error();
@@ -311,8 +309,13 @@ InputSummary summarize(const InputSet& inputs, std::size_t entry) {
   }
   in.faces = s.analysis->faces.size();
   if (s.analysis->faces.empty())
-    in.error = Error{ErrorKind::no_face, e.label + ": no face found in the image", {}, false, {}};
+    in.error = Error{ErrorKind::no_face, label + ": no face found in the image", {}, false, {}};
   return in;
+}
+
+InputSummary summarize(const InputSet& inputs, std::size_t entry) {
+  const Entry& e = inputs.entries[entry];
+  return summarize(inputs.subjects[e.subject], e.input, e.label);
 }
 
 ScoreContext score_context(const ScoringOptions& o, const Provenance& provenance) {

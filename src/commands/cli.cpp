@@ -254,6 +254,8 @@ constexpr CommandSpec k_commands[] = {
     {"pairs", "pairs FILE|-", "verify a CSV/TSV list of pairs; JSON Lines or CSV, --junit", &make<PairsOptions>},
     {"calibrate", "calibrate LABELLED", "measure AUC, EER, TAR at FAR; choose and save a threshold",
      &make<CalibrateOptions>},
+    {"index", "index build|add|info|export", "gallery files: embeddings stored for fast search at scale",
+     &make<IndexOptions>},
     {"cache", "cache stats|clear", "the analysis cache of the batch commands", &make<CacheOptions>},
     {"serve", "serve [--listen HOST:PORT]", "a self-hosted Face Analyzer: the local backend over the API4AI protocol",
      &make<ServeOptions>},

@@ -34,7 +34,7 @@ struct Io {
 };
 
 using CommandOptions = std::variant<VerifyOptions, EmbedOptions, MatrixOptions, SearchOptions, PairsOptions,
-                                    CalibrateOptions, CacheOptions, ServeOptions>;
+                                    CalibrateOptions, CacheOptions, IndexOptions, ServeOptions>;
 
 struct CommandSpec {
   std::string_view name;      // the first argument that selects it; "" for the default command
@@ -54,6 +54,7 @@ void setup(CLI::App& app, SearchOptions& o);
 void setup(CLI::App& app, PairsOptions& o);
 void setup(CLI::App& app, CalibrateOptions& o);
 void setup(CLI::App& app, CacheOptions& o);
+void setup(CLI::App& app, IndexOptions& o);
 void setup(CLI::App& app, ServeOptions& o);
 
 Expected<void> finish(VerifyOptions& o);
@@ -63,6 +64,7 @@ Expected<void> finish(SearchOptions& o);
 Expected<void> finish(PairsOptions& o);
 Expected<void> finish(CalibrateOptions& o);
 Expected<void> finish(CacheOptions& o);
+Expected<void> finish(IndexOptions& o);
 Expected<void> finish(ServeOptions& o);
 
 int run(VerifyOptions& o, Io& io);
@@ -72,6 +74,7 @@ int run(SearchOptions& o, Io& io);
 int run(PairsOptions& o, Io& io);
 int run(CalibrateOptions& o, Io& io);
 int run(CacheOptions& o, Io& io);
+int run(IndexOptions& o, Io& io);
 int run(ServeOptions& o, Io& io);
 
 /// A parsed command line: a command to run, or a text to print (--help,
@@ -155,6 +158,8 @@ int final_status(int status, const Io& io);
 
 /// One entry's summary (no face becomes an error naming the entry).
 InputSummary summarize(const InputSet& inputs, std::size_t entry);
+/// The same for a subject outside an InputSet (a gallery record search scanned).
+InputSummary summarize(const Subject& subject, const std::string& input, const std::string& label);
 
 /// The score context of a run whose embeddings come from `provenance`: the
 /// score settled for its backend (settle_score).

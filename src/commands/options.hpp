@@ -129,6 +129,19 @@ struct CacheOptions {
   bool json = false;  // stats
 };
 
+/// faceverify index build|add|info|export: gallery files (gallery_file.hpp).
+struct IndexOptions {
+  enum class Action { build, add, info, export_records };
+  Action action = Action::info;
+  std::string file;  // build: --out; the others: FILE
+  std::vector<std::string> inputs;
+  std::optional<std::string> gallery;  // --gallery DIR (build, add)
+  ServiceOptions service;
+  BatchOptions batch;
+  bool json = false;    // info
+  bool verify = false;  // info --verify
+};
+
 /// faceverify serve: the local backend behind the API4AI protocol.
 struct ServeOptions {
   std::string listen = "127.0.0.1:8080";

@@ -20,6 +20,7 @@ Exit codes: 0 at least one match; 1 no match; 5 (with --uncertain-band) no match
 
 Examples:
   faceverify search suspect.jpg lineup/*.jpg --top 3
+  faceverify search --top 5 me.jpg people.fvg        # a gallery file (faceverify index build)
   faceverify search --gallery photos/ me.jpg
   faceverify embed photos/*.jpg > gallery.jsonl && faceverify search me.jpg gallery.jsonl
 )";
@@ -86,6 +87,7 @@ int run(SearchOptions& o, Io& io) {
       if (seen.insert(file).second) candidates.push_back(std::move(file));
     }
   }
+  inputs.scan_galleries = true;  // a gallery file's records stay on disk: scanned below, never all held
   const auto candidate_entries = add_inputs(inputs, candidates, o.service, io.stdin_fd, diag, bad);
   if (bad.count > 0) return bad.status.value();
   auto setup = analyse_inputs(o.service, o.batch, inputs, diag, o.format != OutputFormat::text);
@@ -114,23 +116,17 @@ int run(SearchOptions& o, Io& io) {
   bool matched = false;
   bool uncertain = false;
   ExitStatus errors;
-  for (const std::size_t i : candidate_entries) {
-    const Subject& s = inputs.subject_of(i);
+  const auto consider = [&](const Subject& s, const std::string& input, const std::string& label, bool first) {
     if (is_reference(s, ref)) {
       // The same bytes as the reference would always "match": not a finding.
-      if (o.batch.verbose) diag.line(inputs.entries[i].label + ": the reference itself; not ranked");
-      continue;
+      if (o.batch.verbose) diag.line(label + ": the reference itself; not ranked");
+      return;
     }
-    const bool first = inputs.entries[i].first_for_subject;
     SearchResult r;
-    r.candidate = summarize(inputs, i);
+    r.candidate = summarize(s, input, label);
     if (r.candidate.error) {
-      if (r.candidate.error->kind != ErrorKind::no_face) {
-        errors.note(r.candidate.error->kind);
-        if (first) diag.line(r.candidate.error->message);
-      } else if (first) {
-        diag.line(r.candidate.error->message);
-      }
+      if (r.candidate.error->kind != ErrorKind::no_face) errors.note(r.candidate.error->kind);
+      if (first) diag.line(r.candidate.error->message);
     } else {
       auto c = compare_subjects(ref, s, o.scoring.face, report.context.score);
       if (c) {
@@ -145,6 +141,47 @@ int run(SearchOptions& o, Io& io) {
       }
     }
     report.results.push_back(std::move(r));
+  };
+  for (const std::size_t i : candidate_entries) {
+    const Entry& e = inputs.entries[i];
+    consider(inputs.subject_of(i), e.input, e.label, e.first_for_subject);
+  }
+  // Gallery files: an exact scan picks the closest records (--top, with a
+  // margin so that ties and float32 rounding cannot change who is shown),
+  // which are then scored exactly like any other candidate. Records without a
+  // face are listed as they would be from an embedding file.
+  for (const GalleryInput& g : inputs.galleries) {
+    const gallery::Gallery& file = *g.file;
+    const auto same_bytes = [&](std::size_t rec) { return !ref.sha256.empty() && file.sha256(rec) == ref.sha256; };
+    const std::size_t keep = o.top ? *o.top + 32 : 0;
+    auto hits = gallery::scan(file, *ref.analysis, o.scoring.face, keep, o.batch.jobs, same_bytes);
+    if (!hits) {
+      diag.line(hits.error().message);
+      errors.note(hits.error().kind);
+      continue;
+    }
+    std::vector<std::size_t> records;
+    for (const auto& h : *hits) records.push_back(h.record);
+    for (std::size_t rec = 0; rec < file.size(); ++rec) {
+      if (file.row_count(rec) == 0) records.push_back(rec);
+    }
+    for (const std::size_t rec : records) {
+      auto record = file.record(rec);
+      if (!record) {
+        diag.line(record.error().message);
+        errors.note(record.error().kind);
+        continue;
+      }
+      Subject s;
+      s.input = record->input;
+      s.label = record->input.empty() ? file.label() : display_name(record->input);
+      s.sha256 = record->sha256;
+      s.from_file = true;
+      s.done = true;
+      s.analysis = record->error ? Expected<Analysis>(std::unexpected(*record->error)) : std::move(record->analysis);
+      s.provenance = std::move(record->provenance);
+      consider(s, s.input, s.label, true);
+    }
   }
   rank_results(report.results);
   report.shown = o.top ? std::min(*o.top, report.results.size()) : report.results.size();
