@@ -57,7 +57,9 @@ void store(unsigned char* p, T v) {
   std::memcpy(p, &v, sizeof v);
 }
 
-std::uint64_t align64(std::uint64_t x) { return (x + 63) / 64 * 64; }
+std::uint64_t align64(std::uint64_t x) {
+  return (x + 63) / 64 * 64;
+}
 
 // a * b + c without overflow, else nullopt.
 std::optional<std::uint64_t> mul_add(std::uint64_t a, std::uint64_t b, std::uint64_t c) {
@@ -180,7 +182,8 @@ json provenance_object(const Provenance& p, const std::optional<std::string>& se
 }
 
 bool is_provenance_member(const std::string& key) {
-  static const char* const k_keys[] = {"backend",         "api",          "endpoint", "models", "pipeline", "server",
+  static const char* const k_keys[] = {"backend",         "api",          "endpoint",
+                                       "models",          "pipeline",     "server",
                                        "service_version", "tool_version", "schema_version"};
   return std::any_of(std::begin(k_keys), std::end(k_keys), [&](const char* k) { return key == k; });
 }
@@ -232,7 +235,9 @@ std::uint32_t crc32c(std::uint32_t crc, const void* data, std::size_t size) noex
   return ~crc;
 }
 
-bool looks_like_gallery(std::string_view head) noexcept { return head.starts_with(k_magic); }
+bool looks_like_gallery(std::string_view head) noexcept {
+  return head.starts_with(k_magic);
+}
 
 bool is_gallery_file(const std::string& path) {
   auto fd = open_for_reading(path);
@@ -312,8 +317,9 @@ Expected<std::shared_ptr<const Gallery>> Gallery::open(const std::string& path, 
     return bad("has " + size_text(actual - info.file_size) + " after its end" + damaged);
   }
 
-  // Checksum: the header (its checksum field as zero), the provenance, and
-  // everything after the matrix; read in one pass, tables kept.
+  // Checksum: the header (its checksum field as zero), the provenance and
+  // the tables; each record's metadata has its own CRC in the record table,
+  // checked when it is read (a search reads a few of them, not a million).
   std::array<unsigned char, k_header_bytes> zeroed = h;
   store<std::uint32_t>(&zeroed[k_off_checksum], 0);
   std::uint32_t crc = crc32c(0, zeroed.data(), zeroed.size());
@@ -325,22 +331,13 @@ Expected<std::shared_ptr<const Gallery>> Gallery::open(const std::string& path, 
   g->m_norms.resize(info.rows);
   g->m_boxes.resize(info.rows);
   std::vector<unsigned char> table(info.records * k_record_bytes);
-  for (const auto& [ptr, size, at] : {std::tuple{static_cast<void*>(g->m_norms.data()), info.rows * 8, off.norms},
-                                      std::tuple{static_cast<void*>(g->m_boxes.data()), info.rows * k_box_bytes, off.boxes},
-                                      std::tuple{static_cast<void*>(table.data()), table.size(), off.records}}) {
-    if (!pread_exact(fd->get(), ptr, size, at)) return std::unexpected(Error{ErrorKind::input, read_failure(label), {}, false, {}});
+  for (const auto& [ptr, size, at] :
+       {std::tuple{static_cast<void*>(g->m_norms.data()), info.rows * 8, off.norms},
+        std::tuple{static_cast<void*>(g->m_boxes.data()), info.rows * k_box_bytes, off.boxes},
+        std::tuple{static_cast<void*>(table.data()), table.size(), off.records}}) {
+    if (!pread_exact(fd->get(), ptr, size, at))
+      return std::unexpected(Error{ErrorKind::input, read_failure(label), {}, false, {}});
     crc = crc32c(crc, ptr, size);
-  }
-  {
-    std::vector<unsigned char> buf(std::min<std::uint64_t>(k_chunk, std::max<std::uint64_t>(off.metadata_size, 1)));
-    for (std::uint64_t at = 0; at < off.metadata_size;) {
-      const std::size_t n = std::min<std::uint64_t>(buf.size(), off.metadata_size - at);
-      if (!pread_exact(fd->get(), buf.data(), n, off.metadata + at)) {
-        return std::unexpected(Error{ErrorKind::input, read_failure(label), {}, false, {}});
-      }
-      crc = crc32c(crc, buf.data(), n);
-      at += n;
-    }
   }
   if (crc != info.checksum) return bad("checksum mismatch: the file is damaged (copy it again, or build it again)");
 
@@ -355,10 +352,11 @@ Expected<std::shared_ptr<const Gallery>> Gallery::open(const std::string& path, 
     e.flags = load<std::uint32_t>(p + 12);
     e.meta_offset = load<std::uint64_t>(p + 16);
     e.meta_size = load<std::uint32_t>(p + 24);
+    e.meta_crc = load<std::uint32_t>(p + 28);
     std::memcpy(e.sha256.data(), p + 32, 32);
     const bool ok = e.first_row == next_row && e.row_count <= limits::k_max_faces &&
-                    (e.flags & ~(k_flag_error | k_flag_sha256)) == 0 && (!(e.flags & k_flag_error) || e.row_count == 0) &&
-                    e.meta_offset == next_meta && e.meta_size > 0;
+                    (e.flags & ~(k_flag_error | k_flag_sha256)) == 0 &&
+                    (!(e.flags & k_flag_error) || e.row_count == 0) && e.meta_offset == next_meta && e.meta_size > 0;
     if (!ok) return bad("record " + std::to_string(i + 1) + " of its table is inconsistent" + damaged);
     next_row += e.row_count;
     next_meta += e.meta_size;
@@ -432,6 +430,11 @@ Expected<std::string> Gallery::raw_metadata(std::size_t index) const {
   if (!pread_exact(m_fd.get(), text.data(), text.size(), m_off.metadata + e.meta_offset)) {
     return fail(ErrorKind::input, read_failure(m_label));
   }
+  if (crc32c(0, text.data(), text.size()) != e.meta_crc) {
+    return fail(ErrorKind::input, m_label + ": record " + std::to_string(index + 1) +
+                                      ": its metadata fails its checksum: the file is damaged (copy it again, or "
+                                      "build it again)");
+  }
   return text;
 }
 
@@ -486,13 +489,15 @@ Expected<void> Gallery::verify_matrix() const {
   std::uint32_t crc = 0;
   for (std::uint64_t at = 0; at < size;) {
     const std::size_t n = std::min<std::uint64_t>(buf.size(), size - at);
-    if (!pread_exact(m_fd.get(), buf.data(), n, m_off.matrix + at)) return fail(ErrorKind::input, read_failure(m_label));
+    if (!pread_exact(m_fd.get(), buf.data(), n, m_off.matrix + at))
+      return fail(ErrorKind::input, read_failure(m_label));
     crc = crc32c(crc, buf.data(), n);
     at += n;
   }
   if (crc != m_info.matrix_checksum) {
-    return fail(ErrorKind::input, m_label + ": the matrix's checksum does not match: its embeddings are damaged "
-                                            "(copy it again, or build it again)");
+    return fail(ErrorKind::input, m_label +
+                                      ": the matrix's checksum does not match: its embeddings are damaged "
+                                      "(copy it again, or build it again)");
   }
   return {};
 }
@@ -555,6 +560,7 @@ Expected<void> Writer::add_entry(Gallery::RecordEntry entry, std::string_view me
   entry.first_row = m_rows;
   entry.meta_offset = m_metadata.size();
   entry.meta_size = static_cast<std::uint32_t>(metadata.size());
+  entry.meta_crc = crc32c(0, metadata.data(), metadata.size());
   m_metadata.append(metadata);
   m_rows += entry.row_count;
   m_records.push_back(entry);
@@ -564,8 +570,9 @@ Expected<void> Writer::add_entry(Gallery::RecordEntry entry, std::string_view me
 Expected<void> Writer::add(const EmbeddingRecord& r) {
   const std::string name = r.input.empty() ? "a record" : display_name(r.input);
   if (!comparable(r.provenance, m_provenance)) {
-    return fail(ErrorKind::input, name + ": its embedding comes from " + describe(r.provenance) + ", the gallery's from " +
-                                      describe(m_provenance) + "; they cannot be mixed in one gallery");
+    return fail(ErrorKind::input, name + ": its embedding comes from " + describe(r.provenance) +
+                                      ", the gallery's from " + describe(m_provenance) +
+                                      "; they cannot be mixed in one gallery");
   }
   Gallery::RecordEntry e;
   if (r.error) e.flags |= Gallery::k_flag_error;
@@ -584,7 +591,8 @@ Expected<void> Writer::add(const EmbeddingRecord& r) {
     }
     std::vector<float> row(m_dimension);
     for (const Face& f : r.analysis.faces) {
-      std::transform(f.embedding.begin(), f.embedding.end(), row.begin(), [](double v) { return static_cast<float>(v); });
+      std::transform(f.embedding.begin(), f.embedding.end(), row.begin(),
+                     [](double v) { return static_cast<float>(v); });
       if (auto ok = append_matrix(row.data(), row.size()); !ok) return ok;
       m_norms.push_back(l2_norm(f.embedding));
       m_boxes.push_back(f.box);
@@ -620,10 +628,26 @@ Expected<void> Writer::add_all(const Gallery& source) {
       m_boxes.push_back(source.m_boxes[k]);
     }
   }
+  // The metadata in large reads, each record's checked against its CRC.
+  std::string chunk;
+  std::uint64_t chunk_at = 0;
   for (std::size_t i = 0; i < source.size(); ++i) {
-    auto meta = source.raw_metadata(i);
-    if (!meta) return std::unexpected(meta.error());
-    if (auto ok = add_entry(source.m_records[i], *meta); !ok) return ok;
+    const Gallery::RecordEntry& e = source.m_records[i];
+    if (e.meta_offset < chunk_at || e.meta_offset + e.meta_size > chunk_at + chunk.size()) {
+      chunk_at = e.meta_offset;
+      chunk.resize(std::min<std::uint64_t>(std::max<std::uint64_t>(k_chunk, e.meta_size),
+                                           source.m_off.metadata_size - e.meta_offset));
+      if (!pread_exact(source.m_fd.get(), chunk.data(), chunk.size(), source.m_off.metadata + chunk_at)) {
+        return fail(ErrorKind::input, read_failure(source.label()));
+      }
+    }
+    const std::string_view meta(chunk.data() + (e.meta_offset - chunk_at), e.meta_size);
+    if (crc32c(0, meta.data(), meta.size()) != e.meta_crc) {
+      return fail(ErrorKind::input, source.label() + ": record " + std::to_string(i + 1) +
+                                        ": its metadata fails its checksum: the file is damaged (copy it again, or "
+                                        "build it again)");
+    }
+    if (auto ok = add_entry(e, meta); !ok) return ok;
   }
   return {};
 }
@@ -643,6 +667,7 @@ Expected<void> Writer::commit() {
     store(p + 12, e.flags);
     store(p + 16, e.meta_offset);
     store(p + 24, e.meta_size);
+    store(p + 28, e.meta_crc);
     std::memcpy(p + 32, e.sha256.data(), 32);
   }
   const std::uint64_t norms = m_matrix_offset + m_rows * std::uint64_t{m_dimension} * 4;
@@ -670,11 +695,11 @@ Expected<void> Writer::commit() {
   crc = crc32c(crc, prov.data(), prov.size());
   for (const auto& [ptr, size] : {std::pair{static_cast<const void*>(m_norms.data()), m_norms.size() * 8},
                                   std::pair{static_cast<const void*>(m_boxes.data()), m_boxes.size() * k_box_bytes},
-                                  std::pair{static_cast<const void*>(table.data()), table.size()},
-                                  std::pair{static_cast<const void*>(m_metadata.data()), m_metadata.size()}}) {
+                                  std::pair{static_cast<const void*>(table.data()), table.size()}}) {
     crc = crc32c(crc, ptr, size);
     if (!write_all(m_fd.get(), ptr, size)) return failed();
   }
+  if (!write_all(m_fd.get(), m_metadata.data(), m_metadata.size())) return failed();
   store(&h[k_off_checksum], crc);
   if (::pwrite(m_fd.get(), h.data(), h.size(), 0) != static_cast<ssize_t>(h.size())) return failed();
   if (::fsync(m_fd.get()) != 0 || m_fd.close() != 0) return failed();
@@ -774,7 +799,8 @@ Expected<std::vector<ScanHit>> scan(const Gallery& g, const Analysis& reference,
   };
   // Parts of about equal rows.
   std::vector<std::size_t> bounds{0};
-  const std::uint64_t per_part = (g.info().rows + static_cast<std::uint64_t>(threads) - 1) / static_cast<std::uint64_t>(threads);
+  const std::uint64_t per_part =
+      (g.info().rows + static_cast<std::uint64_t>(threads) - 1) / static_cast<std::uint64_t>(threads);
   for (std::size_t rec = 0; rec < n_records && bounds.size() < static_cast<std::size_t>(threads); ++rec) {
     if (g.first_row(rec) >= per_part * bounds.size()) bounds.push_back(rec);
   }

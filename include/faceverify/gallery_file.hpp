@@ -33,7 +33,10 @@ inline constexpr std::uint32_t k_format_version = 1;
 inline constexpr std::size_t k_header_bytes = 128;
 /// The first bytes of every gallery file (PNG-style: a high byte, a name, and
 /// line endings that a text-mode transfer would change).
-inline constexpr std::string_view k_magic{"\x89" "FVGAL\r\n", 8};
+inline constexpr std::string_view k_magic{
+    "\x89"
+    "FVGAL\r\n",
+    8};
 
 /// Whether `head` (a file's first bytes) starts like a gallery file.
 bool looks_like_gallery(std::string_view head) noexcept;
@@ -54,14 +57,15 @@ struct Info {
   std::uint64_t records = 0;                   // photos (with no face and failed ones)
   std::uint64_t rows = 0;                      // faces: rows of the matrix
   std::uint64_t file_size = 0;
-  std::uint32_t checksum = 0;         // CRC-32C of header, provenance, tables and metadata
+  std::uint32_t checksum = 0;  // CRC-32C of header, provenance and tables (which hold each record's metadata CRC)
   std::uint32_t matrix_checksum = 0;  // CRC-32C of the matrix (checked by verify_matrix)
 };
 
 /// An open, validated gallery file. Thread-safe for reading (pread only).
 class Gallery {
  public:
-  /// Opens `path` and checks it whole except the matrix's values: magic,
+  /// Opens `path` and checks it whole except the matrix's values and the
+  /// records' metadata (each checked by its own CRC when read): magic,
   /// version, that every size and offset fits the file's size, the tables,
   /// and the checksum. Errors (ErrorKind::input) name `label`:
   /// "big.fvg: truncated: 1.9 GB of the 2.1 GB its header promises (build it again)".
@@ -105,6 +109,7 @@ class Gallery {
     std::uint32_t flags = 0;
     std::uint64_t meta_offset = 0;  // within the metadata section
     std::uint32_t meta_size = 0;
+    std::uint32_t meta_crc = 0;  // CRC-32C of its metadata bytes
     std::array<unsigned char, 32> sha256{};
   };
   struct Offsets {

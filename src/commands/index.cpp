@@ -89,7 +89,8 @@ int write_gallery(IndexOptions& o, Io& io, bool append) {
   for (const Subject& s : inputs.subjects) {
     if (s.service_version && !service_version) service_version = s.service_version;
   }
-  if (!service_version && !inputs.galleries.empty()) service_version = inputs.galleries.front().file->info().service_version;
+  if (!service_version && !inputs.galleries.empty())
+    service_version = inputs.galleries.front().file->info().service_version;
 
   auto writer = gallery::Writer::create(o.file, *produced, service_version);
   if (!writer) return report_error(diag, writer.error());
@@ -172,8 +173,8 @@ int info(const IndexOptions& o, Io& io) {
     j["dimension"] = in.dimension;
     j["bytes"] = in.file_size;
     j["checksum"] = "ok";
-    j["matrix_checksum"] = matrix_ok ? nlohmann::ordered_json(*matrix_ok ? "ok" : "mismatch")
-                                     : nlohmann::ordered_json("not checked");
+    j["matrix_checksum"] =
+        matrix_ok ? nlohmann::ordered_json(*matrix_ok ? "ok" : "mismatch") : nlohmann::ordered_json("not checked");
     detail::add_provenance(j, in.provenance);
     if (in.provenance.backend != BackendKind::local) {
       j["service_version"] = in.service_version ? nlohmann::ordered_json(*in.service_version) : nullptr;
