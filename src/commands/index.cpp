@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: MIT
 // faceverify index build|add|info|export: gallery files (gallery_file.hpp).
+#include <cerrno>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 
 #include "commands/cli.hpp"
@@ -48,6 +50,18 @@ std::string size_text(std::uint64_t bytes) {
 int write_gallery(IndexOptions& o, Io& io, bool append) {
   Diagnostics& diag = io.diag;
   if (auto ok = resolve_settings(o.service, nullptr, diag); !ok) return report_error(diag, ok.error());
+  if (append) {
+    // Only a gallery file may be appended to (nothing else is ever rewritten).
+    auto existing = gallery::Gallery::open(o.file, display_name(o.file));
+    if (!existing) {
+      Error e = existing.error();
+      if (errno == ENOENT && !std::filesystem::exists(o.file)) {
+        e.message = display_name(o.file) + ": no such gallery file (create it with faceverify index build --out " +
+                    display_name(o.file) + ")";
+      }
+      return report_error(diag, e);
+    }
+  }
   BadInputs bad;
   std::vector<std::string> args;
   if (append) args.push_back(o.file);  // its records come first, copied as they are

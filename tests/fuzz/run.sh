@@ -11,7 +11,7 @@ seconds=${2:-60}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 status=0
-for target in api4ai_response error_body image_header retry_after embedding_file pairs_file serve_request; do
+for target in api4ai_response error_body image_header retry_after embedding_file pairs_file gallery_file serve_request; do
   corpus="$work/$target"
   mkdir -p "$corpus"
   log="$work/$target.log"

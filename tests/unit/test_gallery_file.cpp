@@ -23,7 +23,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-Provenance api4ai() { return Provenance{BackendKind::api4ai, "demo", "https://demo.api4ai.cloud/x/results", {}, {}}; }
+Provenance api4ai() {
+  return Provenance{BackendKind::api4ai, "demo", "https://demo.api4ai.cloud/x/results", {}, {}};
+}
 
 Provenance local() {
   Provenance p{BackendKind::local, "", "", {{"detector", "aa"}, {"landmarks", "bb"}, {"embedder", "cc"}}, {}};
@@ -176,7 +178,8 @@ TEST_CASE("gallery: records that cannot share a gallery are refused", "[gallery]
   auto longer = sample_records(api4ai(), 1, 9).front();
   auto mismatch = (*w)->add(longer);
   REQUIRE_FALSE(mismatch);
-  CHECK(mismatch.error().message == "photos/p0.jpg: its embedding has 9 values, the gallery's have 8; they cannot be compared");
+  CHECK(mismatch.error().message ==
+        "photos/p0.jpg: its embedding has 9 values, the gallery's have 8; they cannot be compared");
   // An abandoned writer leaves nothing behind.
   w->reset();
   CHECK(std::distance(fs::directory_iterator(dir.path()), fs::directory_iterator()) == 0);
@@ -232,8 +235,9 @@ TEST_CASE("gallery: damage anywhere is refused before use", "[gallery]") {
     REQUIRE(g);
     auto r = (*g)->record(0);
     REQUIRE_FALSE(r);
-    CHECK(r.error().message == "bad.fvg: record 1: its metadata fails its checksum: the file is damaged (copy it "
-                               "again, or build it again)");
+    CHECK(r.error().message ==
+          "bad.fvg: record 1: its metadata fails its checksum: the file is damaged (copy it "
+          "again, or build it again)");
     CHECK((*g)->record(1));
   }
   SECTION("the matrix is checked by verify_matrix") {
@@ -330,7 +334,8 @@ TEST_CASE("gallery: the scan ranks exactly like the double-precision distance", 
   wrong.faces.front().embedding.resize(dim + 1, 0.5);
   auto refused = gallery::scan(**g, wrong, FacePolicy::largest, 5, 2);
   REQUIRE_FALSE(refused);
-  CHECK(refused.error().message == "g.fvg: its embeddings have 37 values, the reference's has 38; they cannot be compared");
+  CHECK(refused.error().message ==
+        "g.fvg: its embeddings have 37 values, the reference's has 38; they cannot be compared");
 }
 
 TEST_CASE("gallery: crc32c matches the standard check value", "[gallery]") {
