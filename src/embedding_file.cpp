@@ -274,11 +274,13 @@ Expected<Face> parse_face(Element f, std::size_t n) {
   }
   face.embedding.reserve(size);
   for (const Element v : array_of(*emb)) {
-    // Always finite: a literal past a double's range is not valid JSON.
-    if (!v.is_number() || !std::isfinite(v.get_double().value_unsafe())) {
+    // One look per value (the hot loop): get_double refuses what is not a
+    // number; always finite, as a literal past a double's range is not JSON.
+    double x = 0.0;
+    if (v.get_double().get(x) != simdjson::SUCCESS || !std::isfinite(x)) {
       return bad(where() + "embedding has a non-number at " + std::to_string(face.embedding.size()));
     }
-    face.embedding.push_back(v.get_double().value_unsafe());
+    face.embedding.push_back(x);
   }
   // The same checks as a service reply's face: what one refuses, so does the other.
   if (auto problem = normalize_face(face)) return bad(where() + *problem);
