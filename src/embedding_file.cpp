@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "faceverify/embedding_file.hpp"
 
+#include <simdjson.h>
 #include <algorithm>
 #include <array>
 #include <bit>
@@ -8,6 +9,7 @@
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <tuple>
+#include <unordered_map>
 #include <utility>
 
 #include "faceverify/image.hpp"
@@ -18,9 +20,8 @@
 namespace faceverify {
 namespace {
 
-// Parsed with insertion order kept: landmarks and models come back in the
-// order they were written (the analysis from the cache equals a fresh one).
-using json = nlohmann::ordered_json;
+// Rendered with insertion order kept: landmarks and models are written in
+// the analysis's order (the analysis from the cache equals a fresh one).
 using nlohmann::ordered_json;
 
 // A value quoted into a message: one line, no control characters.
@@ -53,40 +54,108 @@ std::unexpected<Error> bad(std::string what) {
   return fail(ErrorKind::input, std::move(what));
 }
 
-const json& member(const json& obj, const char* name) {
-  static const json k_null;
-  const auto it = obj.find(name);
-  return it == obj.end() ? k_null : *it;
+// Records are read with simdjson's DOM parser: the whole line is validated
+// (grammar, UTF-8, numbers) before any member is looked at, as nlohmann did.
+// The rules below are the ones nlohmann::ordered_json gave: a missing member
+// reads as null; of duplicate keys the last one counts, in the place of the
+// first (landmarks and models keep document order).
+using Element = simdjson::dom::element;
+using Type = simdjson::dom::element_type;
+using Member = std::optional<Element>;  // nullopt: absent
+
+// By value: a range-for over value_unsafe() of a temporary result would dangle.
+simdjson::dom::object object_of(Element v) {
+  return v.get_object().value_unsafe();
+}
+simdjson::dom::array array_of(Element v) {
+  return v.get_array().value_unsafe();
+}
+
+Member member(Element obj, std::string_view name) {
+  Member found;
+  for (const auto field : object_of(obj)) {
+    if (field.key == name) found = field.value;
+  }
+  return found;
+}
+
+bool is_null(const Member& v) {
+  return !v || v->is_null();
+}
+bool is_string(const Member& v) {
+  return v && v->is_string();
+}
+bool is_array(const Member& v) {
+  return v && v->is_array();
+}
+bool is_object(const Member& v) {
+  return v && v->is_object();
+}
+// A number written without fraction or exponent (nlohmann's is_number_integer).
+bool is_integer(const Member& v) {
+  return v && (v->type() == Type::INT64 || v->type() == Type::UINT64);
+}
+// An integer's value when it fits a long long; past INT64_MAX (stored as
+// uint64), nlohmann's get<long long>() wrapped to a negative: refused alike.
+long long integer_value(Element v) {
+  return v.type() == Type::INT64 ? v.get_int64().value_unsafe() : -1;
+}
+std::string string_of(Element v) {
+  return std::string(v.get_string().value_unsafe());
+}
+
+// The members of an object once each, in document order, the last value of a
+// duplicate key in the place of its first (what ordered_json kept).
+std::vector<std::pair<std::string_view, Element>> deduplicated(Element obj) {
+  std::vector<std::pair<std::string_view, Element>> out;
+  std::unordered_map<std::string_view, std::size_t> index;  // built once an object has many members
+  for (const auto field : object_of(obj)) {
+    if (index.empty()) {
+      const auto it = std::find_if(out.begin(), out.end(), [&](const auto& m) { return m.first == field.key; });
+      if (it != out.end()) {
+        it->second = field.value;
+        continue;
+      }
+    } else if (const auto [it, added] = index.try_emplace(field.key, out.size()); !added) {
+      out[it->second].second = field.value;
+      continue;
+    }
+    out.emplace_back(field.key, field.value);
+    if (out.size() == 32 && index.empty()) {
+      for (std::size_t i = 0; i < out.size(); ++i) index.emplace(out[i].first, i);
+    }
+  }
+  return out;
 }
 
 // Sets `out` to member `name`, a string (or null when not required: "").
-Expected<void> text_member(const json& obj, const char* name, bool required, std::string& out) {
-  const json& v = member(obj, name);
-  if (v.is_string()) {
-    out = v.get<std::string>();
+Expected<void> text_member(Element obj, const char* name, bool required, std::string& out) {
+  const Member v = member(obj, name);
+  if (is_string(v)) {
+    out = string_of(*v);
     return {};
   }
-  if (v.is_null() && !required) {
+  if (is_null(v) && !required) {
     out.clear();
     return {};
   }
   return bad(std::string("\"") + name + "\" must be " + (required ? "a string" : "a string or null"));
 }
 
-Expected<double> finite_number(const json& v, const std::string& what) {
-  if (!v.is_number()) return bad(what + " is not a number");
-  const double x = v.get<double>();
+Expected<double> finite_number(const Member& v, const std::string& what) {
+  if (!v || !v->is_number()) return bad(what + " is not a number");
+  const double x = v->get_double().value_unsafe();
   if (!std::isfinite(x)) return bad(what + " is not finite");
   return x;
 }
 
-Expected<std::optional<int>> dimension(const json& obj, const char* name) {
-  const json& v = member(obj, name);
-  if (v.is_null()) return std::optional<int>();
-  if (!v.is_number_integer() || v.get<long long>() < 0 || v.get<long long>() > limits::k_max_image_side) {
+Expected<std::optional<int>> dimension(Element obj, const char* name) {
+  const Member v = member(obj, name);
+  if (is_null(v)) return std::optional<int>();
+  if (!is_integer(v) || integer_value(*v) < 0 || integer_value(*v) > limits::k_max_image_side) {
     return bad(std::string("\"") + name + "\" must be a whole number of pixels or null");
   }
-  return static_cast<int>(v.get<long long>());
+  return static_cast<int>(integer_value(*v));
 }
 
 constexpr char k_b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -149,73 +218,88 @@ std::optional<std::vector<double>> unpack(std::string_view text) {
   return out;
 }
 
-Expected<Face> parse_face(const json& f, std::size_t n) {
-  const std::string where = "face " + std::to_string(n + 1) + ": ";
-  if (!f.is_object()) return bad(where + "not an object");
+Expected<Face> parse_face(Element f, std::size_t n) {
+  const auto where = [n] { return "face " + std::to_string(n + 1) + ": "; };
+  if (!f.is_object()) return bad(where() + "not an object");
   Face face;
-  const json& box = member(f, "box");
-  if (!box.is_array() || box.size() != 4) return bad(where + "\"box\" must be [x, y, width, height]");
-  for (std::size_t i = 0; i < 4; ++i) {
-    const auto x = finite_number(box[i], where + "box");
-    if (!x) return std::unexpected(x.error());
-    face.box[i] = *x;
+  const Member box = member(f, "box");
+  if (!is_array(box) || array_of(*box).size() != 4) {
+    return bad(where() + "\"box\" must be [x, y, width, height]");
   }
-  if (const json& conf = member(f, "confidence"); !conf.is_null()) {
-    const auto x = finite_number(conf, where + "confidence");
+  std::size_t i = 0;
+  for (const Element v : array_of(*box)) {
+    const auto x = finite_number(v, where() + "box");
+    if (!x) return std::unexpected(x.error());
+    face.box[i++] = *x;
+  }
+  if (const Member conf = member(f, "confidence"); !is_null(conf)) {
+    const auto x = finite_number(conf, where() + "confidence");
     if (!x) return std::unexpected(x.error());
     face.confidence = *x;
   }
-  const json& marks = member(f, "landmarks");
-  if (!marks.is_null()) {
-    if (!marks.is_object()) return bad(where + "\"landmarks\" must be an object of [x, y] points");
-    for (const auto& [name, p] : marks.items()) {
-      if (!p.is_array() || p.size() != 2) return bad(where + "landmark " + quote_value(name) + " must be [x, y]");
-      const auto x = finite_number(p[0], where + "landmark " + quote_value(name));
+  const Member marks = member(f, "landmarks");
+  if (!is_null(marks)) {
+    if (!is_object(marks)) return bad(where() + "\"landmarks\" must be an object of [x, y] points");
+    for (const auto& [key, p] : deduplicated(*marks)) {
+      std::string name(key);
+      if (!p.is_array() || array_of(p).size() != 2) {
+        return bad(where() + "landmark " + quote_value(name) + " must be [x, y]");
+      }
+      const auto xy = array_of(p);
+      const auto x = finite_number(xy.at(0).value_unsafe(), where() + "landmark " + quote_value(name));
       if (!x) return std::unexpected(x.error());
-      const auto y = finite_number(p[1], where + "landmark " + quote_value(name));
+      const auto y = finite_number(xy.at(1).value_unsafe(), where() + "landmark " + quote_value(name));
       if (!y) return std::unexpected(y.error());
-      face.landmarks.emplace_back(name, Point{*x, *y});
+      face.landmarks.emplace_back(std::move(name), Point{*x, *y});
     }
   }
-  if (const json& packed = member(f, "embedding_f64"); !packed.is_null()) {
-    auto values = packed.is_string() ? unpack(packed.get_ref<const std::string&>()) : std::nullopt;
+  if (const Member packed = member(f, "embedding_f64"); !is_null(packed)) {
+    auto values = is_string(packed) ? unpack(packed->get_string().value_unsafe()) : std::nullopt;
     if (!values || values->size() > k_max_embedding) {
-      return bad(where + "\"embedding_f64\" must be base64 of 1 to " + std::to_string(k_max_embedding) + " doubles");
+      return bad(where() + "\"embedding_f64\" must be base64 of 1 to " + std::to_string(k_max_embedding) + " doubles");
     }
-    for (std::size_t i = 0; i < values->size(); ++i) {
-      if (!std::isfinite((*values)[i])) return bad(where + "embedding has a non-finite value at " + std::to_string(i));
+    for (std::size_t k = 0; k < values->size(); ++k) {
+      if (!std::isfinite((*values)[k])) {
+        return bad(where() + "embedding has a non-finite value at " + std::to_string(k));
+      }
     }
     face.embedding = std::move(*values);
-    if (auto problem = normalize_face(face)) return bad(where + *problem);
+    if (auto problem = normalize_face(face)) return bad(where() + *problem);
     return face;
   }
-  const json& emb = member(f, "embedding");
-  if (!emb.is_array() || emb.empty() || emb.size() > k_max_embedding) {
-    return bad(where + "\"embedding\" must be an array of 1 to " + std::to_string(k_max_embedding) + " numbers");
+  const Member emb = member(f, "embedding");
+  const std::size_t size = is_array(emb) ? array_of(*emb).size() : 0;
+  if (size == 0 || size > k_max_embedding) {
+    return bad(where() + "\"embedding\" must be an array of 1 to " + std::to_string(k_max_embedding) + " numbers");
   }
-  face.embedding.reserve(emb.size());
-  for (std::size_t i = 0; i < emb.size(); ++i) {
-    if (!emb[i].is_number() || !std::isfinite(emb[i].get<double>())) {
-      return bad(where + "embedding has a non-number at " + std::to_string(i));
+  face.embedding.reserve(size);
+  for (const Element v : array_of(*emb)) {
+    // One look per value (the hot loop): get_double refuses what is not a
+    // number; always finite, as a literal past a double's range is not JSON.
+    double x = 0.0;
+    if (v.get_double().get(x) != simdjson::SUCCESS || !std::isfinite(x)) {
+      return bad(where() + "embedding has a non-number at " + std::to_string(face.embedding.size()));
     }
-    face.embedding.push_back(emb[i].get<double>());
+    face.embedding.push_back(x);
   }
   // The same checks as a service reply's face: what one refuses, so does the other.
-  if (auto problem = normalize_face(face)) return bad(where + *problem);
+  if (auto problem = normalize_face(face)) return bad(where() + *problem);
   return face;
 }
 
-Expected<EmbeddingRecord> parse_record(const json& j) {
+Expected<EmbeddingRecord> parse_record(Element j) {
   if (!j.is_object()) return bad("not a JSON object");
   std::string type;
   if (auto ok = text_member(j, "type", true, type); !ok) return std::unexpected(ok.error());
   if (type != "embedding" && type != "error") {
     return bad("unknown record type " + quote_value(type) + " (expected \"embedding\" or \"error\")");
   }
-  const json& version = member(j, "schema_version");
-  if (!version.is_number_integer()) return bad("\"schema_version\" must be a whole number");
-  if (version.get<long long>() != 1) {
-    return bad("schema_version " + version.dump() + " is not supported (this faceverify reads 1; upgrade it)");
+  const Member version = member(j, "schema_version");
+  if (!is_integer(version)) return bad("\"schema_version\" must be a whole number");
+  if (version->type() != Type::INT64 || integer_value(*version) != 1) {
+    const std::string shown = version->type() == Type::INT64 ? std::to_string(integer_value(*version))
+                                                             : std::to_string(version->get_uint64().value_unsafe());
+    return bad("schema_version " + shown + " is not supported (this faceverify reads 1; upgrade it)");
   }
   EmbeddingRecord r;
   std::string backend;
@@ -228,19 +312,20 @@ Expected<EmbeddingRecord> parse_record(const json& j) {
   if (!backend_kind) return bad("unknown backend " + quote_value(backend) + " (expected \"api4ai\" or \"local\")");
   r.provenance.backend = *backend_kind;
   if (r.provenance.backend == BackendKind::local) {
-    const json& models = member(j, "models");
-    if (!models.is_object()) return bad("\"models\" must be an object (local backend)");
-    for (const auto& [role, m] : models.items()) {
+    const Member models = member(j, "models");
+    if (!is_object(models)) return bad("\"models\" must be an object (local backend)");
+    for (const auto& [key, m] : deduplicated(*models)) {
+      std::string role(key);
       if (!m.is_object()) return bad("model " + quote_value(role) + " must be an object");
       std::string sha;
       if (auto ok = text_member(m, "sha256", true, sha); !ok) return std::unexpected(ok.error());
-      r.provenance.models.emplace_back(role, std::move(sha));
+      r.provenance.models.emplace_back(std::move(role), std::move(sha));
     }
-    if (const json& pipeline = member(j, "pipeline"); !pipeline.is_null()) {
-      if (!pipeline.is_number_integer() || pipeline.get<long long>() < 1 || pipeline.get<long long>() > 1000000) {
+    if (const Member pipeline = member(j, "pipeline"); !is_null(pipeline)) {
+      if (!is_integer(pipeline) || integer_value(*pipeline) < 1 || integer_value(*pipeline) > 1000000) {
         return bad("\"pipeline\" must be a whole number of at least 1 (local backend)");
       }
-      r.provenance.pipeline = static_cast<int>(pipeline.get<long long>());
+      r.provenance.pipeline = static_cast<int>(integer_value(*pipeline));
     }
     if (auto ok = text_member(j, "server", false, r.provenance.server); !ok) return std::unexpected(ok.error());
   } else {
@@ -253,13 +338,13 @@ Expected<EmbeddingRecord> parse_record(const json& j) {
   }
   if (auto ok = text_member(j, "tool_version", false, r.tool_version); !ok) return std::unexpected(ok.error());
   if (type == "error") {
-    const json& e = member(j, "error");
-    if (!e.is_object()) return bad("\"error\" must be an object with kind and message");
+    const Member e = member(j, "error");
+    if (!is_object(e)) return bad("\"error\" must be an object with kind and message");
     std::string kind_text, message;
-    if (auto ok = text_member(e, "kind", true, kind_text); !ok) return std::unexpected(ok.error());
+    if (auto ok = text_member(*e, "kind", true, kind_text); !ok) return std::unexpected(ok.error());
     const auto kind = kind_from_name(kind_text);
     if (!kind) return bad("unknown error kind " + quote_value(kind_text));
-    if (auto ok = text_member(e, "message", true, message); !ok) return std::unexpected(ok.error());
+    if (auto ok = text_member(*e, "message", true, message); !ok) return std::unexpected(ok.error());
     r.error = Error{*kind, std::move(message), {}, false, {}};
     return r;
   }
@@ -268,11 +353,13 @@ Expected<EmbeddingRecord> parse_record(const json& j) {
     if (!d) return std::unexpected(d.error());
     *out = *d;
   }
-  const json& faces = member(j, "faces");
-  if (!faces.is_array()) return bad("\"faces\" must be an array");
-  if (auto problem = face_count_problem(faces.size())) return bad("the record " + *problem);
-  for (std::size_t i = 0; i < faces.size(); ++i) {
-    auto face = parse_face(faces[i], i);
+  const Member faces = member(j, "faces");
+  if (!is_array(faces)) return bad("\"faces\" must be an array");
+  const auto list = array_of(*faces);
+  if (auto problem = face_count_problem(list.size())) return bad("the record " + *problem);
+  std::size_t i = 0;
+  for (const Element f : list) {
+    auto face = parse_face(f, i++);
     if (!face) return std::unexpected(face.error());
     r.analysis.faces.push_back(std::move(*face));
   }
@@ -336,20 +423,63 @@ std::string describe(const Provenance& p) {
   return "api4ai" + (p.api.empty() ? std::string() : " (" + p.api + ")");
 }
 
+namespace {
+
+constexpr int k_max_depth = 8;  // a record nests 4 deep; room for unknown members
+
+// One line parsed into `parser`'s document. The text after a line (its '\n'
+// and the next lines) is the padding simdjson reads past the end, so lines
+// are parsed in place; only those within SIMDJSON_PADDING of the end of the
+// text are copied. A line simdjson refuses is judged as nlohmann judged it:
+// too deep, not JSON, or JSON simdjson does not take (a leading byte-order
+// mark, a whole number past 64 bits, which nlohmann read as a double): then
+// nlohmann's rendering of what it read is parsed instead.
+class LineParser {
+ public:
+  explicit LineParser(std::string_view text) : m_end(text.data() + text.size()) {}
+
+  Expected<Element> parse(std::string_view line) {
+    Element element;
+    const bool padded = static_cast<std::size_t>(m_end - (line.data() + line.size())) >= simdjson::SIMDJSON_PADDING;
+    const auto result = padded ? m_parser.parse(reinterpret_cast<const std::uint8_t*>(line.data()), line.size(),
+                                                /*realloc_if_needed=*/false)
+                               : m_parser.parse(m_copy = simdjson::padded_string(line));
+    if (result.get(element) == simdjson::SUCCESS) return element;
+    if (detail::nested_too_deep(line, k_max_depth)) {
+      return bad("nested too deeply to be a record");
+    }
+    const auto j = ordered_json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (!j.is_discarded()) {
+      m_copy = simdjson::padded_string(j.dump(-1, ' ', false, ordered_json::error_handler_t::replace));
+      if (m_parser.parse(m_copy).get(element) == simdjson::SUCCESS) return element;
+    }
+    return bad("not valid JSON (expected a record written by faceverify embed)");
+  }
+
+  // Whether the parser could be set up (it allocates for the nesting limit).
+  bool ready() { return m_parser.allocate(64 * 1024, k_max_depth + 1) == simdjson::SUCCESS; }
+
+ private:
+  const char* m_end;
+  simdjson::dom::parser m_parser;
+  simdjson::padded_string m_copy;
+};
+
+}  // namespace
+
 Expected<std::vector<EmbeddingRecord>> parse_embedding_file(std::string_view text, std::string_view label) {
   std::vector<EmbeddingRecord> records;
+  LineParser parser(text);
+  if (!parser.ready()) return fail(ErrorKind::internal, std::string(label) + ": no memory for the JSON parser");
   detail::LineReader lines(text);
   std::string_view line;
   while (lines.next(line)) {
     if (line.find_first_not_of(" \t\r") == std::string_view::npos) continue;
-    const auto where = std::string(label) + ": line " + std::to_string(lines.number()) + ": ";
-    if (detail::nested_too_deep(line, 8)) return fail(ErrorKind::input, where + "nested too deeply to be a record");
-    const json j = json::parse(line, nullptr, /*allow_exceptions=*/false);
-    if (j.is_discarded()) {
-      return fail(ErrorKind::input, where + "not valid JSON (expected a record written by faceverify embed)");
-    }
-    auto record = parse_record(j);
-    if (!record) return fail(ErrorKind::input, where + record.error().message);
+    const auto where = [&] { return std::string(label) + ": line " + std::to_string(lines.number()) + ": "; };
+    const auto j = parser.parse(line);
+    if (!j) return fail(ErrorKind::input, where() + j.error().message);
+    auto record = parse_record(*j);
+    if (!record) return fail(ErrorKind::input, where() + record.error().message);
     records.push_back(std::move(*record));
   }
   if (records.empty()) {

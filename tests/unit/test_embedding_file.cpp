@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <nlohmann/json.hpp>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -618,4 +619,259 @@ TEST_CASE("embedding_file: faces pass the same validation as a service reply's",
           "many.jsonl: line 1: the record has 1001 faces (more than the 1000 faceverify handles per image; crop the "
           "image)");
   }
+}
+
+namespace {
+
+bool same_bits(double a, double b) {
+  return std::bit_cast<std::uint64_t>(a) == std::bit_cast<std::uint64_t>(b);
+}
+
+// Every field of two records equal, doubles bit for bit (-0.0 is not 0.0).
+void check_same_record(const EmbeddingRecord& a, const EmbeddingRecord& b) {
+  CHECK(a.input == b.input);
+  CHECK(a.sha256 == b.sha256);
+  CHECK(a.analysis.md5 == b.analysis.md5);
+  CHECK(a.analysis.width == b.analysis.width);
+  CHECK(a.analysis.height == b.analysis.height);
+  CHECK(a.provenance.backend == b.provenance.backend);
+  CHECK(a.provenance.api == b.provenance.api);
+  CHECK(a.provenance.endpoint == b.provenance.endpoint);
+  CHECK(a.provenance.models == b.provenance.models);
+  CHECK(a.provenance.server == b.provenance.server);
+  CHECK(a.provenance.pipeline == b.provenance.pipeline);
+  CHECK(a.service_version == b.service_version);
+  CHECK(a.tool_version == b.tool_version);
+  REQUIRE(a.analysis.faces.size() == b.analysis.faces.size());
+  for (std::size_t i = 0; i < a.analysis.faces.size(); ++i) {
+    const Face& f = a.analysis.faces[i];
+    const Face& g = b.analysis.faces[i];
+    for (std::size_t k = 0; k < 4; ++k) CHECK(same_bits(f.box[k], g.box[k]));
+    REQUIRE(f.confidence.has_value() == g.confidence.has_value());
+    if (f.confidence) CHECK(same_bits(*f.confidence, *g.confidence));
+    REQUIRE(f.landmarks.size() == g.landmarks.size());
+    for (std::size_t k = 0; k < f.landmarks.size(); ++k) {
+      CHECK(f.landmarks[k].first == g.landmarks[k].first);
+      CHECK(same_bits(f.landmarks[k].second.x, g.landmarks[k].second.x));
+      CHECK(same_bits(f.landmarks[k].second.y, g.landmarks[k].second.y));
+    }
+    REQUIRE(f.embedding.size() == g.embedding.size());
+    std::size_t differing = 0;
+    for (std::size_t k = 0; k < f.embedding.size(); ++k) differing += !same_bits(f.embedding[k], g.embedding[k]);
+    CHECK(differing == 0);
+  }
+}
+
+// Names with what a renderer must escape and what UTF-8 allows.
+std::string random_name(std::mt19937_64& rng) {
+  static const std::vector<std::string> pieces = {
+      "a",    "Z", "0", " ",    "\"", "\\",           "/",    "\t", "\n", "\x01", "\x1f",
+      "\x7f", "é", "ß", "日本", "😀",  "\xE2\x80\xA8", "face", "-",  "."};
+  std::string out;
+  const auto n = std::uniform_int_distribution<int>(1, 12)(rng);
+  for (int i = 0; i < n; ++i) out += pieces[std::uniform_int_distribution<std::size_t>(0, pieces.size() - 1)(rng)];
+  return out;
+}
+
+// A value an embedding may hold: ordinary, tiny, subnormal, signed zero or large.
+double random_component(std::mt19937_64& rng) {
+  std::uniform_real_distribution<double> unit(-1.0, 1.0);
+  switch (std::uniform_int_distribution<int>(0, 9)(rng)) {
+    case 0: return -0.0;
+    case 1: return 0.0;
+    case 2: return 1e-300 * unit(rng);
+    case 3: return std::bit_cast<double>(rng() & 0x000FFFFFFFFFFFFFull);  // subnormal, positive
+    case 4: return -std::bit_cast<double>(rng() & 0x000FFFFFFFFFFFFFull);
+    case 5: return std::nextafter(1e6, 0.0) * unit(rng);
+    case 6: return std::ldexp(unit(rng), std::uniform_int_distribution<int>(-1000, 0)(rng));
+    default: return unit(rng) * 0.1;
+  }
+}
+
+EmbeddingRecord random_record(std::mt19937_64& rng, int n) {
+  std::uniform_real_distribution<double> unit(0.0, 1.0);
+  EmbeddingRecord r;
+  r.input = random_name(rng) + std::to_string(n) + ".jpg";
+  r.sha256 = n % 5 == 0 ? "" : std::string(64, "0123456789abcdef"[n % 16]);
+  r.tool_version = random_name(rng);
+  if (n % 3 == 0) {
+    r.provenance = local_provenance(std::string(64, 'e'));
+    r.provenance.pipeline = 1 + n % 3;
+    if (n % 2 == 0) r.provenance.server = "http://" + random_name(rng);
+  } else {
+    r.provenance = api4ai_provenance(random_name(rng));
+    if (n % 2 == 0) r.service_version = random_name(rng);
+  }
+  if (n % 17 == 0) {
+    r.error = Error{ErrorKind::network, random_name(rng), {}, false, {}};
+    return r;
+  }
+  r.analysis.md5 = n % 4 == 0 ? "" : std::string(32, 'c');
+  if (n % 7 != 0) r.analysis.width = std::uniform_int_distribution<int>(0, 1'000'000)(rng);
+  if (n % 7 != 0) r.analysis.height = std::uniform_int_distribution<int>(1, 4000)(rng);
+  const int faces = std::uniform_int_distribution<int>(1, 3)(rng);
+  for (int i = 0; i < faces; ++i) {
+    Face f;
+    f.box = {unit(rng) * 0.5, unit(rng) * 0.5, 0.1 + unit(rng) * 0.4, 0.1 + unit(rng) * 0.4};
+    if (i % 2 == 0) f.confidence = unit(rng);
+    const int marks = std::uniform_int_distribution<int>(0, 6)(rng);
+    for (int k = 0; k < marks; ++k) {
+      f.landmarks.emplace_back(random_name(rng) + std::to_string(k), Point{unit(rng), unit(rng)});
+    }
+    const int size = std::uniform_int_distribution<int>(1, 600)(rng);
+    for (int k = 0; k < size; ++k) f.embedding.push_back(random_component(rng));
+    f.embedding[0] = 0.5;              // a norm an embedding may have
+    REQUIRE_FALSE(normalize_face(f));  // as a reader leaves it (the box clipped: its bits may change)
+    r.analysis.faces.push_back(std::move(f));
+  }
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("embedding_file: generated records parse back exactly, both encodings", "[embedding_file]") {
+  std::mt19937_64 rng(20261202);
+  std::vector<EmbeddingRecord> originals;
+  for (int n = 0; n < 300; ++n) originals.push_back(random_record(rng, n));
+  for (const auto encoding : {EmbeddingEncoding::numbers, EmbeddingEncoding::packed}) {
+    std::string text;
+    for (const auto& r : originals) text += render_embedding_record(r, encoding);
+    // Also without the last '\n' (the last line then has no padding after it in the text).
+    for (const auto& file : {text, text.substr(0, text.size() - 1)}) {
+      auto parsed = parse_embedding_file(file, "generated.jsonl");
+      REQUIRE(parsed);
+      REQUIRE(parsed->size() == originals.size());
+      for (std::size_t i = 0; i < originals.size(); ++i) {
+        INFO("record " << i);
+        check_same_record((*parsed)[i], originals[i]);
+        CHECK((*parsed)[i].error.has_value() == originals[i].error.has_value());
+        if (originals[i].error) CHECK((*parsed)[i].error->message == originals[i].error->message);
+      }
+    }
+  }
+}
+
+TEST_CASE("embedding_file: long decimal numbers read as strtod reads them", "[embedding_file]") {
+  // Exact decimal expansions and 30-digit mantissas: each must round to the double strtod gives.
+  const std::vector<std::string> numbers = {
+      "0.1000000000000000055511151231257827021181583404541015625",
+      "0.333333333333333314829616256247390992939472198486328125",
+      "2.2250738585072011e-308",
+      "4.9406564584124654e-324",
+      "2.4703282292062328e-324",  // just above half the smallest subnormal: rounds up
+      "-0.0",
+      "1e-400",
+      "-1e-400",
+      "123456.789012345678901234567890123",
+      "0.000000000000000000000000000000000000001234567890123456789",
+      "999999.99999999999999999999999",
+      "7E-5",
+      "-3e+2"};
+  std::string line = valid_line().dump();
+  const auto at = line.find("\"embedding\":[") + 13;
+  std::string values;
+  for (const auto& n : numbers) values += (values.empty() ? "" : ",") + n;
+  line.replace(at, line.find(']', at) - at, "0.5," + values);
+  auto parsed = parse_embedding_file(line, "x");
+  REQUIRE(parsed);
+  const auto& e = parsed->front().analysis.faces[0].embedding;
+  REQUIRE(e.size() == numbers.size() + 1);
+  for (std::size_t i = 0; i < numbers.size(); ++i) {
+    INFO(numbers[i]);
+    CHECK(same_bits(e[i + 1], std::strtod(numbers[i].c_str(), nullptr)));
+  }
+}
+
+TEST_CASE("embedding_file: of duplicate keys the last counts, in the place of the first", "[embedding_file]") {
+  // What nlohmann's ordered_json did: kept, not refused (a file edited by hand stays readable).
+  std::string line = render_embedding_record(api4ai_record());
+  line.insert(1, "\"input\":\"first.jpg\",");
+  const auto marks = line.find("\"landmarks\":{") + 13;
+  line.insert(marks, "\"right-eye\":[0.1,0.2],\"nose\":[0.3,0.4],\"nose\":[0.5,0.6],");
+  auto parsed = parse_embedding_file(line, "x");
+  REQUIRE(parsed);
+  const EmbeddingRecord& r = parsed->front();
+  CHECK(r.input == "photos/alice.jpg");
+  const auto& lm = r.analysis.faces[0].landmarks;
+  REQUIRE(lm.size() == 4);
+  CHECK(lm[0].first == "right-eye");  // first seen first, with its last value
+  CHECK(lm[0].second.x == 0.764842004776001);
+  CHECK(lm[1].first == "nose");
+  CHECK(lm[1].second.x == 0.5);
+  CHECK(lm[2].first == "left-eye");
+  CHECK(lm[3].first == "mouth-left-corner");
+  // Models too; and a duplicate's last value is the one checked.
+  std::string local = render_embedding_record(local_record());
+  const auto models = local.find("\"models\":{") + 10;
+  local.insert(models, "\"embedder\":{\"sha256\":\"old\"},");
+  parsed = parse_embedding_file(local, "x");
+  REQUIRE(parsed);
+  REQUIRE(parsed->front().provenance.models.size() == 3);
+  CHECK(parsed->front().provenance.models[0] ==
+        std::pair<std::string, std::string>{"embedder", local_provenance().models[2].second});
+  std::string bad = render_embedding_record(api4ai_record());
+  bad.insert(bad.size() - 2, ",\"schema_version\":2");
+  auto refused = parse_embedding_file(bad, "x");
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error().message ==
+        "x: line 1: schema_version 2 is not supported (this faceverify reads 1; upgrade it)");
+  // Many landmarks (past the linear search) deduplicate the same way.
+  json j = valid_line();
+  std::string many = j.dump();
+  std::string extra;
+  for (int k = 0; k < 100; ++k) extra += "\"p" + std::to_string(k % 40) + "\":[0." + std::to_string(k % 10) + ",0.5],";
+  many.insert(many.find("\"landmarks\":{") + 13, extra);
+  parsed = parse_embedding_file(many, "x");
+  REQUIRE(parsed);
+  const auto& pts = parsed->front().analysis.faces[0].landmarks;
+  REQUIRE(pts.size() == 43);
+  CHECK(pts[0].first == "p0");
+  CHECK(pts[0].second.x == 0.0);  // k = 80
+  CHECK(pts[39].first == "p39");
+  CHECK(pts[39].second.x == 0.9);  // k = 79
+}
+
+TEST_CASE("embedding_file: JSON that nlohmann read and simdjson does not is still read alike", "[embedding_file]") {
+  const std::string line = render_embedding_record(api4ai_record());
+  // A byte-order mark before a record.
+  auto parsed = parse_embedding_file("\xEF\xBB\xBF" + line + "\xEF\xBB\xBF" + line, "x");
+  REQUIRE(parsed);
+  CHECK(parsed->size() == 2);
+  // A whole number past 64 bits: a double, so not a whole number of pixels; ignored where unknown.
+  json j = valid_line();
+  std::string big = j.dump();
+  big.insert(1, "\"extra\":100000000000000000000000,\"more\":-9223372036854775809,");
+  CHECK(parse_embedding_file(big, "x").has_value());
+  big.replace(big.find("\"width\":640"), 11, "\"width\":18446744073709551616");
+  CHECK(parse_embedding_file(big, "x").error().message ==
+        "x: line 1: \"width\" must be a whole number of pixels or null");
+  // Past int64 but within uint64: a whole number, refused for its size.
+  j["width"] = 18446744073709551615ull;
+  CHECK(bad_record(j) == "people.jsonl: line 3: \"width\" must be a whole number of pixels or null");
+  j = valid_line();
+  j["schema_version"] = 18446744073709551615ull;
+  CHECK(bad_record(j) ==
+        "people.jsonl: line 3: schema_version 18446744073709551615 is not supported (this faceverify reads 1; "
+        "upgrade it)");
+  j["schema_version"] = -1;
+  CHECK(bad_record(j) ==
+        "people.jsonl: line 3: schema_version -1 is not supported (this faceverify reads 1; upgrade it)");
+}
+
+TEST_CASE("embedding_file: strings must be valid JSON and UTF-8", "[embedding_file]") {
+  const std::string p = "people.jsonl: line 3: not valid JSON (expected a record written by faceverify embed)";
+  const std::string line = valid_line().dump();
+  const auto input = line.find("photos/alice.jpg");
+  for (const std::string bad : {"\xC3\x28", "\xED\xA0\x80", "\xF4\x90\x80\x80", "\xC0\xAF", "\\ud800", "\\udc00",
+                                "\\ud800\\u0041", "\x01", "\\x41"}) {
+    INFO(bad);
+    std::string text = line;
+    text.insert(input, bad);
+    CHECK(third_line_error(text) == p);
+  }
+  std::string nul = line;
+  nul.insert(input, "\\u0000\\ud83d\\ude00");
+  auto parsed = parse_embedding_file(nul, "x");
+  REQUIRE(parsed);
+  CHECK(parsed->front().input == std::string("\0\xF0\x9F\x98\x80photos/alice.jpg", 21));
 }
