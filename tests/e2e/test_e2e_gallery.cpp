@@ -65,7 +65,9 @@ std::vector<json> lines(const std::string& text) {
   return out;
 }
 
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+bool contains(const std::string& s, const std::string& part) {
+  return s.find(part) != std::string::npos;
+}
 
 }  // namespace
 
@@ -224,8 +226,7 @@ TEST_CASE("gallery e2e: index add appends; mixing backends is refused", "[e2e][g
   CHECK(contains(m.err, "cannot be compared"));
 }
 
-TEST_CASE("gallery e2e: damage is refused in one line; outputs never replace another kind of file",
-          "[e2e][gallery]") {
+TEST_CASE("gallery e2e: damage is refused in one line; outputs never replace another kind of file", "[e2e][gallery]") {
   Gallery g;
   const std::string fvg = g.dir("people.fvg");
   REQUIRE(g.run({"index", "build", "-q", "--out", fvg, g.a1, g.a2, g.bob}).exit_code == 0);
