@@ -38,6 +38,7 @@ class LocalBackend final : public Backend {
   LocalBackend(const BackendSettings& settings, Diagnostics& diag)
       : m_models_dir(settings.models),
         m_verbose(settings.verbose),
+        m_workers(settings.workers),
         m_diag(diag),
         m_provenance(pinned_local_provenance()) {}
 
@@ -49,7 +50,7 @@ class LocalBackend final : public Backend {
     auto models = local::find_models(m_models_dir);
     if (!models) return std::unexpected(models.error());
     if (m_verbose) m_diag.line("local backend: models in " + models->dir);
-    auto analyzer = local::make_analyzer(std::move(*models));
+    auto analyzer = local::make_analyzer(std::move(*models), local::AnalyzerOptions{m_workers});
     if (!analyzer) return std::unexpected(analyzer.error());
     m_analyzer = std::make_unique<CheckedAnalyzer>(std::move(*analyzer));
     return m_analyzer.get();
@@ -58,6 +59,7 @@ class LocalBackend final : public Backend {
  private:
   std::optional<std::string> m_models_dir;
   bool m_verbose;
+  std::size_t m_workers;
   Diagnostics& m_diag;
   Provenance m_provenance;
   std::unique_ptr<FaceAnalyzer> m_analyzer;

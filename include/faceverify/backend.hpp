@@ -34,6 +34,11 @@ struct BackendSettings {
   double timeout_seconds = 60.0;  // the budget: of the whole run, or per image in a batch
   // Both: log each attempt (api4ai) or where the models are (local).
   bool verbose = false;
+  // Analyses the caller runs at once (--jobs, serve --workers): the local
+  // backend sizes its network sets and OpenCV threads by it. A verification
+  // keeps 1: its two images share one set (a second costs ~40 ms of CPU to
+  // build, more than running them side by side saves).
+  std::size_t workers = 1;
 };
 
 /// How a run shares the backend: a deadline for a verification, or a budget

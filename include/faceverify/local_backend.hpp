@@ -62,9 +62,19 @@ bool compiled_in() noexcept;
 /// without the module is told to install it, not the models.
 Expected<void> available();
 
+/// How the caller will use the analyzer.
+struct AnalyzerOptions {
+  /// Analyses the caller runs at once (--jobs, serve --workers). The
+  /// analyzer owns the cores from it: at most min(workers, cores) network
+  /// sets, each built on first need, and cores / sets OpenCV threads (so
+  /// OpenCV's pool only when one analysis runs at a time).
+  std::size_t workers = 1;
+};
+
 /// A FaceAnalyzer over `models`, reused for every image; safe to call from
-/// several threads (one network set per concurrent call, built from the same
-/// bytes, never re-read from disk).
-Expected<std::unique_ptr<FaceAnalyzer>> make_analyzer(ModelSet models);
+/// several threads (a network set per concurrent call up to the cores, built
+/// from the same bytes, never re-read from disk; further calls wait for a
+/// free set).
+Expected<std::unique_ptr<FaceAnalyzer>> make_analyzer(ModelSet models, AnalyzerOptions options = {});
 
 }  // namespace faceverify::local

@@ -209,7 +209,9 @@ Expected<BatchSetup> prepare_batch(const ServiceOptions& service, const BatchOpt
     run.batch.per_image_timeout = std::chrono::duration_cast<Millis>(std::chrono::duration<double>(o.timeout_seconds));
     run.batch.gate = setup.gate.get();
     run.batch.cancel = &interrupted();
-    auto backend = open_backend(backend_settings(service, o.timeout_seconds, o.verbose), run, diag);
+    auto settings = backend_settings(service, o.timeout_seconds, o.verbose);
+    settings.workers = static_cast<std::size_t>(std::max(1, o.jobs));
+    auto backend = open_backend(settings, run, diag);
     if (!backend) return std::unexpected(backend.error());
     setup.backend = std::move(*backend);
     auto checked = inputs.check_comparable_before_analysis(*setup.backend);

@@ -221,6 +221,7 @@ int run(ServeOptions& o, Io& io) {
   backend_settings.kind = BackendKind::local;
   backend_settings.models = o.models;
   backend_settings.verbose = o.verbose;
+  backend_settings.workers = settings.workers;
   auto backend = open_backend(backend_settings, BackendRun{}, diag);
   if (!backend) return report_error(diag, backend.error());
   auto analyzer = (*backend)->analyzer();

@@ -2,6 +2,8 @@
 // The offline FaceAnalyzer: decode, find faces (trying other rotations and
 // zoomed tiles when the plain upright pass finds nothing trustworthy), then
 // landmarks, alignment and embedding for every face.
+#include <algorithm>
+#include <condition_variable>
 #include <mutex>
 #include <opencv2/core.hpp>
 #include <opencv2/imgproc.hpp>
@@ -127,11 +129,94 @@ void drop_unsure_giants(std::vector<Candidate>& faces) {
   std::erase_if(faces, [&](const Candidate& f) { return f.box.score < k_sure_score && f.box.area() > largest_sure; });
 }
 
+// The network sets of one analyzer: a cv::dnn::Net must not run forward()
+// on two threads at once, so each concurrent analysis holds a set of its own.
+// Sets are built on first need, at most `cap` of them (one per core: more
+// would only take turns on the cores while each costs tens of megabytes of
+// weights and buffers); an analysis beyond that waits for a free set. Once
+// all are built, the model bytes they were built from are let go.
+class NetworkPool {
+ public:
+  // A set held by one analysis, given back however the analysis ends (an
+  // exception too: a set lost would leave later analyses waiting forever).
+  class Lease {
+   public:
+    Lease(NetworkPool& pool, std::unique_ptr<Networks> nets) : m_pool(&pool), m_nets(std::move(nets)) {}
+    Lease(Lease&& other) noexcept = default;
+    Lease& operator=(Lease&&) = delete;
+    ~Lease() {
+      if (m_nets) m_pool->release(std::move(m_nets));
+    }
+    Networks& operator*() const { return *m_nets; }
+
+   private:
+    NetworkPool* m_pool;
+    std::unique_ptr<Networks> m_nets;
+  };
+
+  NetworkPool(ModelSet models, Networks first, std::size_t cap) : m_models(std::move(models)), m_cap(cap) {
+    m_free.push_back(std::make_unique<Networks>(std::move(first)));
+    drop_bytes_if_done();
+  }
+
+  Expected<Lease> acquire() {
+    std::unique_lock lock(m_mutex);
+    m_returned.wait(lock, [&] { return !m_free.empty() || m_created + m_loading < m_cap; });
+    if (!m_free.empty()) {
+      Lease lease(*this, std::move(m_free.back()));
+      m_free.pop_back();
+      return lease;
+    }
+    ++m_loading;
+    lock.unlock();
+    Expected<Networks> nets = fail(ErrorKind::internal, "not loaded");
+    try {
+      nets = load_networks(m_models);  // the bytes stay until every load is done
+    } catch (...) {                    // bad_alloc: the slot is free again
+      lock.lock();
+      --m_loading;
+      m_returned.notify_one();
+      throw;
+    }
+    lock.lock();
+    --m_loading;
+    if (!nets) {
+      m_returned.notify_one();  // another thread may try (and report) instead
+      return std::unexpected(nets.error());
+    }
+    ++m_created;
+    drop_bytes_if_done();
+    lock.unlock();
+    return Lease(*this, std::make_unique<Networks>(std::move(*nets)));
+  }
+
+ private:
+  void release(std::unique_ptr<Networks> nets) {
+    {
+      std::lock_guard lock(m_mutex);
+      m_free.push_back(std::move(nets));
+    }
+    m_returned.notify_one();
+  }
+
+  void drop_bytes_if_done() {
+    if (m_created < m_cap || m_loading > 0) return;
+    for (auto& b : m_models.bytes) std::vector<unsigned char>().swap(b);
+  }
+
+  ModelSet m_models;  // further network sets are built from these bytes
+  std::size_t m_cap;
+  std::size_t m_created = 1;  // the first set is built before the pool
+  std::size_t m_loading = 0;
+  std::mutex m_mutex;
+  std::condition_variable m_returned;
+  std::vector<std::unique_ptr<Networks>> m_free;
+};
+
 class LocalAnalyzer final : public FaceAnalyzer {
  public:
-  LocalAnalyzer(ModelSet models, Networks first) : m_models(std::move(models)) {
-    m_free.push_back(std::make_unique<Networks>(std::move(first)));
-  }
+  LocalAnalyzer(ModelSet models, Networks first, std::size_t sets)
+      : m_pool(std::move(models), std::move(first), sets) {}
 
   Expected<Analysis> analyze(const Image& image) override {
     if (image.source.kind == SourceKind::url) {
@@ -156,16 +241,14 @@ class LocalAnalyzer final : public FaceAnalyzer {
     if (!image.format) return fail(ErrorKind::input, image.label + ": not an image");
     auto decoded = decode(image.bytes, *image.format, image.label);
     if (!decoded) return std::unexpected(decoded.error());
-    auto nets = acquire();
+    auto nets = m_pool.acquire();
     if (!nets) return std::unexpected(nets.error());
     Analysis analysis;
     try {
       analysis = run(**nets, *decoded, image);
     } catch (const cv::Exception&) {
-      release(std::move(*nets));
       return fail(ErrorKind::internal, image.label + ": the local backend failed on this image (OpenCV error)");
     }
-    release(std::move(*nets));
     return analysis;
   }
 
@@ -222,38 +305,23 @@ class LocalAnalyzer final : public FaceAnalyzer {
     return analysis;
   }
 
-  Expected<std::unique_ptr<Networks>> acquire() {
-    {
-      std::lock_guard lock(m_mutex);
-      if (!m_free.empty()) {
-        auto nets = std::move(m_free.back());
-        m_free.pop_back();
-        return nets;
-      }
-    }
-    // Another analysis holds the first set: a Net must not run forward()
-    // on two threads at once, so this thread gets its own.
-    auto nets = load_networks(m_models);
-    if (!nets) return std::unexpected(nets.error());
-    return std::make_unique<Networks>(std::move(*nets));
-  }
-
-  void release(std::unique_ptr<Networks> nets) {
-    std::lock_guard lock(m_mutex);
-    m_free.push_back(std::move(nets));
-  }
-
-  ModelSet m_models;  // kept: further network sets are built from these bytes
-  std::mutex m_mutex;
-  std::vector<std::unique_ptr<Networks>> m_free;
+  NetworkPool m_pool;
 };
 
 }  // namespace
 
-Expected<std::unique_ptr<FaceAnalyzer>> make_pipeline_analyzer(ModelSet models) {
+Expected<std::unique_ptr<FaceAnalyzer>> make_pipeline_analyzer(ModelSet models, AnalyzerOptions options) {
+  // The cores are owned once: by faceverify's workers when several analyses
+  // run at once (each network set single-threaded), by OpenCV's thread pool
+  // inside the one analysis otherwise. Both at once made them fight (docs:
+  // bench/README.md). cv::getNumberOfCPUs counts the CPUs this process may
+  // use (affinity, cgroup quota).
+  const auto cores = static_cast<std::size_t>(std::max(1, cv::getNumberOfCPUs()));
+  const std::size_t sets = std::clamp<std::size_t>(options.workers, 1, cores);
+  cv::setNumThreads(static_cast<int>(cores / sets));
   auto nets = load_networks(models);
   if (!nets) return std::unexpected(nets.error());
-  return std::unique_ptr<FaceAnalyzer>(std::make_unique<LocalAnalyzer>(std::move(models), std::move(*nets)));
+  return std::unique_ptr<FaceAnalyzer>(std::make_unique<LocalAnalyzer>(std::move(models), std::move(*nets), sets));
 }
 
 }  // namespace faceverify::local

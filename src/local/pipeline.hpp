@@ -30,9 +30,10 @@ struct Networks {
 
 /// The pipeline as a FaceAnalyzer (what the module's entry point returns;
 /// local::make_analyzer loads the module and calls it).
-Expected<std::unique_ptr<FaceAnalyzer>> make_pipeline_analyzer(ModelSet models);
+Expected<std::unique_ptr<FaceAnalyzer>> make_pipeline_analyzer(ModelSet models, AnalyzerOptions options);
 
-/// Builds the three networks from the (already checksummed) model bytes.
+/// Builds the three networks from the (already checksummed) model bytes, in
+/// parallel (one thread per network).
 Expected<Networks> load_networks(const ModelSet& models);
 
 /// Decodes image bytes of `format` to 8-bit BGR, with a JPEG's EXIF
