@@ -114,7 +114,7 @@ if "$fv" --backend local -q samples/astronaut.jpg samples/astronaut-crop.jpg 2>/
     med=$(median_of ${samples[${names[$i]}]})
     cpu=$(median_of ${cpus[${names[$i]}]})
     printf '%-30s %10s %7s %10s %7s %15s\n' "${names[$i]:0:30}" "$med" "$(awk -v m="$med" -v r="$ref_med" 'BEGIN {printf "%.2f", m / r}')" \
-      "$cpu" "$(awk -v m="$cpu" -v r="$ref_cpu" 'BEGIN {printf "%.2f", r > 0 ? m / r : 0}')" "$(peak_kib ${cmds[$i]} "$a" "$b")"
+      "$cpu" "$(awk -v m="$cpu" -v r="$ref_cpu" 'BEGIN {printf "%.2f", (r > 0 ? m / r : 0)}')" "$(peak_kib ${cmds[$i]} "$a" "$b")"
   done
   [ "$ref" = 1 ] && echo "target: this build's wall <= 0.80 x ${names[$ref]}'s (medians); peak RSS not higher"
   [ "$ref" = 0 ] && echo "(no reference: give BASELINE=/path/to/older/faceverify for a ratio)"

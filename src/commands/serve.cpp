@@ -134,7 +134,7 @@ void setup(CLI::App& app, ServeOptions& o) {
       ->type_name("HOST:PORT");
   app.add_option("--models", o.models, "Directory of the local backend's models (env FACEVERIFY_MODELS)")
       ->type_name("DIR");
-  app.add_option("--workers", o.workers, "Analyses at once, each with its own networks (default: the cores)")
+  app.add_option("--workers", o.workers, "Analyses at once; networks for at most one per core (default: the cores)")
       ->check(number_in("a whole number from 1 to 256", 1.0, 256.0, true, true))
       ->type_name("N");
   app.add_option("--queue", o.queue,
