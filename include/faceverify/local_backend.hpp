@@ -23,12 +23,27 @@ struct ModelSpec {
   std::string_view sha256;
 };
 
+/// How the pipeline decodes an image (--decode). scaled: detection on a
+/// reduced decode (JPEG in the DCT domain, WebP while decoding), each face
+/// aligned from a decode where it is still at least 2x the aligner's
+/// resolution; full: the whole image at full resolution (pipeline 1).
+enum class DecodeMode { scaled, full };
+
 /// The version of the pipeline around the models (how an image is decoded,
 /// detected and aligned before the embedder sees it), recorded in local
 /// provenance ("pipeline" in JSON) and in cache keys: a new version never
 /// reuses an older version's cached analyses. Bump it when pre-processing
-/// changes the embeddings.
-inline constexpr int k_pipeline_version = 1;
+/// changes the embeddings. 1: full decode; 2: scaled decode.
+inline constexpr int pipeline_version(DecodeMode mode) noexcept {
+  return mode == DecodeMode::full ? 1 : 2;
+}
+/// The default pipeline's version.
+inline constexpr int k_pipeline_version = pipeline_version(DecodeMode::scaled);
+
+/// What the pipeline does beyond the models.
+struct PipelineOptions {
+  DecodeMode decode = DecodeMode::scaled;
+};
 
 /// The three pinned models (from npm faceplugin-face-recognition-js@0.0.1).
 const std::array<ModelSpec, 3>& model_specs() noexcept;
@@ -65,6 +80,6 @@ Expected<void> available();
 /// A FaceAnalyzer over `models`, reused for every image; safe to call from
 /// several threads (one network set per concurrent call, built from the same
 /// bytes, never re-read from disk).
-Expected<std::unique_ptr<FaceAnalyzer>> make_analyzer(ModelSet models);
+Expected<std::unique_ptr<FaceAnalyzer>> make_analyzer(ModelSet models, PipelineOptions options = {});
 
 }  // namespace faceverify::local
