@@ -257,8 +257,8 @@ TEST_CASE("local::decode scaled moves embeddings no more than a one-pixel shift 
         REQUIRE(b);
         if (meets_threshold(a->similarity, ScoreOptions{}) != meets_threshold(b->similarity, ScoreOptions{})) {
           ++way->flips;
-          WARN(way->name << ": the verdict on " << photos[i].first << " " << photos[k].first << " changes: "
-                         << a->similarity << " full, " << b->similarity);
+          WARN(way->name << ": the verdict on " << photos[i].first << " " << photos[k].first
+                         << " changes: " << a->similarity << " full, " << b->similarity);
         }
         if (std::abs(a->similarity - b->similarity) > way->largest_change) {
           way->largest_change = std::abs(a->similarity - b->similarity);
@@ -271,8 +271,8 @@ TEST_CASE("local::decode scaled moves embeddings no more than a one-pixel shift 
     WARN("decode " << way->name << " vs full over " << photos.size() << " photos, " << pairs
                    << " pairs: smallest cosine " << way->smallest_cosine << " (" << way->smallest_at << "), "
                    << way->below << " faces below 0.99, " << way->flips
-                   << " verdicts changed, largest similarity change " << way->largest_change << " ("
-                   << way->largest_at << ")");
+                   << " verdicts changed, largest similarity change " << way->largest_change << " (" << way->largest_at
+                   << ")");
   }
   CHECK(scaled.smallest_cosine >= std::min(0.99, shifted.smallest_cosine));
   CHECK(scaled.below <= shifted.below);
