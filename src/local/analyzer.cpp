@@ -154,19 +154,16 @@ class Refiner {
         break;
       }
     }
-    auto fine = m_source.at(reduction);
-    if (!fine) return std::nullopt;  // a decode that fails now failed before: keep the coarse one
-    const Reduced& f = **fine;
     const double w = m_frame_size.width, h = m_frame_size.height;
     const Reduced frame = m_frame;
-    auto view_to_fine = [=](Point p) { return f.from_full(frame.to_full(unrotate(p, quarter_turns, w, h))); };
+    auto view_to_full = [=](Point p) { return frame.to_full(unrotate(p, quarter_turns, w, h)); };
     // The area the landmark crop and the aligned crop take, with a margin for
     // the points found again there.
     std::vector<cv::Point2f> corners;
     const double cx = (box.x1 + box.x2) / 2, cy = (box.y1 + box.y2) / 2, half = box.height() / 2;
     for (Point p : {Point{cx - half, cy - half}, Point{cx + half, cy + half}, Point{cx - half, cy + half},
                     Point{cx + half, cy - half}}) {
-      const Point q = view_to_fine(p);
+      const Point q = view_to_full(p);
       corners.emplace_back(static_cast<float>(q.x), static_cast<float>(q.y));
     }
     const geometry::Similarity m = geometry::estimate_similarity(five, geometry::alignment_template());
@@ -176,28 +173,24 @@ class Refiner {
         // The template's corner back in the view: the inverse of m.
         const double tx = t.x - m[2], ty = t.y - m[5];
         const Point v{(m[4] * tx - m[1] * ty) / det, (-m[3] * tx + m[0] * ty) / det};
-        const Point q = view_to_fine(v);
+        const Point q = view_to_full(v);
         corners.emplace_back(static_cast<float>(q.x), static_cast<float>(q.y));
       }
     }
     cv::Rect2f area = cv::boundingRect(corners);
-    const float grow = 0.25f * std::max(area.width, area.height) + 4.0f;
-    area = cv::Rect2f(area.x - grow, area.y - grow, area.width + 2 * grow, area.height + 2 * grow);
-    const cv::Rect rect =
-        cv::Rect(cv::Point(static_cast<int>(std::floor(area.x)), static_cast<int>(std::floor(area.y))),
-                 cv::Point(static_cast<int>(std::ceil(area.br().x)), static_cast<int>(std::ceil(area.br().y)))) &
-        cv::Rect(0, 0, f.image.cols, f.image.rows);
-    if (rect.width < 2 || rect.height < 2) return std::nullopt;
+    const float grow = 0.25f * std::max(area.width, area.height) + 4.0f * static_cast<float>(scale);
+    const cv::Rect wanted(
+        cv::Point(static_cast<int>(std::floor(area.x - grow)), static_cast<int>(std::floor(area.y - grow))),
+        cv::Point(static_cast<int>(std::ceil(area.br().x + grow)), static_cast<int>(std::ceil(area.br().y + grow))));
+    auto fine = m_source.region(wanted, reduction);
+    if (!fine || fine->image.cols < 2 || fine->image.rows < 2) return std::nullopt;  // keep the coarse pixels
+    const Reduced f = *fine;
     FineRegion out;
-    out.image = rotated(f.image(rect), quarter_turns);
-    const double rw = rect.width, rh = rect.height, rx = rect.x, ry = rect.y;
-    out.from_view = [=](Point p) {
-      const Point q = view_to_fine(p);
-      return rotate_point({q.x - rx, q.y - ry}, quarter_turns, rw, rh);
-    };
+    out.image = rotated(f.image, quarter_turns);
+    const double rw = f.image.cols, rh = f.image.rows;
+    out.from_view = [=](Point p) { return rotate_point(f.from_full(view_to_full(p)), quarter_turns, rw, rh); };
     out.to_view = [=](Point p) {
-      const Point q = unrotate(p, quarter_turns, rw, rh);
-      return rotate_point(frame.from_full(f.to_full({q.x + rx, q.y + ry})), quarter_turns, w, h);
+      return rotate_point(frame.from_full(f.to_full(unrotate(p, quarter_turns, rw, rh))), quarter_turns, w, h);
     };
     return out;
   }

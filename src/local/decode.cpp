@@ -13,6 +13,7 @@
 #include <webp/decode.h>
 
 #include <algorithm>
+#include <cmath>
 #include <csetjmp>
 #include <cstring>
 #include <opencv2/core.hpp>
@@ -64,6 +65,49 @@ bool decode_jpeg(std::string_view bytes, cv::Mat& out, int reduction = 1) {
   const bool clean = errors.mgr.num_warnings == 0;  // corrupt data is a warning in libjpeg
   jpeg_destroy_decompress(&info);
   return clean;
+}
+
+// Only `rect` (stored pixels of the decode at 1/reduction) of a JPEG:
+// columns outside it are entropy-decoded but not transformed
+// (jpeg_crop_scanline), rows above it skipped (jpeg_skip_scanlines), rows
+// below it never read.
+bool decode_jpeg_region(std::string_view bytes, cv::Mat& out, int reduction, int x, int y, int w, int h) {
+  jpeg_decompress_struct info{};
+  JpegErrors errors{};
+  info.err = jpeg_std_error(&errors.mgr);
+  errors.mgr.error_exit = on_jpeg_error;
+  errors.mgr.output_message = on_jpeg_message;
+  if (setjmp(errors.jump)) {
+    jpeg_destroy_decompress(&info);
+    return false;
+  }
+  jpeg_create_decompress(&info);
+  jpeg_mem_src(&info, reinterpret_cast<const unsigned char*>(bytes.data()), static_cast<unsigned long>(bytes.size()));
+  jpeg_read_header(&info, TRUE);
+  info.out_color_space = JCS_EXT_BGR;
+  info.scale_num = 1;
+  info.scale_denom = static_cast<unsigned>(reduction);
+  jpeg_start_decompress(&info);
+  if (x < 0 || y < 0 || w <= 0 || h <= 0 || static_cast<JDIMENSION>(x + w) > info.output_width ||
+      static_cast<JDIMENSION>(y + h) > info.output_height) {
+    jpeg_destroy_decompress(&info);
+    return false;
+  }
+  JDIMENSION left = static_cast<JDIMENSION>(x), width = static_cast<JDIMENSION>(w);
+  jpeg_crop_scanline(&info, &left, &width);  // widened to whole iMCU columns
+  const int shift = x - static_cast<int>(left);
+  if (y > 0) jpeg_skip_scanlines(&info, static_cast<JDIMENSION>(y));
+  out.create(h, w, CV_8UC3);
+  // The row buffer is the library's (freed with it): no destructor in this frame.
+  JSAMPARRAY row =
+      (*info.mem->alloc_sarray)(reinterpret_cast<j_common_ptr>(&info), JPOOL_IMAGE, info.output_width * 3, 1);
+  for (int r = 0; r < h; ++r) {
+    jpeg_read_scanlines(&info, row, 1);
+    std::memcpy(out.ptr(r), row[0] + 3 * shift, static_cast<std::size_t>(w) * 3);
+  }
+  jpeg_abort_decompress(&info);
+  jpeg_destroy_decompress(&info);
+  return true;
 }
 
 // The stored (not yet oriented) size of a JPEG, from its header alone.
@@ -360,6 +404,74 @@ Expected<ScaledSource> ScaledSource::open(std::string_view bytes, ImageFormat fo
   source.m_stored = cv::Size(w, h);
   source.m_size = axis_map(source.m_orientation).swap ? cv::Size(h, w) : cv::Size(w, h);
   return source;
+}
+
+Expected<Reduced> ScaledSource::region(cv::Rect full_rect, int reduction) {
+  reduction = std::clamp(reduction, 1, m_max_reduction);
+  // A decode kept at this scale serves it; PNG, TIFF, BMP and WebP are cut from one.
+  const Reduced* whole = nullptr;
+  for (const auto& r : m_cache) {
+    if (r.reduction == reduction) whole = &r;
+  }
+  if (!whole && m_format != ImageFormat::jpeg) {
+    auto decoded = at(reduction);
+    if (!decoded) return std::unexpected(decoded.error());
+    whole = *decoded;
+  }
+  const AxisMap map = axis_map(m_orientation);
+  // The rectangle in the oriented decode at this scale, whole pixels around it.
+  const int ow =
+      whole ? whole->image.cols : ((map.swap ? m_stored.height : m_stored.width) + reduction - 1) / reduction;
+  const int oh =
+      whole ? whole->image.rows : ((map.swap ? m_stored.width : m_stored.height) + reduction - 1) / reduction;
+  Reduced grid;
+  if (whole) {
+    grid = *whole;
+    grid.image = cv::Mat();
+  } else {
+    grid.fx = grid.fy = reduction;
+    grid.ox = map.reverse_x ? m_size.width - static_cast<double>(ow) * reduction : 0.0;
+    grid.oy = map.reverse_y ? m_size.height - static_cast<double>(oh) * reduction : 0.0;
+    grid.reduction = reduction;
+  }
+  const Point a = grid.from_full({static_cast<double>(full_rect.x), static_cast<double>(full_rect.y)});
+  const Point b = grid.from_full({static_cast<double>(full_rect.br().x), static_cast<double>(full_rect.br().y)});
+  const cv::Rect rect = cv::Rect(cv::Point(static_cast<int>(std::floor(a.x)), static_cast<int>(std::floor(a.y))),
+                                 cv::Point(static_cast<int>(std::ceil(b.x)), static_cast<int>(std::ceil(b.y)))) &
+                        cv::Rect(0, 0, ow, oh);
+  if (rect.empty()) return std::unexpected(undecodable(m_format, m_label).error());
+  Reduced out = grid;
+  out.ox += rect.x * grid.fx;
+  out.oy += rect.y * grid.fy;
+  if (whole) {
+    out.image = whole->image(rect);
+    return out;
+  }
+  // Where the rectangle is in the stored pixels at this scale.
+  const int sw = (m_stored.width + reduction - 1) / reduction, sh = (m_stored.height + reduction - 1) / reduction;
+  const int x = rect.x, y = rect.y, w = rect.width, h = rect.height;
+  cv::Rect stored;
+  switch (std::clamp(m_orientation, 1, 8)) {
+    case 2: stored = {sw - x - w, y, w, h}; break;
+    case 3: stored = {sw - x - w, sh - y - h, w, h}; break;
+    case 4: stored = {x, sh - y - h, w, h}; break;
+    case 5: stored = {y, x, h, w}; break;
+    case 6: stored = {y, sh - x - w, h, w}; break;
+    case 7: stored = {sw - y - h, sh - x - w, h, w}; break;
+    case 8: stored = {sw - y - h, x, h, w}; break;
+    default: stored = rect;
+  }
+  cv::Mat pixels;
+  bool ok = false;
+  try {
+    ok = decode_jpeg_region(m_bytes, pixels, reduction, stored.x, stored.y, stored.width, stored.height);
+    if (ok) pixels = apply_orientation(pixels, m_orientation);
+  } catch (const cv::Exception&) {
+    ok = false;
+  }
+  if (!ok || pixels.size() != rect.size()) return std::unexpected(undecodable(m_format, m_label).error());
+  out.image = std::move(pixels);
+  return out;
 }
 
 Expected<const Reduced*> ScaledSource::at(int reduction) {

@@ -69,6 +69,12 @@ class ScaledSource {
   /// The whole image at 1/reduction (clamped to [1, max_reduction()]),
   /// oriented; decoded on first use. The pointer lives as long as this object.
   Expected<const Reduced*> at(int reduction);
+  /// The pixels of `full_rect` (full-resolution, oriented; clipped to the
+  /// image, widened to whole pixels of the decode) at 1/reduction: a JPEG
+  /// decodes only those (jpeg_crop_scanline, jpeg_skip_scanlines), others
+  /// are cut from at(reduction), as is a JPEG whose decode at that scale is
+  /// kept. The grid maps the region's own pixels.
+  Expected<Reduced> region(cv::Rect full_rect, int reduction);
 
  private:
   ScaledSource(std::string_view bytes, ImageFormat format, std::string label)

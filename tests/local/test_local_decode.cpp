@@ -110,6 +110,27 @@ TEST_CASE("local::ScaledSource: reduced decodes map onto the full image in every
       CHECK(back.x == Approx(3));
       CHECK(back.y == Approx(5));
     }
+    for (int r : {1, 2, 4}) {
+      // A region decoded alone (crop and skip) is the same pixels as the
+      // whole decode's, in the same place.
+      INFO("orientation " << o << ", region at 1/" << r);
+      auto alone = local::ScaledSource::open(bytes, ImageFormat::jpeg, "oriented.jpg");
+      REQUIRE(alone);
+      auto part = alone->region(cv::Rect(560, 60, 151, 121), r);
+      REQUIRE(part);
+      const local::Reduced& whole = **source->at(r);
+      const int x = static_cast<int>(std::lround((part->ox - whole.ox) / r));
+      const int y = static_cast<int>(std::lround((part->oy - whole.oy) / r));
+      CHECK(x == 560 / r);
+      CHECK(y == 60 / r);
+      REQUIRE(x + part->image.cols <= whole.image.cols);
+      REQUIRE(y + part->image.rows <= whole.image.rows);
+      const cv::Mat same = whole.image(cv::Rect(x, y, part->image.cols, part->image.rows));
+      CHECK(cv::norm(part->image, same, cv::NORM_L1) / static_cast<double>(same.total() * 3) < 1.0);
+      const Point found = part->to_full(white_centre(part->image));
+      CHECK(std::abs(found.x - truth.x) <= 0.5 * r);
+      CHECK(std::abs(found.y - truth.y) <= 0.5 * r);
+    }
     auto again = source->at(4);
     REQUIRE(again);
     CHECK((*again)->image.data == (*source->at(4))->image.data);  // decoded once
