@@ -124,6 +124,7 @@ Expected<std::vector<std::size_t>> InputSet::add(const std::string& argument, in
     s.label = r.input.empty() ? loaded->label : display_name(r.input);
     s.sha256 = r.sha256;
     s.from_file = true;
+    s.file = loaded->label;
     s.done = true;
     if (r.error) {
       s.analysis = std::unexpected(*r.error);
@@ -172,11 +173,24 @@ std::unexpected<Error> incomparable_with_images(const Subject& record, const Pro
                                          : " ones (use the same --backend, or embed the images again)"));
 }
 
+// The local pipeline version of `p`, nullopt when not local or not known (a
+// faceverify server's replies do not name theirs); not recorded: 1.
+std::optional<int> pipeline_of(const Provenance& p) {
+  if (p.backend != BackendKind::local) return std::nullopt;
+  if (p.pipeline > 0) return p.pipeline;
+  return p.server.empty() ? std::optional<int>(1) : std::nullopt;
+}
+
+// How far a similarity moved between local pipelines 1 and 2 on the
+// evaluation photos (0.066; moving a photo by one pixel moves pipeline 1's by
+// up to 0.11): tests/local/test_local_decode.cpp.
+constexpr const char* k_pipeline_tolerance = "about 0.07";
+
 }  // namespace
 
-Expected<Provenance> InputSet::check_comparable_before_analysis(Backend& backend) const {
+Expected<Provenance> InputSet::check_comparable_before_analysis(Backend& backend, Diagnostics* diag) const {
   const Provenance& own = backend.provenance();
-  auto ok = check_comparable(own);
+  auto ok = check_comparable(own, diag);
   if (ok) return own;
   // Only a refused run asks: a faceverify server is known from its replies,
   // and this one GET is its version reply's.
@@ -186,11 +200,11 @@ Expected<Provenance> InputSet::check_comparable_before_analysis(Backend& backend
   Analysis probe;
   probe.model_set = *model_set;
   Provenance served = produced_by(own, probe);
-  if (auto again = check_comparable(served); !again) return std::unexpected(again.error());
+  if (auto again = check_comparable(served, diag); !again) return std::unexpected(again.error());
   return served;
 }
 
-Expected<void> InputSet::check_comparable(const Provenance& backend) const {
+Expected<void> InputSet::check_comparable(const Provenance& backend, Diagnostics* diag) const {
   const bool analyses_images =
       std::any_of(subjects.begin(), subjects.end(), [](const Subject& s) { return !s.from_file; });
   const Subject* first_record = nullptr;
@@ -201,6 +215,21 @@ Expected<void> InputSet::check_comparable(const Provenance& backend) const {
       return incomparable_records(s, *first_record);
     }
     if (!first_record) first_record = &s;
+  }
+  if (!diag) return {};
+  // Comparable, but maybe from another pipeline version: one note, for the
+  // first record that differs from the images (or from the first record).
+  const std::optional<int> reference = analyses_images ? pipeline_of(backend)
+                                       : first_record  ? pipeline_of(first_record->provenance)
+                                                       : std::nullopt;
+  if (!reference) return {};
+  for (const Subject& s : subjects) {
+    const std::optional<int> version = s.from_file ? pipeline_of(s.provenance) : std::nullopt;
+    if (!version || *version == *reference) continue;
+    diag->line("note: " + s.file + " was embedded by local pipeline " + std::to_string(*version) +
+               (analyses_images ? ", this run uses " : ", " + first_record->file + " by ") +
+               std::to_string(*reference) + "; scores may differ by up to " + k_pipeline_tolerance);
+    break;
   }
   return {};
 }

@@ -15,6 +15,7 @@
 #include "faceverify/diagnostics.hpp"
 #include "faceverify/error.hpp"
 #include "faceverify/face.hpp"
+#include "faceverify/local_backend.hpp"
 
 namespace faceverify {
 
@@ -23,7 +24,8 @@ namespace faceverify {
 struct BackendSettings {
   BackendKind kind = BackendKind::api4ai;
   // local
-  std::optional<std::string> models;  // --models DIR
+  std::optional<std::string> models;                     // --models DIR
+  local::DecodeMode decode = local::DecodeMode::scaled;  // --decode: also the provenance's pipeline version
   // api4ai
   api4ai::Mode api = api4ai::Mode::demo;
   std::optional<std::string> api_url;

@@ -23,12 +23,32 @@ struct ModelSpec {
   std::string_view sha256;
 };
 
+/// How the pipeline decodes an image (--decode). scaled: detection on a
+/// reduced decode (JPEG in the DCT domain, WebP while decoding), each face
+/// aligned from a decode where it is still at least 2x the aligner's
+/// resolution; full: the whole image at full resolution (pipeline 1).
+enum class DecodeMode { scaled, full };
+
 /// The version of the pipeline around the models (how an image is decoded,
 /// detected and aligned before the embedder sees it), recorded in local
 /// provenance ("pipeline" in JSON) and in cache keys: a new version never
 /// reuses an older version's cached analyses. Bump it when pre-processing
-/// changes the embeddings.
-inline constexpr int k_pipeline_version = 1;
+/// changes the embeddings. 1: full decode; 2: scaled decode.
+inline constexpr int pipeline_version(DecodeMode mode) noexcept {
+  return mode == DecodeMode::full ? 1 : 2;
+}
+/// The default pipeline's version.
+inline constexpr int k_pipeline_version = pipeline_version(DecodeMode::scaled);
+
+/// What the pipeline does beyond the models.
+struct PipelineOptions {
+  DecodeMode decode = DecodeMode::scaled;
+  /// Analyses the caller runs at once (--jobs, serve --workers). The
+  /// analyzer owns the cores from it: at most min(workers, cores) network
+  /// sets, each built on first need, and cores / sets OpenCV threads (so
+  /// OpenCV's pool only when one analysis runs at a time).
+  std::size_t workers = 1;
+};
 
 /// The three pinned models (from npm faceplugin-face-recognition-js@0.0.1).
 const std::array<ModelSpec, 3>& model_specs() noexcept;
@@ -62,19 +82,10 @@ bool compiled_in() noexcept;
 /// without the module is told to install it, not the models.
 Expected<void> available();
 
-/// How the caller will use the analyzer.
-struct AnalyzerOptions {
-  /// Analyses the caller runs at once (--jobs, serve --workers). The
-  /// analyzer owns the cores from it: at most min(workers, cores) network
-  /// sets, each built on first need, and cores / sets OpenCV threads (so
-  /// OpenCV's pool only when one analysis runs at a time).
-  std::size_t workers = 1;
-};
-
 /// A FaceAnalyzer over `models`, reused for every image; safe to call from
 /// several threads (a network set per concurrent call up to the cores, built
 /// from the same bytes, never re-read from disk; further calls wait for a
 /// free set).
-Expected<std::unique_ptr<FaceAnalyzer>> make_analyzer(ModelSet models, AnalyzerOptions options = {});
+Expected<std::unique_ptr<FaceAnalyzer>> make_analyzer(ModelSet models, PipelineOptions options = {});
 
 }  // namespace faceverify::local

@@ -214,7 +214,7 @@ Expected<BatchSetup> prepare_batch(const ServiceOptions& service, const BatchOpt
     auto backend = open_backend(settings, run, diag);
     if (!backend) return std::unexpected(backend.error());
     setup.backend = std::move(*backend);
-    auto checked = inputs.check_comparable_before_analysis(*setup.backend);
+    auto checked = inputs.check_comparable_before_analysis(*setup.backend, &diag);
     if (!checked) return std::unexpected(checked.error());
     setup.provenance = std::move(*checked);
     if (!o.no_cache) {
@@ -223,7 +223,7 @@ Expected<BatchSetup> prepare_batch(const ServiceOptions& service, const BatchOpt
       setup.engine.cache.emplace(*dir);
     }
   } else {
-    if (auto ok = inputs.check_comparable(Provenance{}); !ok) return std::unexpected(ok.error());
+    if (auto ok = inputs.check_comparable(Provenance{}, &diag); !ok) return std::unexpected(ok.error());
     if (!inputs.subjects.empty()) setup.provenance = inputs.subjects.front().provenance;
   }
   setup.engine.jobs = o.jobs;

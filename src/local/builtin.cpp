@@ -14,7 +14,7 @@ Expected<void> available() {
   return {};
 }
 
-Expected<std::unique_ptr<FaceAnalyzer>> make_analyzer(ModelSet models, AnalyzerOptions options) {
+Expected<std::unique_ptr<FaceAnalyzer>> make_analyzer(ModelSet models, PipelineOptions options) {
   return make_pipeline_analyzer(std::move(models), options);
 }
 

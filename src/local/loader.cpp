@@ -22,7 +22,7 @@
 namespace faceverify::local {
 namespace {
 
-using Entry = FaceAnalyzer* (*)(ModelSet*, const AnalyzerOptions*, Error*, const char*);
+using Entry = FaceAnalyzer* (*)(ModelSet*, const PipelineOptions*, Error*, const char*);
 
 std::vector<std::string> module_candidates() {
   std::vector<std::string> out;
@@ -99,7 +99,7 @@ Expected<void> available() {
   return {};
 }
 
-Expected<std::unique_ptr<FaceAnalyzer>> make_analyzer(ModelSet models, AnalyzerOptions options) {
+Expected<std::unique_ptr<FaceAnalyzer>> make_analyzer(ModelSet models, PipelineOptions options) {
   auto entry = entry_point();
   if (!entry) return std::unexpected(entry.error());
   Error error;

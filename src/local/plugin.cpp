@@ -6,10 +6,10 @@
 #include "faceverify/version.hpp"
 #include "pipeline.hpp"
 
-/// Builds the analyzer from `models` (moved from) for `options`. Returns it,
-/// owned by the caller, or null with `*error` set.
+/// Builds the analyzer from `models` (moved from) and `options`. Returns it,
+/// owned by the caller, or null with `*error` set. (v2: PipelineOptions added.)
 extern "C" __attribute__((visibility("default"))) faceverify::FaceAnalyzer* faceverify_local_entry_v2(
-    faceverify::local::ModelSet* models, const faceverify::local::AnalyzerOptions* options, faceverify::Error* error,
+    faceverify::local::ModelSet* models, const faceverify::local::PipelineOptions* options, faceverify::Error* error,
     const char* version) {
   if (std::string_view(version) != faceverify::k_version) {
     *error = faceverify::Error{faceverify::ErrorKind::usage,

@@ -335,12 +335,13 @@ TEST_CASE("local::analyzer owns the cores: OpenCV's threads or the workers, neve
   if (!models) return;
   const int cores = std::max(1, cv::getNumberOfCPUs());
   SECTION("one analysis at a time: OpenCV's threads take the cores") {
-    auto analyzer = local::make_pipeline_analyzer(*models, local::AnalyzerOptions{1});
+    auto analyzer = local::make_pipeline_analyzer(*models, local::PipelineOptions{.workers = 1});
     REQUIRE(analyzer);
     CHECK(cv::getNumThreads() == cores);
   }
   SECTION("more workers than cores: a single-threaded set per core, shared in turn, results unchanged") {
-    auto analyzer = local::make_pipeline_analyzer(*models, local::AnalyzerOptions{2 * static_cast<std::size_t>(cores)});
+    auto analyzer =
+        local::make_pipeline_analyzer(*models, local::PipelineOptions{.workers = 2 * static_cast<std::size_t>(cores)});
     REQUIRE(analyzer);
     CHECK(cv::getNumThreads() == 1);
     const Image img = image_file(k_samples + "astronaut-crop.jpg");
