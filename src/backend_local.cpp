@@ -38,8 +38,12 @@ class LocalBackend final : public Backend {
   LocalBackend(const BackendSettings& settings, Diagnostics& diag)
       : m_models_dir(settings.models),
         m_verbose(settings.verbose),
+        m_workers(settings.workers),
         m_diag(diag),
-        m_provenance(pinned_local_provenance()) {}
+        m_decode(settings.decode),
+        m_provenance(pinned_local_provenance()) {
+    m_provenance.pipeline = local::pipeline_version(m_decode);  // cache keys and embedding files say which
+  }
 
   const Provenance& provenance() const noexcept override { return m_provenance; }
 
@@ -49,7 +53,7 @@ class LocalBackend final : public Backend {
     auto models = local::find_models(m_models_dir);
     if (!models) return std::unexpected(models.error());
     if (m_verbose) m_diag.line("local backend: models in " + models->dir);
-    auto analyzer = local::make_analyzer(std::move(*models));
+    auto analyzer = local::make_analyzer(std::move(*models), local::PipelineOptions{m_decode, m_workers});
     if (!analyzer) return std::unexpected(analyzer.error());
     m_analyzer = std::make_unique<CheckedAnalyzer>(std::move(*analyzer));
     return m_analyzer.get();
@@ -58,7 +62,9 @@ class LocalBackend final : public Backend {
  private:
   std::optional<std::string> m_models_dir;
   bool m_verbose;
+  std::size_t m_workers;
   Diagnostics& m_diag;
+  local::DecodeMode m_decode;
   Provenance m_provenance;
   std::unique_ptr<FaceAnalyzer> m_analyzer;
 };

@@ -129,6 +129,7 @@ std::size_t InputSet::add_record(EmbeddingRecord r, const std::string& file_labe
   s.label = r.input.empty() ? file_label : display_name(r.input);
   s.sha256 = r.sha256;
   s.from_file = true;
+  s.file = file_label;
   s.done = true;
   if (r.error) {
     s.analysis = std::unexpected(*r.error);
@@ -180,6 +181,7 @@ bool other_model_set(const Provenance& a, const Provenance& b) {
 struct Origin {
   const std::string& label;
   const Provenance& provenance;
+  const std::string& file;  // the embedding or gallery file it came from
 };
 
 std::unexpected<Error> incomparable_records(const Origin& s, const Origin& first) {
@@ -200,17 +202,30 @@ std::unexpected<Error> incomparable_with_images(const Origin& record, const Prov
 }
 
 Origin origin(const Subject& s) {
-  return {s.label, s.provenance};
+  return {s.label, s.provenance, s.file};
 }
 Origin origin(const GalleryInput& g) {
-  return {g.file->label(), g.file->info().provenance};
+  return {g.file->label(), g.file->info().provenance, g.file->label()};
 }
+
+// The local pipeline version of `p`, nullopt when not local or not known (a
+// faceverify server's replies do not name theirs); not recorded: 1.
+std::optional<int> pipeline_of(const Provenance& p) {
+  if (p.backend != BackendKind::local) return std::nullopt;
+  if (p.pipeline > 0) return p.pipeline;
+  return p.server.empty() ? std::optional<int>(1) : std::nullopt;
+}
+
+// How far a similarity moved between local pipelines 1 and 2 on the
+// evaluation photos (0.066; moving a photo by one pixel moves pipeline 1's by
+// up to 0.11): tests/local/test_local_decode.cpp.
+constexpr const char* k_pipeline_tolerance = "about 0.07";
 
 }  // namespace
 
-Expected<Provenance> InputSet::check_comparable_before_analysis(Backend& backend) const {
+Expected<Provenance> InputSet::check_comparable_before_analysis(Backend& backend, Diagnostics* diag) const {
   const Provenance& own = backend.provenance();
-  auto ok = check_comparable(own);
+  auto ok = check_comparable(own, diag);
   if (ok) return own;
   // Only a refused run asks: a faceverify server is known from its replies,
   // and this one GET is its version reply's.
@@ -220,11 +235,11 @@ Expected<Provenance> InputSet::check_comparable_before_analysis(Backend& backend
   Analysis probe;
   probe.model_set = *model_set;
   Provenance served = produced_by(own, probe);
-  if (auto again = check_comparable(served); !again) return std::unexpected(again.error());
+  if (auto again = check_comparable(served, diag); !again) return std::unexpected(again.error());
   return served;
 }
 
-Expected<void> InputSet::check_comparable(const Provenance& backend) const {
+Expected<void> InputSet::check_comparable(const Provenance& backend, Diagnostics* diag) const {
   const bool analyses_images =
       std::any_of(subjects.begin(), subjects.end(), [](const Subject& s) { return !s.from_file; });
   std::vector<Origin> records;
@@ -235,6 +250,21 @@ Expected<void> InputSet::check_comparable(const Provenance& backend) const {
   for (const Origin& r : records) {
     if (analyses_images && !comparable(r.provenance, backend)) return incomparable_with_images(r, backend);
     if (!comparable(r.provenance, records.front().provenance)) return incomparable_records(r, records.front());
+  }
+  if (!diag) return {};
+  // Comparable, but maybe from another pipeline version: one note, for the
+  // first record that differs from the images (or from the first record).
+  const std::optional<int> reference = analyses_images    ? pipeline_of(backend)
+                                       : !records.empty() ? pipeline_of(records.front().provenance)
+                                                          : std::nullopt;
+  if (!reference) return {};
+  for (const Origin& r : records) {
+    const std::optional<int> version = pipeline_of(r.provenance);
+    if (!version || *version == *reference) continue;
+    diag->line("note: " + r.file + " was embedded by local pipeline " + std::to_string(*version) +
+               (analyses_images ? ", this run uses " : ", " + records.front().file + " by ") +
+               std::to_string(*reference) + "; scores may differ by up to " + k_pipeline_tolerance);
+    break;
   }
   return {};
 }

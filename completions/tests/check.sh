@@ -77,13 +77,13 @@ help_options() {
     on && /^  -/ { n = split($1, names, ","); for (i = 1; i <= n; i++) print names[i] }'
 }
 
-commands=(embed matrix search pairs calibrate cache serve help)
+commands=(embed matrix search pairs calibrate index cache serve help)
 
 # Commands, and the default command's images, at the first argument.
 expect includes 'faceverify ' "${commands[@]}" face1.jpg face2.png photos
 expect exactly 'faceverify emb' embed
 expect exactly 'faceverify ca' cache calibrate
-expect exactly 'faceverify help ' embed matrix search pairs calibrate cache serve
+expect exactly 'faceverify help ' embed matrix search pairs calibrate index cache serve
 expect exactly 'faceverify help se' search serve
 # A command's name is only the first argument (the parser reads it there).
 expect exactly 'faceverify face1.jpg emb'

@@ -15,6 +15,7 @@
 #include "faceverify/diagnostics.hpp"
 #include "faceverify/error.hpp"
 #include "faceverify/face.hpp"
+#include "faceverify/local_backend.hpp"
 
 namespace faceverify {
 
@@ -23,7 +24,8 @@ namespace faceverify {
 struct BackendSettings {
   BackendKind kind = BackendKind::api4ai;
   // local
-  std::optional<std::string> models;  // --models DIR
+  std::optional<std::string> models;                   // --models DIR
+  local::DecodeMode decode = local::k_default_decode;  // --decode: also the provenance's pipeline version
   // api4ai
   api4ai::Mode api = api4ai::Mode::demo;
   std::optional<std::string> api_url;
@@ -34,6 +36,11 @@ struct BackendSettings {
   double timeout_seconds = 60.0;  // the budget: of the whole run, or per image in a batch
   // Both: log each attempt (api4ai) or where the models are (local).
   bool verbose = false;
+  // Analyses the caller runs at once (--jobs, serve --workers): the local
+  // backend sizes its network sets and OpenCV threads by it. A verification
+  // keeps 1: its two images share one set (a second costs ~40 ms of CPU to
+  // build, more than running them side by side saves).
+  std::size_t workers = 1;
 };
 
 /// How a run shares the backend: a deadline for a verification, or a budget

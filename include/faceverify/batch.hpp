@@ -32,6 +32,7 @@ struct Subject {
   std::optional<Image> image;  // to analyse; a file's bytes are read again when needed (see with_bytes)
   std::size_t max_bytes = 0;   // the size limit it was read with
   bool from_file = false;      // a record of an embedding file
+  std::string file;            // a record's embedding file, as messages name it
   // The outcome, valid once done:
   bool done = false;
   Expected<Analysis> analysis = fail(ErrorKind::internal, "not analysed");
@@ -98,14 +99,16 @@ struct InputSet {
   std::vector<Error> check_backend_reads(BackendKind kind) const;
 
   /// Usage error when embedding-file records and the images to analyse (by
-  /// `backend`) come from models whose embeddings cannot be compared.
-  Expected<void> check_comparable(const Provenance& backend) const;
+  /// `backend`) come from models whose embeddings cannot be compared. When
+  /// they compare but come from two local pipeline versions, one note on
+  /// `diag` names them (the scores may move a little).
+  Expected<void> check_comparable(const Provenance& backend, Diagnostics* diag = nullptr) const;
 
   /// Before any request: check_comparable against `backend`'s provenance;
   /// when that refuses and the backend is a faceverify server (its version
   /// reply names its model set), against the local provenance its analyses
   /// will have instead. Returns the provenance the inputs were checked with.
-  Expected<Provenance> check_comparable_before_analysis(Backend& backend) const;
+  Expected<Provenance> check_comparable_before_analysis(Backend& backend, Diagnostics* diag = nullptr) const;
 
   /// After analysis: the provenance the run's embeddings share (each
   /// analysis has its own, produced_by()): the first analysed image's, else

@@ -23,12 +23,37 @@ struct ModelSpec {
   std::string_view sha256;
 };
 
+/// How the pipeline decodes an image (--decode). scaled: detection on a
+/// reduced decode (JPEG in the DCT domain, WebP while decoding), each face
+/// aligned from a decode where it is still at least 2x the aligner's
+/// resolution; full: the whole image at full resolution (pipeline 1).
+enum class DecodeMode { scaled, full };
+
 /// The version of the pipeline around the models (how an image is decoded,
 /// detected and aligned before the embedder sees it), recorded in local
 /// provenance ("pipeline" in JSON) and in cache keys: a new version never
 /// reuses an older version's cached analyses. Bump it when pre-processing
-/// changes the embeddings.
-inline constexpr int k_pipeline_version = 1;
+/// changes the embeddings. 1: full decode; 2: scaled decode.
+inline constexpr int pipeline_version(DecodeMode mode) noexcept {
+  return mode == DecodeMode::full ? 1 : 2;
+}
+/// The default: full. The scaled decode saves CPU and memory on large photos,
+/// but it moves embeddings more than the issue allows (cosine down to 0.957
+/// and one verdict changed on the shared photos; tests/local/test_local_decode.cpp),
+/// so it is opt-in until detection on a reduced decode matches the full one.
+inline constexpr DecodeMode k_default_decode = DecodeMode::full;
+/// The default pipeline's version.
+inline constexpr int k_pipeline_version = pipeline_version(k_default_decode);
+
+/// What the pipeline does beyond the models.
+struct PipelineOptions {
+  DecodeMode decode = k_default_decode;
+  /// Analyses the caller runs at once (--jobs, serve --workers). The
+  /// analyzer owns the cores from it: at most min(workers, cores) network
+  /// sets, each built on first need, and cores / sets OpenCV threads (so
+  /// OpenCV's pool only when one analysis runs at a time).
+  std::size_t workers = 1;
+};
 
 /// The three pinned models (from npm faceplugin-face-recognition-js@0.0.1).
 const std::array<ModelSpec, 3>& model_specs() noexcept;
@@ -63,8 +88,9 @@ bool compiled_in() noexcept;
 Expected<void> available();
 
 /// A FaceAnalyzer over `models`, reused for every image; safe to call from
-/// several threads (one network set per concurrent call, built from the same
-/// bytes, never re-read from disk).
-Expected<std::unique_ptr<FaceAnalyzer>> make_analyzer(ModelSet models);
+/// several threads (a network set per concurrent call up to the cores, built
+/// from the same bytes, never re-read from disk; further calls wait for a
+/// free set).
+Expected<std::unique_ptr<FaceAnalyzer>> make_analyzer(ModelSet models, PipelineOptions options = {});
 
 }  // namespace faceverify::local

@@ -209,10 +209,12 @@ Expected<BatchSetup> prepare_batch(const ServiceOptions& service, const BatchOpt
     run.batch.per_image_timeout = std::chrono::duration_cast<Millis>(std::chrono::duration<double>(o.timeout_seconds));
     run.batch.gate = setup.gate.get();
     run.batch.cancel = &interrupted();
-    auto backend = open_backend(backend_settings(service, o.timeout_seconds, o.verbose), run, diag);
+    auto settings = backend_settings(service, o.timeout_seconds, o.verbose);
+    settings.workers = static_cast<std::size_t>(std::max(1, o.jobs));
+    auto backend = open_backend(settings, run, diag);
     if (!backend) return std::unexpected(backend.error());
     setup.backend = std::move(*backend);
-    auto checked = inputs.check_comparable_before_analysis(*setup.backend);
+    auto checked = inputs.check_comparable_before_analysis(*setup.backend, &diag);
     if (!checked) return std::unexpected(checked.error());
     setup.provenance = std::move(*checked);
     if (!o.no_cache) {
@@ -221,7 +223,7 @@ Expected<BatchSetup> prepare_batch(const ServiceOptions& service, const BatchOpt
       setup.engine.cache.emplace(*dir);
     }
   } else {
-    if (auto ok = inputs.check_comparable(Provenance{}); !ok) return std::unexpected(ok.error());
+    if (auto ok = inputs.check_comparable(Provenance{}, &diag); !ok) return std::unexpected(ok.error());
     if (!inputs.subjects.empty()) setup.provenance = inputs.subjects.front().provenance;
   }
   setup.engine.jobs = o.jobs;

@@ -32,6 +32,11 @@ const std::map<std::string, BackendKind>& backends() {
   static const std::map<std::string, BackendKind> m = {{"api4ai", BackendKind::api4ai}, {"local", BackendKind::local}};
   return m;
 }
+const std::map<std::string, local::DecodeMode>& decode_modes() {
+  static const std::map<std::string, local::DecodeMode> m = {{"scaled", local::DecodeMode::scaled},
+                                                             {"full", local::DecodeMode::full}};
+  return m;
+}
 const std::map<std::string, OutputFormat>& table_formats() {
   static const std::map<std::string, OutputFormat> m = {
       {"text", OutputFormat::text}, {"csv", OutputFormat::csv}, {"json", OutputFormat::json}};
@@ -117,6 +122,7 @@ void add_service_options(CLI::App& app, ServiceOptions& o) {
                  "Directory of the local backend's models (env FACEVERIFY_MODELS; default: where "
                  "faceverify-install-models puts them, yours or /var/lib/faceverify/models)")
       ->type_name("DIR");
+  add_decode_option(app, o.decode);
   app.add_option("--api", o.api,
                  "Which service: demo (default; free, rate limited, no key), api4ai (API4AI_KEY), "
                  "rapidapi (RAPIDAPI_KEY)")
@@ -165,6 +171,15 @@ void add_band_option(CLI::App& app, ScoringOptions& o) {
                  "the threshold, in absolute terms (0.1: within 10.0 percentage points; off by default)")
       ->check(number_in("a number from 0 to 1", 0.0, 1.0, true))
       ->type_name("W");
+}
+
+void add_decode_option(CLI::App& app, local::DecodeMode& mode) {
+  app.add_option("--decode", mode,
+                 "How the local backend decodes images: full (default; every pixel decoded: pipeline 1) or "
+                 "scaled (faces found on a reduced JPEG or WebP decode, each aligned from enough pixels: less "
+                 "CPU and memory on large photos, pipeline 2, but similarities move by up to about 0.07)")
+      ->transform(one_of(decode_modes()))
+      ->type_name("MODE");
 }
 
 void add_cache_dir_option(CLI::App& app, std::optional<std::string>& dir) {
@@ -227,6 +242,7 @@ BackendSettings backend_settings(const ServiceOptions& service, double timeout_s
   BackendSettings s;
   s.kind = service.kind;
   s.models = service.models;
+  s.decode = service.decode;
   s.api = service.api.value_or(api4ai::Mode::demo);
   s.api_url = service.api_url;
   s.api_key_file = service.api_key_file;

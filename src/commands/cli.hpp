@@ -56,6 +56,9 @@ void add_band_option(CLI::App& app, ScoringOptions& o);
 
 void add_cache_dir_option(CLI::App& app, std::optional<std::string>& dir);
 
+/// --decode scaled|full: how the local backend decodes images.
+void add_decode_option(CLI::App& app, local::DecodeMode& mode);
+
 /// -j, --max-rps, --cache-dir, --no-cache, --timeout (per image), --ordered
 /// when `streaming`, -q, -v.
 void add_batch_options(CLI::App& app, BatchOptions& o, bool streaming);

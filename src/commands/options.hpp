@@ -25,8 +25,9 @@ struct ServiceOptions {
   // Resolved by resolve_settings: --backend, else an API option on the command
   // line (api4ai), else FACEVERIFY_BACKEND, else the config file, else api4ai.
   BackendKind kind = BackendKind::api4ai;
-  std::optional<std::string> models;  // --models DIR (local backend)
-  std::optional<api4ai::Mode> api;    // --api, as given (default demo)
+  std::optional<std::string> models;                   // --models DIR (local backend)
+  local::DecodeMode decode = local::k_default_decode;  // --decode (local backend)
+  std::optional<api4ai::Mode> api;                     // --api, as given (default demo)
   std::optional<std::string> api_url;
   std::optional<std::string> api_key_file;
   std::optional<std::string> api_key;  // --api-key: works, but warned about (visible in ps)
@@ -146,6 +147,7 @@ struct IndexOptions {
 struct ServeOptions {
   std::string listen = "127.0.0.1:8080";
   std::optional<std::string> models;
+  local::DecodeMode decode = local::k_default_decode;
   std::optional<int> workers;  // default: the number of cores
   std::optional<std::string> api_key_file;
   int max_body_mib = 16;

@@ -134,7 +134,8 @@ void setup(CLI::App& app, ServeOptions& o) {
       ->type_name("HOST:PORT");
   app.add_option("--models", o.models, "Directory of the local backend's models (env FACEVERIFY_MODELS)")
       ->type_name("DIR");
-  app.add_option("--workers", o.workers, "Analyses at once, each with its own networks (default: the cores)")
+  add_decode_option(app, o.decode);
+  app.add_option("--workers", o.workers, "Analyses at once; networks for at most one per core (default: the cores)")
       ->check(number_in("a whole number from 1 to 256", 1.0, 256.0, true, true))
       ->type_name("N");
   app.add_option("--queue", o.queue,
@@ -220,7 +221,9 @@ int run(ServeOptions& o, Io& io) {
   BackendSettings backend_settings;
   backend_settings.kind = BackendKind::local;
   backend_settings.models = o.models;
+  backend_settings.decode = o.decode;
   backend_settings.verbose = o.verbose;
+  backend_settings.workers = settings.workers;
   auto backend = open_backend(backend_settings, BackendRun{}, diag);
   if (!backend) return report_error(diag, backend.error());
   auto analyzer = (*backend)->analyzer();

@@ -162,10 +162,10 @@ int run(VerifyOptions& o, Io& io) {
       return report_error(diag, opened.error());
     }
     backend = std::move(*opened);
-    auto checked = inputs.check_comparable_before_analysis(*backend);
+    auto checked = inputs.check_comparable_before_analysis(*backend, &diag);
     if (!checked) return report_error(diag, checked.error());
     provenance = std::move(*checked);
-  } else if (auto ok = inputs.check_comparable(provenance); !ok) {
+  } else if (auto ok = inputs.check_comparable(provenance, &diag); !ok) {
     return report_error(diag, ok.error());
   }
   settle_score(o.scoring, provenance.backend);  // the score of the backend these embeddings come from

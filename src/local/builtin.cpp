@@ -14,8 +14,8 @@ Expected<void> available() {
   return {};
 }
 
-Expected<std::unique_ptr<FaceAnalyzer>> make_analyzer(ModelSet models) {
-  return make_pipeline_analyzer(std::move(models));
+Expected<std::unique_ptr<FaceAnalyzer>> make_analyzer(ModelSet models, PipelineOptions options) {
+  return make_pipeline_analyzer(std::move(models), options);
 }
 
 }  // namespace faceverify::local

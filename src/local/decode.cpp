@@ -12,6 +12,8 @@
 #include <tiffio.h>
 #include <webp/decode.h>
 
+#include <algorithm>
+#include <cmath>
 #include <csetjmp>
 #include <cstring>
 #include <opencv2/core.hpp>
@@ -35,7 +37,9 @@ struct JpegErrors {
 void on_jpeg_message(j_common_ptr) {}  // never print library text
 
 // No C++ object with a destructor lives in this frame: longjmp would skip it.
-bool decode_jpeg(std::string_view bytes, cv::Mat& out) {
+// `reduction` (1, 2, 4 or 8) scales in the DCT domain: the IDCT runs at the
+// reduced size, which is where most of the time goes.
+bool decode_jpeg(std::string_view bytes, cv::Mat& out, int reduction = 1) {
   jpeg_decompress_struct info{};
   JpegErrors errors{};
   info.err = jpeg_std_error(&errors.mgr);
@@ -49,6 +53,8 @@ bool decode_jpeg(std::string_view bytes, cv::Mat& out) {
   jpeg_mem_src(&info, reinterpret_cast<const unsigned char*>(bytes.data()), static_cast<unsigned long>(bytes.size()));
   jpeg_read_header(&info, TRUE);
   info.out_color_space = JCS_EXT_BGR;
+  info.scale_num = 1;
+  info.scale_denom = static_cast<unsigned>(reduction);
   jpeg_start_decompress(&info);
   out.create(static_cast<int>(info.output_height), static_cast<int>(info.output_width), CV_8UC3);
   while (info.output_scanline < info.output_height) {
@@ -59,6 +65,69 @@ bool decode_jpeg(std::string_view bytes, cv::Mat& out) {
   const bool clean = errors.mgr.num_warnings == 0;  // corrupt data is a warning in libjpeg
   jpeg_destroy_decompress(&info);
   return clean;
+}
+
+// Only `rect` (stored pixels of the decode at 1/reduction) of a JPEG:
+// columns outside it are entropy-decoded but not transformed
+// (jpeg_crop_scanline), rows above it skipped (jpeg_skip_scanlines), rows
+// below it never read.
+bool decode_jpeg_region(std::string_view bytes, cv::Mat& out, int reduction, int x, int y, int w, int h) {
+  jpeg_decompress_struct info{};
+  JpegErrors errors{};
+  info.err = jpeg_std_error(&errors.mgr);
+  errors.mgr.error_exit = on_jpeg_error;
+  errors.mgr.output_message = on_jpeg_message;
+  if (setjmp(errors.jump)) {
+    jpeg_destroy_decompress(&info);
+    return false;
+  }
+  jpeg_create_decompress(&info);
+  jpeg_mem_src(&info, reinterpret_cast<const unsigned char*>(bytes.data()), static_cast<unsigned long>(bytes.size()));
+  jpeg_read_header(&info, TRUE);
+  info.out_color_space = JCS_EXT_BGR;
+  info.scale_num = 1;
+  info.scale_denom = static_cast<unsigned>(reduction);
+  jpeg_start_decompress(&info);
+  if (x < 0 || y < 0 || w <= 0 || h <= 0 || static_cast<JDIMENSION>(x + w) > info.output_width ||
+      static_cast<JDIMENSION>(y + h) > info.output_height) {
+    jpeg_destroy_decompress(&info);
+    return false;
+  }
+  JDIMENSION left = static_cast<JDIMENSION>(x), width = static_cast<JDIMENSION>(w);
+  jpeg_crop_scanline(&info, &left, &width);  // widened to whole iMCU columns
+  const int shift = x - static_cast<int>(left);
+  if (y > 0) jpeg_skip_scanlines(&info, static_cast<JDIMENSION>(y));
+  out.create(h, w, CV_8UC3);
+  // The row buffer is the library's (freed with it): no destructor in this frame.
+  JSAMPARRAY row =
+      (*info.mem->alloc_sarray)(reinterpret_cast<j_common_ptr>(&info), JPOOL_IMAGE, info.output_width * 3, 1);
+  for (int r = 0; r < h; ++r) {
+    jpeg_read_scanlines(&info, row, 1);
+    std::memcpy(out.ptr(r), row[0] + 3 * shift, static_cast<std::size_t>(w) * 3);
+  }
+  jpeg_abort_decompress(&info);
+  jpeg_destroy_decompress(&info);
+  return true;
+}
+
+// The stored (not yet oriented) size of a JPEG, from its header alone.
+bool jpeg_size(std::string_view bytes, int& width, int& height) {
+  jpeg_decompress_struct info{};
+  JpegErrors errors{};
+  info.err = jpeg_std_error(&errors.mgr);
+  errors.mgr.error_exit = on_jpeg_error;
+  errors.mgr.output_message = on_jpeg_message;
+  if (setjmp(errors.jump)) {
+    jpeg_destroy_decompress(&info);
+    return false;
+  }
+  jpeg_create_decompress(&info);
+  jpeg_mem_src(&info, reinterpret_cast<const unsigned char*>(bytes.data()), static_cast<unsigned long>(bytes.size()));
+  jpeg_read_header(&info, TRUE);
+  width = static_cast<int>(info.image_width);
+  height = static_cast<int>(info.image_height);
+  jpeg_destroy_decompress(&info);
+  return width > 0 && height > 0;
 }
 
 std::uint32_t read16(const unsigned char* p, bool little) {
@@ -142,12 +211,29 @@ bool decode_png(std::string_view bytes, cv::Mat& out) {
   return true;
 }
 
-bool decode_webp(std::string_view bytes, cv::Mat& out) {
-  int w = 0, h = 0;
+// `reduction` > 1: libwebp's own rescaler, while decoding, to ceil(w / r) x ceil(h / r).
+bool decode_webp(std::string_view bytes, cv::Mat& out, int reduction = 1) {
+  WebPDecoderConfig config;
+  if (!WebPInitDecoderConfig(&config)) return false;
   const auto* data = reinterpret_cast<const uint8_t*>(bytes.data());
-  if (!WebPGetInfo(data, bytes.size(), &w, &h) || w <= 0 || h <= 0) return false;
-  out.create(h, w, CV_8UC3);
-  return WebPDecodeBGRInto(data, bytes.size(), out.data, out.total() * 3, static_cast<int>(out.step[0])) != nullptr;
+  if (WebPGetFeatures(data, bytes.size(), &config.input) != VP8_STATUS_OK) return false;
+  const int w = config.input.width, h = config.input.height;
+  if (w <= 0 || h <= 0) return false;
+  const int ow = (w + reduction - 1) / reduction, oh = (h + reduction - 1) / reduction;
+  if (reduction > 1) {
+    config.options.use_scaling = 1;
+    config.options.scaled_width = ow;
+    config.options.scaled_height = oh;
+  }
+  out.create(oh, ow, CV_8UC3);
+  config.output.colorspace = MODE_BGR;
+  config.output.is_external_memory = 1;
+  config.output.u.RGBA.rgba = out.data;
+  config.output.u.RGBA.stride = static_cast<int>(out.step[0]);
+  config.output.u.RGBA.size = out.total() * 3;
+  const bool ok = WebPDecode(data, bytes.size(), &config) == VP8_STATUS_OK;
+  WebPFreeDecBuffer(&config.output);
+  return ok;
 }
 
 // --- TIFF (from memory through libtiff's client I/O) --------------------------
@@ -243,6 +329,24 @@ bool decode_bmp(std::string_view bytes, cv::Mat& out) {
   return true;
 }
 
+// Which way each oriented axis runs in the stored image (EXIF 1-8).
+struct AxisMap {
+  bool swap;       // oriented x is stored y
+  bool reverse_x;  // oriented x runs against its stored axis
+  bool reverse_y;
+};
+AxisMap axis_map(int orientation) {
+  static constexpr AxisMap k_maps[] = {{false, false, false}, {false, true, false}, {false, true, true},
+                                       {false, false, true},  {true, false, false}, {true, true, false},
+                                       {true, true, true},    {true, false, true}};
+  return k_maps[std::clamp(orientation, 1, 8) - 1];
+}
+
+Expected<cv::Mat> undecodable(ImageFormat format, const std::string& label) {
+  return fail(ErrorKind::input, label + ": cannot be decoded as " + std::string(format_name(format)) +
+                                    " (damaged, or a variant the local backend does not read)");
+}
+
 }  // namespace
 
 Expected<cv::Mat> decode(std::string_view bytes, ImageFormat format, const std::string& label) {
@@ -266,11 +370,144 @@ Expected<cv::Mat> decode(std::string_view bytes, ImageFormat format, const std::
   } catch (const cv::Exception&) {
     ok = false;
   }
-  if (!ok || image.empty()) {
-    return fail(ErrorKind::input, label + ": cannot be decoded as " + std::string(format_name(format)) +
-                                      " (damaged, or a variant the local backend does not read)");
-  }
+  if (!ok || image.empty()) return undecodable(format, label);
   return image;
+}
+
+Expected<ScaledSource> ScaledSource::open(std::string_view bytes, ImageFormat format, const std::string& label) {
+  ScaledSource source(bytes, format, label);
+  int w = 0, h = 0;
+  bool ok = false;
+  try {
+    if (format == ImageFormat::jpeg) {
+      ok = jpeg_size(bytes, w, h);
+      source.m_orientation = exif_orientation(bytes);
+      source.m_max_reduction = 8;
+    } else if (format == ImageFormat::webp) {
+      ok = WebPGetInfo(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), &w, &h) && w > 0 && h > 0;
+      source.m_max_reduction = 8;
+    } else {
+      // PNG, TIFF, BMP: decoded whole, as by decode(); reductions are not offered.
+      auto image = decode(bytes, format, label);
+      if (!image) return std::unexpected(image.error());
+      w = image->cols;
+      h = image->rows;
+      Reduced full;
+      full.image = std::move(*image);
+      source.m_cache.push_back(std::move(full));
+      ok = true;
+    }
+  } catch (const cv::Exception&) {
+    ok = false;
+  }
+  if (!ok) return std::unexpected(undecodable(format, label).error());
+  source.m_stored = cv::Size(w, h);
+  source.m_size = axis_map(source.m_orientation).swap ? cv::Size(h, w) : cv::Size(w, h);
+  return source;
+}
+
+Expected<Reduced> ScaledSource::region(cv::Rect full_rect, int reduction) {
+  reduction = std::clamp(reduction, 1, m_max_reduction);
+  // A decode kept at this scale serves it; PNG, TIFF, BMP and WebP are cut from one.
+  const Reduced* whole = nullptr;
+  for (const auto& r : m_cache) {
+    if (r.reduction == reduction) whole = &r;
+  }
+  if (!whole && m_format != ImageFormat::jpeg) {
+    auto decoded = at(reduction);
+    if (!decoded) return std::unexpected(decoded.error());
+    whole = *decoded;
+  }
+  const AxisMap map = axis_map(m_orientation);
+  // The rectangle in the oriented decode at this scale, whole pixels around it.
+  const int ow =
+      whole ? whole->image.cols : ((map.swap ? m_stored.height : m_stored.width) + reduction - 1) / reduction;
+  const int oh =
+      whole ? whole->image.rows : ((map.swap ? m_stored.width : m_stored.height) + reduction - 1) / reduction;
+  Reduced grid;
+  if (whole) {
+    grid = *whole;
+    grid.image = cv::Mat();
+  } else {
+    grid.fx = grid.fy = reduction;
+    grid.ox = map.reverse_x ? m_size.width - static_cast<double>(ow) * reduction : 0.0;
+    grid.oy = map.reverse_y ? m_size.height - static_cast<double>(oh) * reduction : 0.0;
+    grid.reduction = reduction;
+  }
+  const Point a = grid.from_full({static_cast<double>(full_rect.x), static_cast<double>(full_rect.y)});
+  const Point b = grid.from_full({static_cast<double>(full_rect.br().x), static_cast<double>(full_rect.br().y)});
+  const cv::Rect rect = cv::Rect(cv::Point(static_cast<int>(std::floor(a.x)), static_cast<int>(std::floor(a.y))),
+                                 cv::Point(static_cast<int>(std::ceil(b.x)), static_cast<int>(std::ceil(b.y)))) &
+                        cv::Rect(0, 0, ow, oh);
+  if (rect.empty()) return std::unexpected(undecodable(m_format, m_label).error());
+  Reduced out = grid;
+  out.ox += rect.x * grid.fx;
+  out.oy += rect.y * grid.fy;
+  if (whole) {
+    out.image = whole->image(rect);
+    return out;
+  }
+  // Where the rectangle is in the stored pixels at this scale.
+  const int sw = (m_stored.width + reduction - 1) / reduction, sh = (m_stored.height + reduction - 1) / reduction;
+  const int x = rect.x, y = rect.y, w = rect.width, h = rect.height;
+  cv::Rect stored;
+  switch (std::clamp(m_orientation, 1, 8)) {
+    case 2: stored = {sw - x - w, y, w, h}; break;
+    case 3: stored = {sw - x - w, sh - y - h, w, h}; break;
+    case 4: stored = {x, sh - y - h, w, h}; break;
+    case 5: stored = {y, x, h, w}; break;
+    case 6: stored = {y, sh - x - w, h, w}; break;
+    case 7: stored = {sw - y - h, sh - x - w, h, w}; break;
+    case 8: stored = {sw - y - h, x, h, w}; break;
+    default: stored = rect;
+  }
+  cv::Mat pixels;
+  bool ok = false;
+  try {
+    ok = decode_jpeg_region(m_bytes, pixels, reduction, stored.x, stored.y, stored.width, stored.height);
+    if (ok) pixels = apply_orientation(pixels, m_orientation);
+  } catch (const cv::Exception&) {
+    ok = false;
+  }
+  if (!ok || pixels.size() != rect.size()) return std::unexpected(undecodable(m_format, m_label).error());
+  out.image = std::move(pixels);
+  return out;
+}
+
+Expected<const Reduced*> ScaledSource::at(int reduction) {
+  reduction = std::clamp(reduction, 1, m_max_reduction);
+  for (const auto& r : m_cache) {
+    if (r.reduction == reduction) return &r;
+  }
+  cv::Mat image;
+  bool ok = false;
+  try {
+    if (m_format == ImageFormat::jpeg) {
+      ok = decode_jpeg(m_bytes, image, reduction);
+      if (ok) image = apply_orientation(image, m_orientation);
+    } else if (m_format == ImageFormat::webp) {
+      ok = decode_webp(m_bytes, image, reduction);
+    }
+  } catch (const cv::Exception&) {
+    ok = false;
+  }
+  if (!ok || image.empty()) return std::unexpected(undecodable(m_format, m_label).error());
+  Reduced r;
+  r.reduction = reduction;
+  if (m_format == ImageFormat::jpeg) {
+    // Reduced pixel i covers full pixels [i r, (i + 1) r) of the stored image;
+    // an axis the orientation reverses starts with the partial block.
+    const AxisMap map = axis_map(m_orientation);
+    r.fx = r.fy = reduction;
+    r.ox = map.reverse_x ? m_size.width - static_cast<double>(image.cols) * reduction : 0.0;
+    r.oy = map.reverse_y ? m_size.height - static_cast<double>(image.rows) * reduction : 0.0;
+  } else {
+    r.fx = static_cast<double>(m_size.width) / image.cols;
+    r.fy = static_cast<double>(m_size.height) / image.rows;
+  }
+  r.image = std::move(image);
+  m_cache.push_back(std::move(r));
+  return &m_cache.back();
 }
 
 }  // namespace faceverify::local

@@ -22,7 +22,7 @@
 namespace faceverify::local {
 namespace {
 
-using Entry = FaceAnalyzer* (*)(ModelSet*, Error*, const char*);
+using Entry = FaceAnalyzer* (*)(ModelSet*, const PipelineOptions*, Error*, const char*);
 
 std::vector<std::string> module_candidates() {
   std::vector<std::string> out;
@@ -72,7 +72,7 @@ Expected<Entry> entry_point() {
                                             "libraries; in a source tree: scripts/install-deps.sh)");
         return;
       }
-      void* symbol = ::dlsym(handle, "faceverify_local_entry_v1");
+      void* symbol = ::dlsym(handle, "faceverify_local_entry_v2");
       if (!symbol) {
         result = fail(ErrorKind::usage,
                       path + " is not faceverify's local backend module; reinstall the faceverify-local package");
@@ -99,11 +99,11 @@ Expected<void> available() {
   return {};
 }
 
-Expected<std::unique_ptr<FaceAnalyzer>> make_analyzer(ModelSet models) {
+Expected<std::unique_ptr<FaceAnalyzer>> make_analyzer(ModelSet models, PipelineOptions options) {
   auto entry = entry_point();
   if (!entry) return std::unexpected(entry.error());
   Error error;
-  FaceAnalyzer* analyzer = (*entry)(&models, &error, k_version);
+  FaceAnalyzer* analyzer = (*entry)(&models, &options, &error, k_version);
   if (!analyzer) return std::unexpected(error);
   return std::unique_ptr<FaceAnalyzer>(analyzer);
 }

@@ -5,6 +5,7 @@
 //   decode -> detect -> landmarks -> align -> embed
 
 #include <array>
+#include <deque>
 #include <memory>
 #include <opencv2/core.hpp>
 #include <opencv2/dnn.hpp>
@@ -30,15 +31,63 @@ struct Networks {
 
 /// The pipeline as a FaceAnalyzer (what the module's entry point returns;
 /// local::make_analyzer loads the module and calls it).
-Expected<std::unique_ptr<FaceAnalyzer>> make_pipeline_analyzer(ModelSet models);
+Expected<std::unique_ptr<FaceAnalyzer>> make_pipeline_analyzer(ModelSet models, PipelineOptions options = {});
 
-/// Builds the three networks from the (already checksummed) model bytes.
+/// Builds the three networks from the (already checksummed) model bytes, in
+/// parallel (one thread per network).
 Expected<Networks> load_networks(const ModelSet& models);
 
 /// Decodes image bytes of `format` to 8-bit BGR, with a JPEG's EXIF
 /// orientation applied. ErrorKind::input naming `label` when they cannot be
 /// decoded (GIF is not supported).
 Expected<cv::Mat> decode(std::string_view bytes, ImageFormat format, const std::string& label);
+
+/// A decode of the whole image at 1/reduction of its size, and where its
+/// pixels are in the full-resolution (oriented) image: full = p * f + o, in
+/// pixel-corner coordinates, per axis.
+struct Reduced {
+  cv::Mat image;  // 8-bit BGR, oriented
+  double fx = 1, fy = 1, ox = 0, oy = 0;
+  int reduction = 1;
+  Point to_full(Point p) const noexcept { return {p.x * fx + ox, p.y * fy + oy}; }
+  Point from_full(Point p) const noexcept { return {(p.x - ox) / fx, (p.y - oy) / fy}; }
+};
+
+/// An encoded image decoded at the scales each stage needs (--decode
+/// scaled): JPEG in the DCT domain (1/2, 1/4, 1/8: the IDCT runs at the
+/// reduced size), WebP through libwebp's rescaler; PNG, TIFF and BMP are
+/// decoded whole once and offer no reduction. Decodes are kept for the
+/// object's life; `bytes` must outlive it. Not thread-safe (one per analysis).
+class ScaledSource {
+ public:
+  /// Reads the header (the full size, a JPEG's EXIF orientation); PNG, TIFF
+  /// and BMP are decoded here. Errors as decode().
+  static Expected<ScaledSource> open(std::string_view bytes, ImageFormat format, const std::string& label);
+  /// The full-resolution size, oriented.
+  cv::Size size() const noexcept { return m_size; }
+  /// The largest reduction the format decodes to directly (8, or 1).
+  int max_reduction() const noexcept { return m_max_reduction; }
+  /// The whole image at 1/reduction (clamped to [1, max_reduction()]),
+  /// oriented; decoded on first use. The pointer lives as long as this object.
+  Expected<const Reduced*> at(int reduction);
+  /// The pixels of `full_rect` (full-resolution, oriented; clipped to the
+  /// image, widened to whole pixels of the decode) at 1/reduction: a JPEG
+  /// decodes only those (jpeg_crop_scanline, jpeg_skip_scanlines), others
+  /// are cut from at(reduction), as is a JPEG whose decode at that scale is
+  /// kept. The grid maps the region's own pixels.
+  Expected<Reduced> region(cv::Rect full_rect, int reduction);
+
+ private:
+  ScaledSource(std::string_view bytes, ImageFormat format, std::string label)
+      : m_bytes(bytes), m_format(format), m_label(std::move(label)) {}
+  std::string_view m_bytes;
+  ImageFormat m_format;
+  std::string m_label;
+  int m_orientation = 1;
+  int m_max_reduction = 1;
+  cv::Size m_stored, m_size;
+  std::deque<Reduced> m_cache;  // references stay valid as it grows
+};
 
 /// Face boxes (pixel corners of `bgr`) scoring at least `min_score`, after
 /// non-maximum suppression.

@@ -6,10 +6,11 @@
 #include "faceverify/version.hpp"
 #include "pipeline.hpp"
 
-/// Builds the analyzer from `models` (moved from). Returns it, owned by the
-/// caller, or null with `*error` set.
-extern "C" __attribute__((visibility("default"))) faceverify::FaceAnalyzer* faceverify_local_entry_v1(
-    faceverify::local::ModelSet* models, faceverify::Error* error, const char* version) {
+/// Builds the analyzer from `models` (moved from) and `options`. Returns it,
+/// owned by the caller, or null with `*error` set. (v2: PipelineOptions added.)
+extern "C" __attribute__((visibility("default"))) faceverify::FaceAnalyzer* faceverify_local_entry_v2(
+    faceverify::local::ModelSet* models, const faceverify::local::PipelineOptions* options, faceverify::Error* error,
+    const char* version) {
   if (std::string_view(version) != faceverify::k_version) {
     *error = faceverify::Error{faceverify::ErrorKind::usage,
                                std::string("the local backend's module is from faceverify ") + faceverify::k_version +
@@ -19,7 +20,7 @@ extern "C" __attribute__((visibility("default"))) faceverify::FaceAnalyzer* face
                                {}};
     return nullptr;
   }
-  auto analyzer = faceverify::local::make_pipeline_analyzer(std::move(*models));
+  auto analyzer = faceverify::local::make_pipeline_analyzer(std::move(*models), *options);
   if (!analyzer) {
     *error = analyzer.error();
     return nullptr;

@@ -12,7 +12,7 @@ Expected<void> available() {
   return std::unexpected(make_analyzer({}).error());
 }
 
-Expected<std::unique_ptr<FaceAnalyzer>> make_analyzer(ModelSet) {
+Expected<std::unique_ptr<FaceAnalyzer>> make_analyzer(ModelSet, PipelineOptions) {
   return fail(
       ErrorKind::usage,
       "this faceverify was built without the local backend (rebuild with OpenCV and -DFACEVERIFY_WITH_LOCAL=ON)");

@@ -141,9 +141,10 @@ TEST_CASE("cli: typos get the nearest name and help is --help", "[e2e][cli]") {
     auto bad = run_faceverify({"help", "nosuch"});
     CHECK(bad.exit_code == 2);
     CHECK(bad.out.empty());
-    CHECK(bad.err ==
-          "faceverify: help: unknown command 'nosuch' (the commands are embed, matrix, search, pairs, calibrate, "
-          "cache and serve)\n");
+    CHECK(
+        bad.err ==
+        "faceverify: help: unknown command 'nosuch' (the commands are embed, matrix, search, pairs, calibrate, index, "
+        "cache and serve)\n");
   }
   SECTION("help COMMAND beside a file named help") {
     test::TempDir dir;

@@ -185,7 +185,7 @@ TEST_CASE("gallery e2e: search scans a gallery and gives the JSON Lines answer",
   }
 }
 
-TEST_CASE("gallery e2e: index add appends; mixing backends is refused", "[e2e][gallery]") {
+TEST_CASE("gallery e2e: index add appends, and mixing backends is refused", "[e2e][gallery]") {
   Gallery g;
   const std::string fvg = g.dir("people.fvg");
   REQUIRE(g.run({"index", "build", "-q", "--out", fvg, g.a1, g.a2}).exit_code == 0);
@@ -226,7 +226,8 @@ TEST_CASE("gallery e2e: index add appends; mixing backends is refused", "[e2e][g
   CHECK(contains(m.err, "cannot be compared"));
 }
 
-TEST_CASE("gallery e2e: damage is refused in one line; outputs never replace another kind of file", "[e2e][gallery]") {
+TEST_CASE("gallery e2e: damage is refused in one line, and outputs never replace another kind of file",
+          "[e2e][gallery]") {
   Gallery g;
   const std::string fvg = g.dir("people.fvg");
   REQUIRE(g.run({"index", "build", "-q", "--out", fvg, g.a1, g.a2, g.bob}).exit_code == 0);

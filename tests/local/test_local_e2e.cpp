@@ -212,3 +212,44 @@ TEST_CASE("local e2e: errors", "[local][e2e]") {
     CHECK(json::parse(r.out)["backend"] == "local");
   }
 }
+
+TEST_CASE("local e2e: --decode names its pipeline, and files of the other one compare with one note",
+          "[local][e2e][decode]") {
+  test::TempDir dir;
+  const std::string old_file = (dir / "old.jsonl").string(), new_file = (dir / "new.jsonl").string();
+  auto full = run_local_command("embed", {"--decode", "full", "--no-cache", "-q", k_samples + "astronaut.jpg"});
+  if (!full) return;
+  REQUIRE(full->exit_code == 0);
+  CHECK(json::parse(full->out)["pipeline"] == 1);
+  // Written before pipelines were recorded: no "pipeline", which is 1.
+  json old_record = json::parse(full->out);
+  old_record.erase("pipeline");
+  test::write_file(old_file, old_record.dump() + "\n");
+  auto scaled = run_local_command("embed", {"--decode", "scaled", "--no-cache", "-q", k_samples + "astronaut.jpg"});
+  REQUIRE(scaled);
+  REQUIRE(scaled->exit_code == 0);
+  CHECK(json::parse(scaled->out)["pipeline"] == 2);
+  test::write_file(new_file, scaled->out);
+
+  // Images analysed by pipeline 2 against a file of pipeline 1.
+  auto r = run_local({"--decode", "scaled", old_file, k_samples + "astronaut-crop.jpg"});
+  REQUIRE(r);
+  CHECK(r->exit_code == 0);
+  CHECK(r->err == "faceverify: note: " + old_file +
+                      " was embedded by local pipeline 1, this run uses 2; scores may differ by up to about 0.07\n");
+  // The default, full, is pipeline 1: the same file, no note.
+  auto same = run_local({old_file, k_samples + "astronaut-crop.jpg"});
+  REQUIRE(same);
+  CHECK(same->exit_code == 0);
+  CHECK(same->err.empty());
+  // Two files, nothing analysed: one note naming both.
+  auto files = run_local_command("matrix", {"-q", old_file, new_file, new_file});
+  REQUIRE(files);
+  CHECK(files->exit_code == 0);
+  CHECK(files->err == "faceverify: note: " + new_file + " was embedded by local pipeline 2, " + old_file +
+                          " by 1; scores may differ by up to about 0.07\n");
+  auto bad = run_local({"--decode", "half", old_file, new_file});
+  REQUIRE(bad);
+  CHECK(bad->exit_code == 2);
+  CHECK(bad->err.find("--decode") != std::string::npos);
+}

@@ -330,6 +330,38 @@ TEST_CASE("local::analyzer", "[local]") {
   }
 }
 
+TEST_CASE("local::analyzer owns the cores: OpenCV's threads or the workers, never both", "[local]") {
+  auto models = test::models_or_skip();
+  if (!models) return;
+  const int cores = std::max(1, cv::getNumberOfCPUs());
+  SECTION("one analysis at a time: OpenCV's threads take the cores") {
+    auto analyzer = local::make_pipeline_analyzer(*models, local::PipelineOptions{.workers = 1});
+    REQUIRE(analyzer);
+    CHECK(cv::getNumThreads() == cores);
+  }
+  SECTION("more workers than cores: a single-threaded set per core, shared in turn, results unchanged") {
+    auto analyzer =
+        local::make_pipeline_analyzer(*models, local::PipelineOptions{.workers = 2 * static_cast<std::size_t>(cores)});
+    REQUIRE(analyzer);
+    CHECK(cv::getNumThreads() == 1);
+    const Image img = image_file(k_samples + "astronaut-crop.jpg");
+    auto reference = (*analyzer)->analyze(img);
+    REQUIRE(reference);
+    REQUIRE(reference->faces.size() == 1);
+    std::vector<std::future<Expected<Analysis>>> runs;
+    for (int i = 0; i < 2 * cores + 1; ++i) {
+      runs.push_back(std::async(std::launch::async, [&] { return (*analyzer)->analyze(img); }));
+    }
+    for (auto& run : runs) {
+      auto a = run.get();
+      REQUIRE(a);
+      REQUIRE(a->faces.size() == 1);
+      for (std::size_t i = 0; i < 512; ++i)
+        CHECK(a->faces[0].embedding[i] == Approx(reference->faces[0].embedding[i]).margin(1e-6));
+    }
+  }
+}
+
 TEST_CASE("local::analyzer: the astronaut's embedding matches the stored reference", "[local]") {
   auto analyzer = test::local_analyzer_or_skip();
   if (!analyzer) return;

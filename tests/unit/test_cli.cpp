@@ -273,7 +273,8 @@ TEST_CASE("cli: help and help COMMAND print the text of --help", "[cli]") {
   }
   CHECK(usage_error({"help", "embd"}) == "help: unknown command 'embd' (did you mean embed?)");
   CHECK(usage_error({"help", "nosuch"}) ==
-        "help: unknown command 'nosuch' (the commands are embed, matrix, search, pairs, calibrate, cache and serve)");
+        "help: unknown command 'nosuch' (the commands are embed, matrix, search, pairs, calibrate, index, cache and "
+        "serve)");
 }
 
 TEST_CASE("cli: a missing or unknown cache subcommand names the valid ones", "[cli]") {

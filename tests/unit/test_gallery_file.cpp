@@ -142,7 +142,7 @@ TEST_CASE("gallery: round trip of every kind of record, and export", "[gallery]"
   }
 }
 
-TEST_CASE("gallery: add_all appends in order; the copy is the same gallery", "[gallery]") {
+TEST_CASE("gallery: add_all appends in order, and the copy is the same gallery", "[gallery]") {
   test::TempDir dir;
   const auto a = sample_records(api4ai(), 12, 8, 1);
   const auto b = sample_records(api4ai(), 9, 8, 2);
