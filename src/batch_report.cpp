@@ -223,8 +223,9 @@ void rank_results(std::vector<SearchResult>& results) {
 std::string render_search(const SearchReport& r, OutputFormat format) {
   const std::size_t shown = std::min(r.shown, r.results.size());
   auto decided = [&](const Comparison& c) { return decide(c.similarity, r.context.score, r.context.uncertain_band); };
-  std::size_t matches = 0;
-  std::size_t uncertain = 0;
+  std::size_t matches = r.unlisted_matches;
+  std::size_t uncertain = r.unlisted_uncertain;
+  const std::size_t candidates = r.results.size() + r.unlisted_candidates;
   for (const auto& res : r.results) {
     if (res.comparison && decided(*res.comparison) == Decision::same) ++matches;
     if (res.comparison && decided(*res.comparison) == Decision::uncertain) ++uncertain;
@@ -234,7 +235,7 @@ std::string render_search(const SearchReport& r, OutputFormat format) {
     j["schema_version"] = 1;
     j["type"] = "search";
     j["reference"] = input_json(r.reference);
-    j["candidates"] = r.results.size();
+    j["candidates"] = candidates;
     j["matches"] = matches;
     if (r.context.uncertain_band) {
       j["uncertain"] = uncertain;
@@ -296,8 +297,8 @@ std::string render_search(const SearchReport& r, OutputFormat format) {
     }
     out += line + "\n";
   }
-  out += std::to_string(matches) + " of " + std::to_string(r.results.size()) +
-         (r.results.size() == 1 ? " candidate matches " : " candidates match ") + r.reference.input +
+  out += std::to_string(matches) + " of " + std::to_string(candidates) +
+         (candidates == 1 ? " candidate matches " : " candidates match ") + r.reference.input +
          (r.context.uncertain_band ? ", " + std::to_string(uncertain) + " uncertain" : std::string()) + " (threshold " +
          format_threshold(r.context.score.threshold) +
          (r.context.uncertain_band ? ", band " + format_points(*r.context.uncertain_band) : std::string()) + ")\n";

@@ -462,8 +462,12 @@ Expected<EmbeddingRecord> Gallery::record(std::size_t index) const {
   j["schema_version"] = 1;
   const json provenance = json::parse(m_provenance_suffix);
   for (const auto& [key, value] : provenance.items()) j[key] = value;
-  auto parsed = parse_embedding_file(j.dump(-1, ' ', false, json::error_handler_t::replace), m_label);
-  if (!parsed) return std::unexpected(parsed.error());
+  auto parsed = parse_embedding_file(j.dump(-1, ' ', false, json::error_handler_t::replace), "@");
+  if (!parsed) {
+    std::string why = parsed.error().message;
+    if (why.starts_with("@: line 1: ")) why.erase(0, 11);
+    return fail(ErrorKind::input, where + why + damaged);
+  }
   EmbeddingRecord r = std::move(parsed->front());
   if (r.error.has_value() != ((e.flags & k_flag_error) != 0)) {
     return fail(ErrorKind::input, where + "metadata does not match its table entry" + damaged);
@@ -534,6 +538,11 @@ Expected<std::unique_ptr<Writer>> Writer::create(const std::string& path, const 
   return w;
 }
 
+void Writer::keep_mode_of(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0) ::fchmod(m_fd.get(), st.st_mode & 07777);
+}
+
 Writer::~Writer() {
   if (!m_committed && !m_temp.empty()) ::unlink(m_temp.c_str());
 }
@@ -569,10 +578,19 @@ Expected<void> Writer::add_entry(Gallery::RecordEntry entry, std::string_view me
 
 Expected<void> Writer::add(const EmbeddingRecord& r) {
   const std::string name = r.input.empty() ? "a record" : display_name(r.input);
-  if (!comparable(r.provenance, m_provenance)) {
+  // A failed photo carries no embedding (a faceverify server's failure keeps the client's provenance).
+  if (!r.error && !comparable(r.provenance, m_provenance)) {
     return fail(ErrorKind::input, name + ": its embedding comes from " + describe(r.provenance) +
                                       ", the gallery's from " + describe(m_provenance) +
                                       "; they cannot be mixed in one gallery");
+  }
+  // One gallery, one pipeline: its header names it for every record (0: not recorded, which is 1).
+  const auto pipeline = [](const Provenance& p) { return std::max(p.pipeline, 1); };
+  if (!r.error && r.provenance.backend == BackendKind::local && r.provenance.server.empty() &&
+      m_provenance.server.empty() && pipeline(r.provenance) != pipeline(m_provenance)) {
+    return fail(ErrorKind::input, name + ": embedded by local pipeline " + std::to_string(pipeline(r.provenance)) +
+                                      ", the gallery by pipeline " + std::to_string(pipeline(m_provenance)) +
+                                      "; a gallery holds one pipeline (embed the images again with the same --decode)");
   }
   Gallery::RecordEntry e;
   if (r.error) e.flags |= Gallery::k_flag_error;
@@ -619,14 +637,21 @@ Expected<void> Writer::add_all(const Gallery& source) {
   }
   const std::uint64_t block = std::max<std::uint64_t>(1, k_chunk / (std::uint64_t{std::max(in.dimension, 1u)} * 4));
   std::vector<float> rows(block * in.dimension);
+  std::uint32_t source_crc = 0;  // what is copied must be what was written
   for (std::uint64_t r = 0; r < in.rows; r += block) {
     const std::uint64_t n = std::min(block, in.rows - r);
     if (auto ok = source.read_rows(r, n, rows.data()); !ok) return ok;
+    source_crc = crc32c(source_crc, rows.data(), n * in.dimension * sizeof(float));
     if (auto ok = append_matrix(rows.data(), n * in.dimension); !ok) return ok;
     for (std::uint64_t k = r; k < r + n; ++k) {
       m_norms.push_back(source.m_norms[k]);
       m_boxes.push_back(source.m_boxes[k]);
     }
+  }
+  if (in.rows > 0 && source_crc != in.matrix_checksum) {
+    return fail(ErrorKind::input, source.label() +
+                                      ": the matrix's checksum does not match: its embeddings are "
+                                      "damaged (copy it again, or build it again)");
   }
   // The metadata in large reads, each record's checked against its CRC.
   std::string chunk;
@@ -711,8 +736,10 @@ Expected<void> Writer::commit() {
 // --- the scan ---------------------------------------------------------------
 
 Expected<std::vector<ScanHit>> scan(const Gallery& g, const Analysis& reference, FacePolicy policy, std::size_t keep,
-                                    int jobs, const std::function<bool(std::size_t)>& skip) {
+                                    int jobs, const std::function<bool(std::size_t)>& skip, ScanCounts* counts) {
   const std::uint32_t dim = g.info().dimension;
+  if (counts) counts->below.assign(counts->cuts.size(), 0);
+  if (g.info().rows == 0 || dim == 0) return std::vector<ScanHit>{};  // nothing to score (no face anywhere)
   // The reference's faces that take part, as float32 probes with their norms.
   std::vector<std::size_t> ref_faces;
   if (policy == FacePolicy::best) {
@@ -744,6 +771,8 @@ Expected<std::vector<ScanHit>> scan(const Gallery& g, const Analysis& reference,
   struct Part {
     std::vector<ScanHit> hits;  // a max-heap by closer() when keep > 0
     std::optional<Error> error;
+    std::size_t scored = 0;
+    std::vector<std::size_t> below;
   };
   std::vector<Part> parts(static_cast<std::size_t>(threads));
   auto work = [&](std::size_t part, std::size_t lo, std::size_t hi) {
@@ -785,6 +814,11 @@ Expected<std::vector<ScanHit>> scan(const Gallery& g, const Analysis& reference,
         d2 = row_d2[*g.picked_row(rec, policy) - buf_first];
       }
       const ScanHit hit{rec, d2};
+      ++out.scored;
+      if (counts) {
+        out.below.resize(counts->cuts.size());
+        for (std::size_t c = 0; c < counts->cuts.size(); ++c) out.below[c] += d2 <= counts->cuts[c];
+      }
       if (keep == 0) {
         out.hits.push_back(hit);
       } else if (out.hits.size() < keep) {
@@ -819,6 +853,10 @@ Expected<std::vector<ScanHit>> scan(const Gallery& g, const Analysis& reference,
   for (Part& p : parts) {
     if (p.error) return std::unexpected(*p.error);
     all.insert(all.end(), p.hits.begin(), p.hits.end());
+    if (counts) {
+      counts->scored += p.scored;
+      for (std::size_t c = 0; c < p.below.size(); ++c) counts->below[c] += p.below[c];
+    }
   }
   std::sort(all.begin(), all.end(), closer);
   if (keep > 0 && all.size() > keep) all.resize(keep);

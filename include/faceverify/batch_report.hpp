@@ -63,6 +63,11 @@ struct SearchReport {
   std::vector<SearchResult> results;  // ranked: best first, then no face, then errors
   std::size_t shown = 0;              // --top: how many results to print
   ScoreContext context;
+  // Candidates scored but not in `results` (a gallery's records beyond
+  // --top's margin, all farther than those kept), counted in the totals.
+  std::size_t unlisted_candidates = 0;
+  std::size_t unlisted_matches = 0;
+  std::size_t unlisted_uncertain = 0;
 };
 
 /// Ranks `results` in place: by similarity (then input), then candidates

@@ -152,6 +152,8 @@ class Writer {
   Expected<void> add_all(const Gallery& source);
 
   std::uint64_t records() const noexcept { return m_records.size(); }
+  /// The new file gets `path`'s permission bits (index add replacing a gallery).
+  void keep_mode_of(const std::string& path);
   Expected<void> commit();
 
   Writer() = default;
@@ -190,7 +192,16 @@ struct ScanHit {
 /// records (0: all), closest first. Records without a face, and those `skip`
 /// returns true for, are not scored. The reference's embeddings must have the
 /// gallery's dimension (the caller checks; else ErrorKind::input).
+/// `counts`, when given: how many records were scored (`scored`), and for
+/// each squared distance in `counts->cuts`, how many scored records lie at
+/// or below it (`below`), so totals cover the records `keep` left out.
+struct ScanCounts {
+  std::vector<double> cuts;  // squared distances
+  std::size_t scored = 0;
+  std::vector<std::size_t> below;
+};
 Expected<std::vector<ScanHit>> scan(const Gallery& gallery, const Analysis& reference, FacePolicy policy,
-                                    std::size_t keep, int jobs, const std::function<bool(std::size_t)>& skip = {});
+                                    std::size_t keep, int jobs, const std::function<bool(std::size_t)>& skip = {},
+                                    ScanCounts* counts = nullptr);
 
 }  // namespace faceverify::gallery

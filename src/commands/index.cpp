@@ -57,6 +57,10 @@ int write_gallery(IndexOptions& o, Io& io, bool append) {
   Diagnostics& diag = io.diag;
   if (auto ok = resolve_settings(o.service, nullptr, diag); !ok) return report_error(diag, ok.error());
   if (append) {
+    // A symbolic link is followed: the gallery it names is the one replaced.
+    std::error_code ec;
+    const auto real = std::filesystem::canonical(o.file, ec);
+    if (!ec) o.file = real.string();
     // Only a gallery file may be appended to (nothing else is ever rewritten).
     auto existing = gallery::Gallery::open(o.file, display_name(o.file));
     if (!existing) {
@@ -66,6 +70,20 @@ int write_gallery(IndexOptions& o, Io& io, bool append) {
                     display_name(o.file) + ")";
       }
       return report_error(diag, e);
+    }
+    for (const auto& input : o.inputs) {
+      if (std::filesystem::equivalent(input, o.file, ec)) {
+        return report_error(diag, Error{ErrorKind::usage,
+                                        display_name(input) + ": is the gallery being appended to; its records are "
+                                                              "kept anyway (give only what to add)",
+                                        {},
+                                        false,
+                                        {}});
+      }
+    }
+    // Its folder must take the new file beside it, before any analysis.
+    if (auto ok = check_outputs({PlannedOutput{"FILE", o.file, OutputKind::gallery}}, {}, -1); !ok) {
+      return report_error(diag, ok.error());
     }
   }
   BadInputs bad;
@@ -113,6 +131,7 @@ int write_gallery(IndexOptions& o, Io& io, bool append) {
     service_version = inputs.galleries.front().file->info().service_version;
 
   auto writer = gallery::Writer::create(o.file, *produced, service_version);
+  if (writer && append) (*writer)->keep_mode_of(o.file);  // a gallery kept private stays private
   if (!writer) return report_error(diag, writer.error());
   ExitStatus status;
   for (const Part& p : parts) {
@@ -252,8 +271,7 @@ void setup(CLI::App& app, IndexOptions& o) {
   auto* add = app.add_subcommand("add", "Append images, embedding files or galleries to a gallery file");
   auto* info = app.add_subcommand("info", "Describe a gallery file: backend, records, faces, size, checksums");
   auto* exp = app.add_subcommand("export", "Print a gallery file as an embedding file (JSON Lines)");
-  build->add_option("--out", o.file, "The gallery file to write (replaced if it is one already)")
-      ->required()
+  build->add_option("--out", o.file, "The gallery file to write, required (replaced if it is one already)")
       ->type_name("FILE");
   add->add_option("FILE", o.file, "The gallery file to append to")->required()->type_name("");
   for (auto* sub : {build, add}) {
@@ -273,6 +291,10 @@ void setup(CLI::App& app, IndexOptions& o) {
 
 Expected<void> finish(IndexOptions& o) {
   using Action = IndexOptions::Action;
+  if (o.action == Action::build && o.file.empty()) {
+    return fail(ErrorKind::usage,
+                "index build needs --out FILE, the gallery file to write (see faceverify index --help)");
+  }
   if (o.action == Action::build || o.action == Action::add) {
     if (o.inputs.empty() && !o.gallery && o.action == Action::build) {
       return fail(ErrorKind::usage,

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 // faceverify search: rank candidates by similarity to one reference face.
+#include <algorithm>
 #include <set>
 
 #include "commands/cli.hpp"
@@ -109,6 +110,15 @@ int run(SearchOptions& o, Io& io) {
         status.note(c.error->kind);
       }
     }
+    for (const GalleryInput& g : inputs.galleries) {
+      for (std::size_t rec = 0; rec < g.file->size(); ++rec) {
+        if (!g.file->is_error(rec) || (!ref.sha256.empty() && g.file->sha256(rec) == ref.sha256)) continue;
+        auto record = g.file->record(rec);
+        const Error e = record ? *record->error : record.error();
+        diag.line(e.message);
+        status.note(e.kind);
+      }
+    }
     return status.value();
   }
   // The verdict: a match wins, else an uncertain candidate, else no match;
@@ -154,17 +164,40 @@ int run(SearchOptions& o, Io& io) {
     const gallery::Gallery& file = *g.file;
     const auto same_bytes = [&](std::size_t rec) { return !ref.sha256.empty() && file.sha256(rec) == ref.sha256; };
     const std::size_t keep = o.top ? *o.top + 32 : 0;
-    auto hits = gallery::scan(file, *ref.analysis, o.scoring.face, keep, o.batch.jobs, same_bytes);
+    // Totals count every record, also those --top leaves out: the distances
+    // at which a record becomes a match, and an uncertain one.
+    const ScoreOptions& score = report.context.score;
+    const auto band = o.scoring.uncertain_band;
+    const auto distance2 = [&](double similarity) {
+      const double d = distance_from_similarity(std::clamp(similarity, 0.0, 1.0), score.half_distance);
+      return d * d;
+    };
+    gallery::ScanCounts counts;
+    counts.cuts = {distance2(score.threshold + (band ? *band : 0.0)),
+                   distance2(score.threshold - (band ? *band : 0.0))};
+    auto hits = gallery::scan(file, *ref.analysis, o.scoring.face, keep, o.batch.jobs, same_bytes, &counts);
     if (!hits) {
       diag.line(hits.error().message);
       errors.note(hits.error().kind);
-      continue;
     }
     std::vector<std::size_t> records;
-    for (const auto& h : *hits) records.push_back(h.record);
+    if (hits) {
+      for (const auto& h : *hits) records.push_back(h.record);
+    }
     for (std::size_t rec = 0; rec < file.size(); ++rec) {
       if (file.row_count(rec) == 0) records.push_back(rec);
     }
+    if (o.batch.verbose) {
+      for (std::size_t rec = 0; rec < file.size(); ++rec) {
+        if (file.row_count(rec) > 0 && same_bytes(rec)) {
+          auto r = file.record(rec);
+          if (r)
+            diag.line((r->input.empty() ? file.label() : display_name(r->input)) +
+                      ": the reference itself; not ranked");
+        }
+      }
+    }
+    const std::size_t listed_before = report.results.size();
     for (const std::size_t rec : records) {
       auto record = file.record(rec);
       if (!record) {
@@ -181,6 +214,22 @@ int run(SearchOptions& o, Io& io) {
       s.analysis = record->error ? Expected<Analysis>(std::unexpected(*record->error)) : std::move(record->analysis);
       s.provenance = std::move(record->provenance);
       consider(s, s.input, s.label, true);
+    }
+    if (hits && hits->size() < counts.scored) {
+      // The records the scan left out: none is closer than those kept.
+      std::size_t kept_same = 0, kept_band = 0;
+      for (std::size_t i = listed_before; i < report.results.size(); ++i) {
+        const auto& c = report.results[i].comparison;
+        if (!c) continue;
+        kept_same += c->distance * c->distance <= counts.cuts[0];
+        kept_band += c->distance * c->distance <= counts.cuts[1];
+      }
+      report.unlisted_candidates += counts.scored - hits->size();
+      const std::size_t unlisted_same = counts.below[0] - std::min(counts.below[0], kept_same);
+      report.unlisted_matches += unlisted_same;
+      if (band) report.unlisted_uncertain += counts.below[1] - std::min(counts.below[1], kept_band) - unlisted_same;
+      matched = matched || unlisted_same > 0;
+      uncertain = uncertain || (band && counts.below[1] > kept_band);
     }
   }
   rank_results(report.results);

@@ -276,3 +276,47 @@ TEST_CASE("gallery e2e: damage is refused in one line, and outputs never replace
     CHECK_FALSE(fs::exists(g.dir("missing.fvg")));
   }
 }
+
+TEST_CASE("gallery e2e: totals count the records --top leaves out; a gallery without faces lists them",
+          "[e2e][gallery]") {
+  Gallery g;
+  std::vector<std::string> args{"embed", "--ordered"};
+  for (int i = 0; i < 45; ++i) args.push_back(g.photo("p" + std::to_string(i) + ".jpg"));
+  args.push_back(g.nobody);
+  auto e = g.run(args);
+  REQUIRE(e.exit_code == 3);
+  const std::string jsonl = g.dir("many.jsonl"), fvg = g.dir("many.fvg");
+  test::write_file(jsonl, e.out);
+  REQUIRE(g.offline({"index", "build", "-q", "--out", fvg, jsonl}).exit_code == 0);
+  const std::string ref = g.dir("ref.jsonl");
+  test::write_file(ref, g.run({"embed", g.a1}).out);
+  for (const std::vector<std::string>& extra :
+       {std::vector<std::string>{"--threshold", "0.01"}, {"--threshold", "0.5", "--uncertain-band", "0.49"}, {}}) {
+    std::vector<std::string> a{"search", "--json", "--top", "1"}, c{"search", "--json", "--top", "1"};
+    a.insert(a.end(), extra.begin(), extra.end());
+    c.insert(c.end(), extra.begin(), extra.end());
+    a.insert(a.end(), {ref, jsonl});
+    c.insert(c.end(), {ref, fvg});
+    auto ra = g.offline(a), rc = g.offline(c);
+    CHECK(ra.exit_code == rc.exit_code);
+    const json ja = json::parse(ra.out), jc = json::parse(rc.out);
+    CHECK(ja["candidates"] == 46);
+    CHECK(jc["candidates"] == ja["candidates"]);
+    CHECK(jc["matches"] == ja["matches"]);
+    CHECK(jc.value("uncertain", -1) == ja.value("uncertain", -1));
+  }
+  // Only photos without a face: listed, exit 1, as from the embedding file.
+  const std::string none = g.dir("none.fvg"), none_jsonl = g.dir("none.jsonl");
+  test::write_file(none_jsonl, g.run({"embed", g.nobody}).out);
+  REQUIRE(g.offline({"index", "build", "-q", "--out", none, none_jsonl}).exit_code == 0);
+  auto s = g.offline({"search", "--format", "csv", ref, none});
+  auto sj = g.offline({"search", "--format", "csv", ref, none_jsonl});
+  CHECK(s.exit_code == 1);
+  CHECK(s.exit_code == sj.exit_code);
+  CHECK(s.out == sj.out);
+  CHECK(s.err == sj.err);
+  // index add FILE FILE would double every record: refused.
+  auto twice = g.offline({"index", "add", fvg, fvg});
+  CHECK(twice.exit_code == 2);
+  CHECK(contains(twice.err, "is the gallery being appended to"));
+}

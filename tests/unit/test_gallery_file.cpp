@@ -353,3 +353,36 @@ TEST_CASE("gallery: what is not a gallery", "[gallery]") {
   CHECK_FALSE(gallery::is_gallery_file(dir.path().string()));
   CHECK(gallery::looks_like_gallery(gallery::k_magic));
 }
+
+TEST_CASE("gallery: a copy refuses a damaged matrix and another pipeline", "[gallery]") {
+  test::TempDir dir;
+  const std::string path = write_gallery(dir / "g.fvg", sample_records(api4ai(), 10, 8));
+  std::string bytes = read_bytes(path);
+  bytes[field(bytes, 48) + 3] ^= 0x20;
+  write_bytes(dir / "bad.fvg", bytes);
+  auto bad = gallery::Gallery::open((dir / "bad.fvg").string(), "bad.fvg");
+  REQUIRE(bad);
+  auto w = gallery::Writer::create((dir / "copy.fvg").string(), api4ai(), std::nullopt);
+  REQUIRE(w);
+  auto copied = (*w)->add_all(**bad);
+  REQUIRE_FALSE(copied);
+  CHECK(copied.error().message.find("bad.fvg: the matrix's checksum does not match") == 0);
+
+  Provenance two = local();
+  auto lw = gallery::Writer::create((dir / "local.fvg").string(), two, std::nullopt);
+  REQUIRE(lw);
+  Provenance one = local();
+  one.pipeline = 0;  // not recorded: pipeline 1
+  auto r = sample_records(one, 1, 8).front();
+  auto refused = (*lw)->add(r);
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error().message ==
+        "photos/p0.jpg: embedded by local pipeline 1, the gallery by pipeline 2; a gallery "
+        "holds one pipeline (embed the images again with the same --decode)");
+  // A failed photo has no embedding to mix: accepted whatever its provenance.
+  EmbeddingRecord failed = r;
+  failed.provenance = api4ai();
+  failed.analysis = {};
+  failed.error = Error{ErrorKind::http, "x: HTTP 503", {}, false, {}};
+  CHECK((*lw)->add(failed));
+}
