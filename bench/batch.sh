@@ -17,7 +17,7 @@
 # for J = 1, 2, 4 (images/s, CPU s per photo from GNU time's user + sys, peak
 # RSS), beside a reference in the same run, runs interleaved:
 # BASELINE=/path/to/older/faceverify when given, else this build with
-# --decode full when it has that option. Targets: throughput >= 1.35 x,
+# --decode scaled (opt-in) when it has that option. Targets: throughput >= 1.35 x,
 # CPU per photo <= 0.75 x, peak RSS not higher than the reference's.
 #
 # usage: bench/batch.sh [BUILD_DIR (default build)]
@@ -178,7 +178,7 @@ local_table() {
     names+=("baseline") bins+=("$BASELINE") extra+=("")
   fi
   if "$fv" embed --help 2>/dev/null | grep -q -- '--decode'; then
-    names+=("--decode full") bins+=("$fv") extra+=("--decode full")
+    names+=("--decode scaled") bins+=("$fv") extra+=("--decode scaled")
   fi
   local ref=$(( ${#names[@]} > 1 ? 1 : 0 )) runs=${BENCH_LOCAL_RUNS:-3} n=${#photos[@]}
   local load0

@@ -60,7 +60,7 @@ done
 # of ~1600 px (../shared/faces when present; else the 512 px samples), side
 # by side in one run with a reference, runs interleaved so that load hits
 # both alike: BASELINE=/path/to/an/older/faceverify when given (how "today"
-# was measured), else this build with --decode full when it has that option.
+# was measured), else this build with --decode scaled (pipeline 2, opt-in) when it has that option.
 # Target: this build <= 0.8 x the reference. Then the per-stage table.
 median_of() { printf '%s\n' "$@" | median; }
 one_shot_ms() {  # command...: prints its wall time in ms (and its CPU ms in $work/cpu)
@@ -93,7 +93,7 @@ if "$fv" --backend local -q samples/astronaut.jpg samples/astronaut-crop.jpg 2>/
     names+=("baseline ($BASELINE)") cmds+=("$BASELINE --backend local -q")
   fi
   if "$fv" --help 2>/dev/null | grep -q -- '--decode'; then
-    names+=("this build, --decode full") cmds+=("$fv --backend local -q --decode full")
+    names+=("this build, --decode scaled") cmds+=("$fv --backend local -q --decode scaled")
   fi
   ref=$(( ${#names[@]} > 1 ? 1 : 0 ))
   declare -A samples=() cpus=()

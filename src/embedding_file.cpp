@@ -7,7 +7,11 @@
 #include <bit>
 #include <cmath>
 #include <cstdint>
+#include <iterator>
+#include <new>
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <thread>
 #include <tuple>
 #include <unordered_map>
 #include <utility>
@@ -467,23 +471,94 @@ class LineParser {
 
 }  // namespace
 
-Expected<std::vector<EmbeddingRecord>> parse_embedding_file(std::string_view text, std::string_view label) {
+namespace {
+
+// One run of whole lines of the file, parsed on its own thread.
+struct Chunk {
+  std::string_view text;
   std::vector<EmbeddingRecord> records;
-  LineParser parser(text);
-  if (!parser.ready()) return fail(ErrorKind::internal, std::string(label) + ": no memory for the JSON parser");
-  detail::LineReader lines(text);
-  std::string_view line;
-  while (lines.next(line)) {
-    if (line.find_first_not_of(" \t\r") == std::string_view::npos) continue;
-    const auto where = [&] { return std::string(label) + ": line " + std::to_string(lines.number()) + ": "; };
-    const auto j = parser.parse(line);
-    if (!j) return fail(ErrorKind::input, where() + j.error().message);
-    auto record = parse_record(*j);
-    if (!record) return fail(ErrorKind::input, where() + record.error().message);
-    records.push_back(std::move(*record));
+  std::size_t lines = 0;             // lines read (all of them unless an error stopped it)
+  std::optional<std::string> error;  // the first error, without "FILE: line N: "
+  bool internal = false;             // the parser could not be set up
+};
+
+void parse_chunk(Chunk& c, std::string_view whole) {
+  try {
+    LineParser parser(whole);  // lines inside the file have the rest of it as simdjson's padding
+    if (!parser.ready()) {
+      c.internal = true;
+      c.error = "no memory for the JSON parser";
+      return;
+    }
+    detail::LineReader lines(c.text);
+    std::string_view line;
+    while (lines.next(line)) {
+      c.lines = lines.number();
+      if (line.find_first_not_of(" \t\r") == std::string_view::npos) continue;
+      const auto j = parser.parse(line);
+      if (!j) {
+        c.error = j.error().message;
+        return;
+      }
+      auto record = parse_record(*j);
+      if (!record) {
+        c.error = record.error().message;
+        return;
+      }
+      c.records.push_back(std::move(*record));
+    }
+  } catch (const std::bad_alloc&) {
+    c.internal = true;
+    c.error = "out of memory";
   }
-  if (records.empty()) {
+}
+
+// Large files are split at line ends and parsed on every core: each record
+// is independent, and the first error in file order is the one reported.
+constexpr std::size_t k_bytes_per_thread = 8u << 20;
+
+}  // namespace
+
+Expected<std::vector<EmbeddingRecord>> parse_embedding_file(std::string_view text, std::string_view label) {
+  const std::size_t cores = std::max(1u, std::thread::hardware_concurrency());
+  const std::size_t parts =
+      std::clamp<std::size_t>(text.size() / k_bytes_per_thread, 1, std::min<std::size_t>(cores, 8));
+  std::vector<Chunk> chunks;
+  for (std::size_t i = 0, from = 0; i < parts && from < text.size(); ++i) {
+    std::size_t to = i + 1 == parts ? text.size() : text.size() * (i + 1) / parts;
+    if (to < text.size()) {
+      const std::size_t nl = text.find('\n', std::max(to, from));
+      to = nl == std::string_view::npos ? text.size() : nl + 1;
+    }
+    chunks.push_back(Chunk{text.substr(from, to - from), {}, 0, std::nullopt, false});
+    from = to;
+  }
+  if (chunks.size() <= 1) {
+    if (chunks.empty()) chunks.push_back(Chunk{text, {}, 0, std::nullopt, false});
+    parse_chunk(chunks.front(), text);
+  } else {
+    std::vector<std::jthread> pool;
+    for (std::size_t i = 1; i < chunks.size(); ++i) pool.emplace_back([&, i] { parse_chunk(chunks[i], text); });
+    parse_chunk(chunks.front(), text);
+  }
+  std::size_t line_offset = 0;
+  std::size_t total = 0;
+  for (const Chunk& c : chunks) {
+    if (c.error) {
+      if (c.internal) return fail(ErrorKind::internal, std::string(label) + ": " + *c.error);
+      return fail(ErrorKind::input,
+                  std::string(label) + ": line " + std::to_string(line_offset + c.lines) + ": " + *c.error);
+    }
+    line_offset += c.lines;
+    total += c.records.size();
+  }
+  if (total == 0) {
     return fail(ErrorKind::input, std::string(label) + ": no records (expected lines written by faceverify embed)");
+  }
+  std::vector<EmbeddingRecord> records = std::move(chunks.front().records);
+  records.reserve(total);
+  for (std::size_t i = 1; i < chunks.size(); ++i) {
+    std::move(chunks[i].records.begin(), chunks[i].records.end(), std::back_inserter(records));
   }
   return records;
 }

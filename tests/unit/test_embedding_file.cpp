@@ -875,3 +875,41 @@ TEST_CASE("embedding_file: strings must be valid JSON and UTF-8", "[embedding_fi
   REQUIRE(parsed);
   CHECK(parsed->front().input == std::string("\0\xF0\x9F\x98\x80photos/alice.jpg", 21));
 }
+
+TEST_CASE("embedding_file: a large file parsed on several threads reads like one", "[embedding_file]") {
+  // Over 16 MB: split at line ends across threads (k_bytes_per_thread); the
+  // records keep file order and the first error in file order names its line.
+  EmbeddingRecord r = api4ai_record();
+  r.analysis.faces.resize(1);
+  r.analysis.faces[0].embedding.assign(512, 0.0);
+  std::string text;
+  std::size_t n = 0;
+  while (text.size() < 20u << 20) {
+    r.input = "photos/" + std::to_string(n++) + ".jpg";
+    for (std::size_t k = 0; k < 512; ++k) r.analysis.faces[0].embedding[k] = 1.0 / static_cast<double>(n + k + 1);
+    text += render_embedding_record(r);
+    if (n % 97 == 0) text += "\n";  // blank lines count as lines
+  }
+  auto all = parse_embedding_file(text, "big.jsonl");
+  REQUIRE(all);
+  REQUIRE(all->size() == n);
+  for (std::size_t i = 0; i < n; i += 101) CHECK((*all)[i].input == "photos/" + std::to_string(i) + ".jpg");
+  CHECK(all->back().input == "photos/" + std::to_string(n - 1) + ".jpg");
+  // Damage two lines, one in each half: the earlier is reported, with its line number.
+  std::size_t line = 0, at = 0;
+  std::vector<std::size_t> starts;
+  for (std::size_t i = 0; i < text.size(); i = text.find('\n', i) + 1) {
+    starts.push_back(i);
+    if (text.find('\n', i) == std::string::npos) break;
+  }
+  std::string bad = text;
+  for (const double where : {0.8, 0.6}) {
+    line = static_cast<std::size_t>(static_cast<double>(starts.size()) * where);
+    while (bad[starts[line]] != '{') ++line;
+    at = starts[line];
+    bad[at] = '[';
+  }
+  auto e = parse_embedding_file(bad, "big.jsonl");
+  REQUIRE_FALSE(e);
+  CHECK(e.error().message.rfind("big.jsonl: line " + std::to_string(line + 1) + ": ", 0) == 0);
+}
