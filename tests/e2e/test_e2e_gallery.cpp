@@ -277,7 +277,7 @@ TEST_CASE("gallery e2e: damage is refused in one line, and outputs never replace
   }
 }
 
-TEST_CASE("gallery e2e: totals count the records --top leaves out; a gallery without faces lists them",
+TEST_CASE("gallery e2e: totals count the records --top leaves out, and a gallery without faces lists them",
           "[e2e][gallery]") {
   Gallery g;
   std::vector<std::string> args{"embed", "--ordered"};
