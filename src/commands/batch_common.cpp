@@ -14,6 +14,7 @@
 #include "faceverify/interrupt.hpp"
 #include "faceverify/secrets.hpp"
 #include "faceverify/text.hpp"
+#include "faceverify/version.hpp"
 
 namespace faceverify::commands {
 
@@ -313,6 +314,23 @@ InputSummary summarize(const Subject& s, const std::string& input, const std::st
   if (s.analysis->faces.empty())
     in.error = Error{ErrorKind::no_face, label + ": no face found in the image", {}, false, {}};
   return in;
+}
+
+EmbeddingRecord embedding_record(const InputSet& inputs, std::size_t entry) {
+  const Entry& e = inputs.entries[entry];
+  const Subject& s = inputs.subjects[e.subject];
+  EmbeddingRecord r;
+  r.input = e.input;
+  r.sha256 = s.sha256;
+  r.provenance = s.provenance;
+  r.service_version = s.service_version;
+  r.tool_version = k_version;
+  if (s.analysis) {
+    r.analysis = *s.analysis;
+  } else {
+    r.error = s.analysis.error();
+  }
+  return r;
 }
 
 InputSummary summarize(const InputSet& inputs, std::size_t entry) {

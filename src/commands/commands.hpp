@@ -156,6 +156,10 @@ std::string iso_timestamp();
 /// worse_status() with an interruption (130/143) and lost output (2).
 int final_status(int status, const Io& io);
 
+/// The embedding-file record of one entry once analysed (embed prints it,
+/// index stores it): its input, the subject's analysis or error, provenance.
+EmbeddingRecord embedding_record(const InputSet& inputs, std::size_t entry);
+
 /// One entry's summary (no face becomes an error naming the entry).
 InputSummary summarize(const InputSet& inputs, std::size_t entry);
 /// The same for a subject outside an InputSet (a gallery record search scanned).

@@ -3,7 +3,6 @@
 #include "commands/cli.hpp"
 #include "commands/commands.hpp"
 #include "faceverify/interrupt.hpp"
-#include "faceverify/version.hpp"
 
 namespace faceverify::commands {
 namespace {
@@ -83,18 +82,7 @@ int run(EmbedOptions& o, Io& io) {
       status.note(s.analysis.error().kind);
     }
     if (!writing) return;  // the reader went away: no more records
-    EmbeddingRecord r;
-    r.input = e.input;
-    r.sha256 = s.sha256;
-    r.provenance = s.provenance;
-    r.service_version = s.service_version;
-    r.tool_version = k_version;
-    if (s.analysis) {
-      r.analysis = *s.analysis;
-    } else {
-      r.error = s.analysis.error();
-    }
-    writing = emit(io, render_embedding_record(r));
+    writing = emit(io, render_embedding_record(embedding_record(inputs, entry)));
     if (writing) ++written;
   };
   std::vector<std::vector<std::size_t>> entries_of(inputs.subjects.size());

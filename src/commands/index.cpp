@@ -9,7 +9,6 @@
 #include "faceverify/gallery_file.hpp"
 #include "faceverify/interrupt.hpp"
 #include "faceverify/output_guard.hpp"
-#include "faceverify/version.hpp"
 #include "provenance_json.hpp"
 
 namespace faceverify::commands {
@@ -151,18 +150,7 @@ int write_gallery(IndexOptions& o, Io& io, bool append) {
         if (e.first_for_subject) diag.line(s.analysis.error().message);
         status.note(s.analysis.error().kind);
       }
-      EmbeddingRecord r;
-      r.input = e.input;
-      r.sha256 = s.sha256;
-      r.provenance = s.provenance;
-      r.service_version = s.service_version;
-      r.tool_version = k_version;
-      if (s.analysis) {
-        r.analysis = *s.analysis;
-      } else {
-        r.error = s.analysis.error();
-      }
-      if (auto ok = (*writer)->add(r); !ok) return report_error(diag, ok.error());
+      if (auto ok = (*writer)->add(embedding_record(inputs, i)); !ok) return report_error(diag, ok.error());
     }
   }
   if (interrupt_signal() != 0) return exit_status::service;
