@@ -55,11 +55,13 @@ std::string size_text(std::uint64_t bytes) {
 int write_gallery(IndexOptions& o, Io& io, bool append) {
   Diagnostics& diag = io.diag;
   if (auto ok = resolve_settings(o.service, nullptr, diag); !ok) return report_error(diag, ok.error());
+  // What is written: for add, a symbolic link is followed, so the gallery it
+  // names is the one replaced (messages keep the name as given).
+  std::string target = o.file;
   if (append) {
-    // A symbolic link is followed: the gallery it names is the one replaced.
     std::error_code ec;
     const auto real = std::filesystem::canonical(o.file, ec);
-    if (!ec) o.file = real.string();
+    if (!ec) target = real.string();
     // Only a gallery file may be appended to (nothing else is ever rewritten).
     auto existing = gallery::Gallery::open(o.file, display_name(o.file));
     if (!existing) {
@@ -81,7 +83,7 @@ int write_gallery(IndexOptions& o, Io& io, bool append) {
       }
     }
     // Its folder must take the new file beside it, before any analysis.
-    if (auto ok = check_outputs({PlannedOutput{"FILE", o.file, OutputKind::gallery}}, {}, -1); !ok) {
+    if (auto ok = check_outputs({PlannedOutput{"FILE", target, OutputKind::gallery}}, {}, -1); !ok) {
       return report_error(diag, ok.error());
     }
   }
@@ -129,8 +131,8 @@ int write_gallery(IndexOptions& o, Io& io, bool append) {
   if (!service_version && !inputs.galleries.empty())
     service_version = inputs.galleries.front().file->info().service_version;
 
-  auto writer = gallery::Writer::create(o.file, *produced, service_version);
-  if (writer && append) (*writer)->keep_mode_of(o.file);  // a gallery kept private stays private
+  auto writer = gallery::Writer::create(target, *produced, service_version);
+  if (writer && append) (*writer)->keep_mode_of(target);  // a gallery kept private stays private
   if (!writer) return report_error(diag, writer.error());
   ExitStatus status;
   for (const Part& p : parts) {

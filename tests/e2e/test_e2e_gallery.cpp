@@ -197,6 +197,16 @@ TEST_CASE("gallery e2e: index add appends, and mixing backends is refused", "[e2
   REQUIRE(recs.size() == 3);
   CHECK(recs[0]["input"] == g.a1);
   CHECK(recs[2]["input"] == g.bob);
+  // Through a symbolic link: the gallery it names is replaced, keeping its mode; the link stays.
+  fs::permissions(fvg, fs::perms::owner_read | fs::perms::owner_write);
+  const std::string link = g.dir("link.fvg");
+  fs::create_symlink(fvg, link);
+  auto via = g.run({"index", "add", link, g.a3});
+  CHECK(via.exit_code == 0);
+  CHECK(contains(via.err, "link.fvg: now holds 4 records"));
+  CHECK(fs::is_symlink(link));
+  CHECK((fs::status(fvg).permissions() & fs::perms::all) == (fs::perms::owner_read | fs::perms::owner_write));
+  CHECK(lines(run_faceverify({"index", "export", fvg}).out).size() == 4);
 
   // A local-backend record cannot join an api4ai gallery; the gallery is untouched.
   json local = recs[0];
@@ -210,6 +220,7 @@ TEST_CASE("gallery e2e: index add appends, and mixing backends is refused", "[e2
   test::write_file(local_file, local.dump() + "\n");
   const std::string before = test::read_file(fvg);
   auto refused = g.offline({"index", "add", fvg, local_file});
+  INFO(refused.err);
   CHECK(refused.exit_code == 2);
   CHECK(one_line(refused.err));
   CHECK(contains(refused.err, "local.jpg"));
