@@ -519,8 +519,11 @@ Expected<std::unique_ptr<Writer>> Writer::create(const std::string& path, const 
     return fail(ErrorKind::input, display_name(path) + ": the backend's description is too long for a gallery");
   }
   const std::filesystem::path target(path);
-  std::string temp = (target.parent_path().empty() ? std::filesystem::path(".") : target.parent_path()) /
-                     ("." + target.filename().string() + ".tmp-XXXXXX");
+  // Built by appending: "." + std::string trips GCC 12's -Wrestrict at -O3 (a false positive, GCC bug 105329).
+  std::string name = ".";
+  name += target.filename().string();
+  name += ".tmp-XXXXXX";
+  std::string temp = (target.parent_path().empty() ? std::filesystem::path(".") : target.parent_path()) / name;
   const int fd = ::mkostemp(temp.data(), O_CLOEXEC);
   if (fd < 0) return fail(ErrorKind::input, display_name(path) + ": cannot write the gallery: " + std::strerror(errno));
   w->m_fd = FileDescriptor(fd);
