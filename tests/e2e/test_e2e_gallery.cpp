@@ -69,6 +69,14 @@ bool contains(const std::string& s, const std::string& part) {
   return s.find(part) != std::string::npos;
 }
 
+// `faceverify search` with `head` options, then `extra`, then the reference and one candidate file.
+std::vector<std::string> search_args(std::vector<std::string> head, const std::vector<std::string>& extra,
+                                     const std::string& ref, const std::string& file) {
+  head.insert(head.end(), extra.begin(), extra.end());
+  head.insert(head.end(), {ref, file});
+  return head;
+}
+
 }  // namespace
 
 TEST_CASE("gallery e2e: index build from images, info, and export round trip", "[e2e][gallery]") {
@@ -137,12 +145,8 @@ TEST_CASE("gallery e2e: search scans a gallery and gives the JSON Lines answer",
   test::write_file(ref, e.out.substr(0, e.out.find('\n') + 1));  // alice1: in both, so never ranked
   for (const std::vector<std::string>& extra :
        {std::vector<std::string>{}, {"--top", "1"}, {"--top", "2", "--face", "best"}, {"--uncertain-band", "0.5"}}) {
-    std::vector<std::string> with_file{"search", "--json"}, with_gallery{"search", "--json"};
-    with_file.insert(with_file.end(), extra.begin(), extra.end());
-    with_gallery.insert(with_gallery.end(), extra.begin(), extra.end());
-    with_file.insert(with_file.end(), {ref, jsonl});
-    with_gallery.insert(with_gallery.end(), {ref, fvg});
-    auto a = g.offline(with_file), c = g.offline(with_gallery);
+    auto a = g.offline(search_args({"search", "--json"}, extra, ref, jsonl));
+    auto c = g.offline(search_args({"search", "--json"}, extra, ref, fvg));
     CHECK(a.exit_code == c.exit_code);
     CHECK(a.err == c.err);
     json ja = json::parse(a.out), jc = json::parse(c.out);
@@ -303,12 +307,8 @@ TEST_CASE("gallery e2e: totals count the records --top leaves out, and a gallery
   test::write_file(ref, g.run({"embed", g.a1}).out);
   for (const std::vector<std::string>& extra :
        {std::vector<std::string>{"--threshold", "0.01"}, {"--threshold", "0.5", "--uncertain-band", "0.49"}, {}}) {
-    std::vector<std::string> a{"search", "--json", "--top", "1"}, c{"search", "--json", "--top", "1"};
-    a.insert(a.end(), extra.begin(), extra.end());
-    c.insert(c.end(), extra.begin(), extra.end());
-    a.insert(a.end(), {ref, jsonl});
-    c.insert(c.end(), {ref, fvg});
-    auto ra = g.offline(a), rc = g.offline(c);
+    auto ra = g.offline(search_args({"search", "--json", "--top", "1"}, extra, ref, jsonl));
+    auto rc = g.offline(search_args({"search", "--json", "--top", "1"}, extra, ref, fvg));
     CHECK(ra.exit_code == rc.exit_code);
     const json ja = json::parse(ra.out), jc = json::parse(rc.out);
     CHECK(ja["candidates"] == 46);
